@@ -1,0 +1,53 @@
+# Varro Chat: two commands for a newcomer.
+#   make run   - set everything up, then serve the app at http://127.0.0.1:5001 (demo user, offline demo model)
+#   make test  - set everything up (Chromium included), then run every test, end-to-end ones too
+# Everything installs from the package registries (PyPI, npm, Debian); nothing is fetched at run time.
+
+PY      := .venv/bin/python
+VENDOR  := static/vendor
+STAMP   := .venv/.installed
+
+.PHONY: run test setup assets browser bench lint clean
+
+run: setup
+	$(PY) -m app
+
+test: setup browser
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+setup: $(STAMP) assets
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+# Browser libraries from npm, copied next to our own files; Tailwind + DaisyUI built to one CSS file.
+assets: node_modules/.package-lock.json $(STAMP)
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/htmx-ext-ws/dist/ws.js $(VENDOR)/ws.js
+	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
+	$(PY) -m ui.highlight > $(VENDOR)/pygments.css
+	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium where we can install it (root), Playwright's own browser elsewhere.
+browser: $(STAMP)
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else $(PY) -m playwright install chromium; fi
+
+bench: setup browser
+	$(PY) -m bench
+
+lint: setup
+	.venv/bin/ruff check app ui varro tests bench
+
+clean:
+	rm -rf .venv node_modules $(VENDOR) data

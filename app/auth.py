@@ -1,0 +1,32 @@
+"""Who is asking: the host app signs users in and puts `user_id` in the session; we read it.
+
+In demo mode (VARRO_DEMO_USER set, the default when run standalone) a visitor without a user is
+signed in as the demo user.
+"""
+
+from __future__ import annotations
+
+from fasthtml.common import Beforeware, Response
+from starlette.requests import Request
+
+from app.state import VarroState
+
+
+def chat_beforeware(prefix: str = "/chat") -> Beforeware:
+    """Puts `user_id` and the user's scoped chats on the request for every route under `prefix`."""
+    skip = [rf"{prefix}/static/.*"]
+
+    async def before(req: Request, sess) -> Response | None:
+        if req.url.path != prefix and not req.url.path.startswith(prefix + "/"):
+            return None  # a host route: not ours to guard
+        state: VarroState = req.app.state.varro
+        user_id = sess.get("user_id")
+        if user_id is None and state.demo_user_id is not None:
+            sess["user_id"] = user_id = state.demo_user_id
+        if not isinstance(user_id, int):
+            return Response("Sign in to use the chat.", status_code=401)
+        req.scope["user_id"] = user_id
+        req.scope["chats"] = state.store.chats.for_user(user_id)
+        return None
+
+    return Beforeware(before, skip=skip)

@@ -1,0 +1,26 @@
+"""The standalone app: the chat module mounted on a bare FastHTML app, with the demo user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.responses import RedirectResponse
+
+from app.mount import mount_chat
+from ui.core import daisy_app
+from varro.config import Settings
+
+
+def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app)
+    settings = settings or Settings()
+    key_file = Path(settings.sqlite_path or "data/varro.db").parent / ".sesskey"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    app, rt = daisy_app(title="Varro Chat", secret_key=settings.secret_key, key_fname=str(key_file),
+                        htmlkw={"lang": "en"})
+    mount_chat(app, settings)
+
+    @rt("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/chat", status_code=303)
+
+    return app

@@ -1,0 +1,72 @@
+"""Render session events as websocket frames: top-level elements, each with an id and `hx-swap-oob`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fasthtml.common import Div, to_xml
+
+from ui import ids
+from ui.layout import Progress
+from ui.nodes import Delta, LivePart, NodeContainer, ResponseBlock, ToolsBlock
+from ui.turns import ErrorBlock, NoticeBlock, TurnMeta, TurnShell
+from varro.chat.events import (
+    Event,
+    NodeStarted,
+    Notice,
+    PartDelta,
+    PartStarted,
+    ProgressChanged,
+    ResponseFinished,
+    TitleChanged,
+    ToolsFinished,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
+
+
+def append_to(target: str, *children: Any) -> Any:
+    return Div(*children, id=target, hx_swap_oob="beforeend")
+
+
+class Renderer:
+    """Turns events into HTML; `image_url` maps a stored attachment path to its URL, `title` renders the header title."""
+
+    def __init__(self, image_url: Callable[[str], str], title: Callable[[str], Any]) -> None:
+        self.image_url = image_url
+        self.title = title
+
+    def fragment(self, event: Event) -> Any:
+        match event:
+            case PartDelta(turn=k, node=n, part=p, text=text):
+                return Delta(k, n, p, text)
+            case TurnStarted(turn=k, user_text=text, replaces=replaces):
+                shell = TurnShell(k, text)
+                if replaces:
+                    shell.attrs["hx-swap-oob"] = "true"
+                    return shell
+                return append_to(ids.TURNS, shell)
+            case NodeStarted(turn=k, node=n):
+                return append_to(ids.assistant(k), NodeContainer(k, n))
+            case PartStarted(turn=k, node=n, part=p, kind=kind, content=content, tool_name=tool):
+                return append_to(ids.node(k, n), LivePart(k, n, p, kind, content, tool))
+            case ResponseFinished(turn=k, node=n, response=response):
+                return ResponseBlock(k, n, response, oob=True)
+            case ToolsFinished(turn=k, node=n, request=request, attachments=attachments):
+                return ToolsBlock(k, n, request, attachments, self.image_url, oob=True)
+            case ProgressChanged(state=state, detail=detail):
+                return Progress(state, detail, oob=True)
+            case TurnFailed(turn=k, message=message):
+                return append_to(ids.assistant(k), ErrorBlock(message))
+            case Notice(turn=k, message=message):
+                return append_to(ids.assistant(k), NoticeBlock(message))
+            case TitleChanged(title=title):
+                return self.title(title)
+            case TurnFinished(turn=k, status=status, meta=meta):
+                return TurnMeta(k, status, meta, oob=True)
+        raise TypeError(f"no fragment for {event!r}")
+
+    def frame(self, events: Sequence[Event]) -> str:
+        return "".join(to_xml(self.fragment(e)) for e in events)

@@ -1,0 +1,136 @@
+"""HTTP routes of the chat module, on one APIRouter a host app mounts with `.to_app(app)`.
+
+Every handler reads the signed-in user's scoped CRUD from the request (put there by the
+Beforeware in `app.auth`); a chat that is not the user's is "not found", like one that never was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fasthtml.common import APIRouter, Response
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse
+
+from app.render import Renderer
+from app.state import VarroState
+from ui.layout import ChatList, ChatPage, ChatTitle
+from ui.turns import StoredTurn
+from varro.chat.content import attachments_of, messages_of, meta_of
+from varro.db.crud import UserChats
+from varro.db.models import Chat
+
+ar = APIRouter()
+
+MODEL_HELP = "Set VARRO_MODEL (e.g. anthropic:claude-sonnet-4-5 or openai:gpt-4.1) to use a real model."
+
+
+def _state(req: Request) -> VarroState:
+    return req.app.state.varro
+
+
+def _chats(req: Request) -> UserChats:
+    return req.scope["chats"]
+
+
+def not_found() -> Response:
+    return Response("Not found", status_code=404)
+
+
+def chat_url(chat_id: int) -> str:
+    return chat_page.to(chat_id=chat_id)
+
+
+def image_url(path: str) -> str:
+    return upload.to(path=path)
+
+
+def title_block(chat: Chat) -> Any:
+    return ChatTitle(chat, rename.to(chat_id=chat.id))
+
+
+def chat_renderer(state: VarroState, chat: Chat) -> Renderer:
+    def title(text: str) -> Any:
+        block = title_block(Chat(id=chat.id, user_id=chat.user_id, title=text))
+        block.attrs["hx-swap-oob"] = "true"
+        return block
+
+    return Renderer(image_url, title)
+
+
+@ar.get("/chat")
+async def index(req: Request) -> Any:
+    """The most recent chat, or a new one for a first visit."""
+    recent = await _chats(req).recent(limit=1)
+    chat = recent[0] if recent else await _chats(req).create()
+    return RedirectResponse(chat_url(chat.id), status_code=303)
+
+
+@ar.post("/chat/new")
+async def new_chat(req: Request) -> Any:
+    """A fresh chat; the current one is reused if it has no messages yet, so empty chats don't pile up."""
+    chats = _chats(req)
+    recent = await chats.recent(limit=1)
+    if recent and not await (await chats.turns(recent[0].id)).list():
+        return RedirectResponse(chat_url(recent[0].id), status_code=303)
+    chat = await chats.create()
+    return RedirectResponse(chat_url(chat.id), status_code=303)
+
+
+@ar.get("/chat/history")
+async def history(req: Request, current: int | None = None) -> Any:
+    return ChatList(await _chats(req).recent(limit=30), current, chat_url)
+
+
+@ar.get("/chat/{chat_id:int}")
+async def chat_page(req: Request, chat_id: int) -> Any:
+    state, chats = _state(req), _chats(req)
+    chat = await chats.get(chat_id)
+    if chat is None:
+        return not_found()
+    stored = await (await chats.turns(chat_id)).list()
+    turns = [
+        StoredTurn(t.idx, t.user_text, t.status, messages_of(t.content), attachments_of(t.content),
+                   meta_of(t.content), image_url)
+        for t in stored
+    ]
+    urls = {
+        "ws": f"/chat/ws?chat_id={chat.id}",
+        "history": history.to(current=chat.id),
+        "rename": rename.to(chat_id=chat.id),
+        "new": new_chat.to(),
+        "delete": delete.to(chat_id=chat.id),
+        "model_help": MODEL_HELP,
+    }
+    return ChatPage(chat, turns, state.model_label, urls)
+
+
+@ar.post("/chat/{chat_id:int}/rename")
+async def rename(req: Request, chat_id: int, title: str = "") -> Any:
+    chat = await _chats(req).rename(chat_id, title)
+    return not_found() if chat is None else title_block(chat)
+
+
+@ar.post("/chat/{chat_id:int}/delete")
+async def delete(req: Request, chat_id: int) -> Any:
+    state, chats = _state(req), _chats(req)
+    if not await chats.delete(chat_id):
+        return not_found()
+    user_id = chats.user_id
+    live = state.live.get(user_id)
+    if live is not None and live.chat_id == chat_id:
+        await state.live.disconnect(user_id, live.owner)
+    state.uploads.drop_chat(user_id, chat_id)
+    return RedirectResponse(index.to(), status_code=303)
+
+
+@ar.get("/chat/uploads/{path:path}")
+async def upload(req: Request, path: str) -> Any:
+    """An image a tool made, for its owner only; anything else (other user, missing, `..`) is 404."""
+    file = _state(req).uploads.resolve(_chats(req).user_id, path)
+    if file is None:
+        return not_found()
+    # An SVG opened on its own must not run script: sandbox it and forbid type sniffing.
+    headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "private, max-age=31536000, immutable"}
+    return FileResponse(file, headers=headers)

@@ -1,0 +1,71 @@
+"""Everything the chat module holds while the app runs, made in the lifespan and closed there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic_ai.models import Model
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from varro.agent.models import resolve_model
+from varro.chat.live import LiveSessions
+from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.shell_state import KernelFactory
+from varro.config import Settings
+from varro.db.crud import Store
+from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.shell import KernelShell
+from varro.uploads import UploadStore
+
+
+@dataclass
+class VarroState:
+    settings: Settings
+    engine: AsyncEngine
+    store: Store
+    uploads: UploadStore
+    model: Model
+    live: LiveSessions
+    demo_user_id: int | None = None
+
+    @property
+    def model_label(self) -> str:
+        return "demo model (offline)" if self.settings.model == "demo" else self.settings.model
+
+
+def kernel_factory(settings: Settings) -> callable:
+    def for_chat(user_id: int, chat_id: int) -> KernelFactory:
+        workdir = Path(settings.kernels_dir) / str(user_id) / str(chat_id)
+        return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb)
+
+    return for_chat
+
+
+async def open_state(settings: Settings) -> VarroState:
+    if (path := settings.sqlite_path) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    await create_tables(engine)
+    store = Store(make_sessions(engine))
+    uploads = UploadStore(Path(settings.uploads_dir))
+    model = resolve_model(settings.model, settings.demo_tps)
+    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings))
+
+    async def open_session(user_id: int, chat_id: int) -> ChatSession:
+        turns = await store.chats.for_user(user_id).turns(chat_id)
+        if turns is None:
+            raise LookupError(f"chat {chat_id} not found")
+        session = ChatSession(user_id, chat_id, turns, deps)
+        await session.load()
+        return session
+
+    demo_user_id = None
+    if settings.demo_user:
+        demo_user_id = (await store.users.ensure(settings.demo_user)).id
+    return VarroState(settings, engine, store, uploads, model, LiveSessions(open_session), demo_user_id)
+
+
+async def close_state(state: VarroState) -> None:
+    await state.live.close_all()
+    await state.engine.dispose()

@@ -1,0 +1,23 @@
+"""Fixtures shared by unit tests: a fresh SQLite file per test, the scoped store on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic_ai import models
+
+from varro.db.crud import Store
+from varro.db.engine import create_tables, make_engine, make_sessions
+
+# No test may reach a model provider; the demo model and FunctionModels run locally.
+models.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    await create_tables(engine)
+    yield Store(make_sessions(engine))
+    await engine.dispose()

@@ -1,0 +1,88 @@
+"""Start the real app (`python -m app`) in a subprocess on a free port, with its own data folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    data: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.data / "varro.db"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/chat/static/js/chat.js", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not start in {timeout} s:\n{log.read_text()}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl+C, as a user would; kill only if it does not stop in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def run_server(data: Path, port: int | None = None, **env: str) -> Iterator[Server]:
+    data.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    full_env = {
+        **os.environ,
+        "VARRO_HOST": "127.0.0.1",
+        "VARRO_PORT": str(port),
+        "VARRO_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'varro.db'}",
+        "VARRO_UPLOADS_DIR": str(data / "uploads"),
+        "VARRO_KERNELS_DIR": str(data / "kernels"),
+        "VARRO_DEMO_TPS": "300",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    log = data / f"server-{port}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log)
+        yield Server(url, data, proc, log)
+    finally:
+        stop(proc)

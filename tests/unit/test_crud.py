@@ -1,0 +1,101 @@
+"""The data layer: scoped chats, ownership, and turn truncation."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from varro.db.crud import Store
+
+
+async def two_users(store: Store) -> tuple[int, int]:
+    alice, bob = await store.users.ensure("alice"), await store.users.ensure("bob")
+    return alice.id, bob.id
+
+
+async def test_create_rename_recent_delete(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    first = await chats.create("First")
+    second = await chats.create("Second")
+    assert [c.id for c in await chats.recent()] == [second.id, first.id]
+    renamed = await chats.rename(first.id, "  Renamed\n chat  ")
+    assert renamed is not None and renamed.title == "Renamed chat"
+    assert [c.id for c in await chats.recent()] == [first.id, second.id], "a rename makes the chat recent"
+    assert await chats.delete(first.id) is True
+    assert await chats.get(first.id) is None
+    assert [c.id for c in await chats.recent()] == [second.id]
+
+
+async def test_titles_are_one_trimmed_line(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chat = await store.chats.for_user(alice).create("x" * 200)
+    assert len(chat.title) == 80 and chat.title.endswith("…")
+
+
+async def test_another_users_chat_is_not_found(store: Store) -> None:
+    alice, bob = await two_users(store)
+    chat = await store.chats.for_user(alice).create("Alice's")
+    await (await store.chats.for_user(alice).turns(chat.id)).append(0, "secret", {"v": 1})
+    as_bob = store.chats.for_user(bob)
+    assert await as_bob.get(chat.id) is None
+    assert await as_bob.turns(chat.id) is None
+    assert await as_bob.rename(chat.id, "mine now") is None
+    assert await as_bob.delete(chat.id) is False
+    assert await as_bob.recent() == []
+    still = await store.chats.for_user(alice).get(chat.id)
+    assert still is not None and still.title == "Alice's"
+    assert [t.user_text for t in await (await store.chats.for_user(alice).turns(chat.id)).list()] == ["secret"]
+
+
+@pytest.mark.parametrize("cut", [0, 1, 3, 5, 9])
+async def test_truncate_from_keeps_exactly_the_turns_before(store: Store, cut: int) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    chat = await chats.create()
+    turns = await chats.turns(chat.id)
+    for i in range(5):
+        await turns.append(i, f"message {i}", {"v": 1})
+    removed = await turns.truncate_from(cut)
+    kept = await turns.list()
+    assert [t.idx for t in kept] == list(range(min(cut, 5)))
+    assert removed == max(0, 5 - cut)
+
+
+async def test_truncate_leaves_other_chats_alone(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    a, b = await chats.create(), await chats.create()
+    for chat in (a, b):
+        t = await chats.turns(chat.id)
+        await t.append(0, "zero", {"v": 1})
+        await t.append(1, "one", {"v": 1})
+    await (await chats.turns(a.id)).truncate_from(0)
+    assert len(await (await chats.turns(b.id)).list()) == 2
+
+
+async def test_turn_index_is_unique_per_chat(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    turns = await chats.turns((await chats.create()).id)
+    await turns.append(0, "a", {"v": 1})
+    with pytest.raises(IntegrityError):
+        await turns.append(0, "b", {"v": 1})
+
+
+async def test_deleting_a_chat_deletes_its_turns(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    chat = await chats.create()
+    turns = await chats.turns(chat.id)
+    await turns.append(0, "a", {"v": 1})
+    await chats.delete(chat.id)
+    assert await turns.list() == []
+
+
+async def test_unknown_status_is_refused(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    turns = await chats.turns((await chats.create()).id)
+    with pytest.raises(ValueError):
+        await turns.append(0, "a", {"v": 1}, status="weird")

@@ -1,0 +1,37 @@
+"""Every DOM id the server targets, in one place, so the server and `static/js/chat.js` agree."""
+
+from __future__ import annotations
+
+CHAT = "chat"
+TURNS = "chat-turns"
+SCROLL = "chat-scroll"
+PROGRESS = "progress"
+INPUT = "chat-input"
+FORM = "chat-form"
+TITLE = "chat-title"
+NOTICES = "chat-notices"
+MENU = "chat-menu-list"
+
+
+def turn(k: int) -> str:
+    return f"turn-{k}"
+
+
+def user(k: int) -> str:
+    return f"user-{k}"
+
+
+def assistant(k: int) -> str:
+    return f"assistant-{k}"
+
+
+def meta(k: int) -> str:
+    return f"meta-{k}"
+
+
+def node(k: int, n: int) -> str:
+    return f"node-{k}-{n}"
+
+
+def part(k: int, n: int, p: int) -> str:
+    return f"part-{k}-{n}-{p}"

@@ -1,0 +1,191 @@
+"""Model markdown to sanitized HTML.
+
+Two layers, because the output is inserted into a live htmx/Alpine page (DESIGN.md section 9):
+
+1. markdown-it-py, CommonMark preset, raw HTML off: every ``<`` the model writes becomes ``&lt;``.
+   Tables and strikethrough on, linkify off. Link reference definitions (``[x]: /url``) are off
+   too: a definition at the end of a message would retroactively change blocks that were already
+   streamed (see ui/md_blocks.py); with them off, each top-level block renders on its own and a
+   streamed message is byte-identical to the same message rendered whole. They show as plain text.
+2. nh3 (ammonia) with an explicit allow-list, applied to the whole output, so a bug or a surprise
+   in layer 1 still cannot put ``id``, ``on*``, ``hx-*``, Alpine attributes, ``style``, forms,
+   scripts or external fetches into the page.
+
+Images: the model can point an image at any URL, and loading it would leak the conversation's
+existence (and whatever the URL encodes) to a third party, so ``![alt](url)`` renders as
+``<span class="md-image">alt</span>`` and the sanitizer drops every ``<img>``. Not a link either: an
+image is often already inside a link (``[![x](a)](b)``) and nested anchors are invalid HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core.normalize import NEWLINES_RE, NULL_RE
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+from ui.highlight import CLASS_PREFIX, highlight_code
+
+# A fence's language ends up in a class and a data attribute: keep it to one boring token.
+_LANG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+#.-]{0,31}")
+_CLASS_RE = re.compile(rf"{re.escape(CLASS_PREFIX)}[A-Za-z0-9]{{1,24}}|code-block|md-image|language-{_LANG_RE.pattern}")
+_HREF_RE = re.compile(r"(?:https?://|mailto:)", re.IGNORECASE)
+_ALIGN = frozenset({"left", "center", "right"})
+
+
+def _new_parser() -> MarkdownIt:
+    """The one markdown configuration; md_blocks.py uses the same instance for its block boundaries."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.disable("reference")
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("code_block", _render_code_block)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("th_open", _render_cell_open)
+    md.add_render_rule("s_open", lambda *_: "<del>")  # markdown-it writes <s>; <del> is the allow-listed tag
+    md.add_render_rule("s_close", lambda *_: "</del>")
+    md.add_render_rule("td_open", _render_cell_open)
+    return md
+
+
+def code_language(info: str) -> str | None:
+    """The language named by a fence's info string, if it is a plain identifier."""
+    words = unescapeAll(info).split()
+    return words[0] if words and _LANG_RE.fullmatch(words[0]) else None
+
+
+def code_block_html(code: str, lang: str | None) -> str:
+    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted code."""
+    pre_attrs = f' data-lang="{lang}"' if lang else ""
+    code_attrs = f' class="language-{lang}"' if lang else ""
+    return f'<pre class="code-block"{pre_attrs}><code{code_attrs}>{highlight_code(code, lang)}</code></pre>\n'
+
+
+def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    token = tokens[idx]
+    return code_block_html(token.content, code_language(token.info))
+
+
+def _render_code_block(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return code_block_html(tokens[idx].content, None)
+
+
+def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    return f'<span class="md-image">{html.escape(alt, quote=False)}</span>'
+
+
+def _render_cell_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # markdown-it aligns cells with style="text-align:x"; style is never allowed, the align attribute is.
+    token = tokens[idx]
+    align = str(token.attrGet("style") or "").removeprefix("text-align:")
+    return f'<{token.tag} align="{align}">' if align in _ALIGN else f"<{token.tag}>"
+
+
+_MD = _new_parser()
+
+
+# --- sanitizer -----------------------------------------------------------------------------------
+
+_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "code", "em", "strong", "del"}
+    | {"a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br", "span", "div"}
+)
+# Dropped with their content (not just unwrapped): their text is code or markup, not prose.
+_DROP_WITH_CONTENT = frozenset(
+    {"script", "style", "template", "iframe", "object", "embed", "svg", "math", "noscript", "textarea"}
+    | {"select", "title", "xmp", "noembed", "noframes", "plaintext"}
+)
+_ATTRIBUTES = {
+    "a": {"href"},
+    "pre": {"class", "data-lang"},
+    "code": {"class"},
+    "span": {"class"},
+    "div": {"class"},
+    "th": {"align"},
+    "td": {"align"},
+    "ol": {"start"},  # "3. x" must stay item 3; a bare integer is harmless
+}
+
+
+def _filter_attribute(tag: str, attr: str, value: str) -> str | None:
+    """Second check on every surviving attribute value; anything not recognised is removed."""
+    if attr == "class":
+        kept = [c for c in value.split() if _CLASS_RE.fullmatch(c)]
+        return " ".join(kept) or None
+    if attr == "href":
+        return value if _HREF_RE.match(value) else None
+    if attr == "data-lang":
+        return value if _LANG_RE.fullmatch(value) else None
+    if attr == "align":
+        return value if value in _ALIGN else None
+    if attr == "start":
+        return value if value.isascii() and value.isdigit() and len(value) <= 9 else None
+    if tag == "a" and attr in ("rel", "target"):
+        return value  # set by the cleaner itself (link_rel, set_tag_attribute_values)
+    return None
+
+
+_CLEANER = nh3.Cleaner(
+    tags=set(_TAGS),
+    clean_content_tags=set(_DROP_WITH_CONTENT),
+    attributes={tag: set(attrs) for tag, attrs in _ATTRIBUTES.items()},
+    attribute_filter=_filter_attribute,
+    strip_comments=True,
+    link_rel="nofollow noopener noreferrer",
+    set_tag_attribute_values={"a": {"target": "_blank"}},
+    url_schemes={"http", "https", "mailto"},
+    url_relative="deny",
+)
+
+
+def _valid_unicode(text: str) -> str:
+    # Lone surrogates (possible from JSON "\ud800") cannot cross into nh3's Rust; replace them, as a browser would.
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+# A start tag as nh3 serializes it: attribute values always double-quoted, a literal `"` inside one is
+# `&quot;`, and text never holds a raw `<`, so this cannot match inside text or an attribute value.
+_START_TAG_RE = re.compile(r'<([a-z][a-z0-9]*)((?: [^\s"\'=<>/]+="[^"]*")+)>')
+_ATTR_RE = re.compile(r' [^\s"\'=<>/]+="[^"]*"')
+
+
+def _sort_attributes(match: re.Match[str]) -> str:
+    return f"<{match[1]}{''.join(sorted(_ATTR_RE.findall(match[2])))}>"
+
+
+def _canonical(clean_html: str) -> str:
+    # nh3's attribute order depends on the input (a dropped `title` moves `rel` before `target`), so
+    # re-sanitizing could reorder; a fixed order makes sanitize_html idempotent byte for byte.
+    return _START_TAG_RE.sub(_sort_attributes, clean_html)
+
+
+def sanitize_html(html_text: str) -> str:
+    """Allow-list sanitizer for any HTML that reaches the page from model output."""
+    return _canonical(_CLEANER.clean(_valid_unicode(html_text)))
+
+
+def render_markdown(text: str) -> str:
+    """Markdown (raw HTML off) to sanitized HTML."""
+    return sanitize_html(_MD.render(_valid_unicode(text)))
+
+
+def parse_blocks(text: str) -> list[Token]:
+    """Block-level tokens (no inline pass) of ``text``, under the exact configuration render_markdown uses."""
+    tokens: list[Token] = []
+    # The same normalisation as markdown-it's core "normalize" rule, so line numbers match render_markdown's.
+    src = NULL_RE.sub("\ufffd", NEWLINES_RE.sub("\n", _valid_unicode(text)))
+    _MD.block.parse(src, _MD, {}, tokens)
+    return tokens

@@ -1,0 +1,124 @@
+"""Blocks for the nodes of a turn: live parts while streaming, and the finished blocks that replace them.
+
+The same functions render a finished node live and a stored one on reload, so both look alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fasthtml.common import Details, Div, Img, NotStr, Pre, Span, Summary
+from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ThinkingPart, ToolCallPart, ToolReturnPart
+
+from ui import ids
+from ui.highlight import highlight_code
+from ui.markdown import render_markdown
+from varro.chat.content import Attachment
+
+LIVE_CLS = {
+    "text": "whitespace-pre-wrap break-words leading-relaxed",
+    "thinking": "whitespace-pre-wrap break-words text-sm opacity-70 italic",
+    "tool_call": "whitespace-pre-wrap break-all font-mono text-xs",
+}
+
+
+def NodeContainer(k: int, n: int) -> Any:
+    """An empty node container, appended to the turn's assistant area when a node starts."""
+    return Div(id=ids.node(k, n), cls="node flex flex-col gap-2")
+
+
+def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | None = None) -> Any:
+    """The element deltas are appended to; its text arrives escaped."""
+    body = Div(content, id=ids.part(k, n, p), cls=LIVE_CLS[kind])
+    if kind == "thinking":
+        return Details(Summary("Thinking…", cls="cursor-pointer text-sm opacity-70"), body, open=True, cls="thinking")
+    if kind == "tool_call":
+        return ToolFrame(tool_name or "tool", body, live=True)
+    return Div(body, cls="assistant-text")
+
+
+def Delta(k: int, n: int, p: int, text: str) -> Any:
+    """A streamed delta: appended to its live part as text (FT escapes it)."""
+    return Span(text, id=ids.part(k, n, p), hx_swap_oob="beforeend")
+
+
+def ToolFrame(tool_name: str, *body: Any, live: bool = False) -> Any:
+    label = Span(tool_name, cls="badge badge-outline badge-sm font-mono")
+    return Div(Div(label, Span("running…" if live else "", cls="text-xs opacity-60"), cls="flex items-center gap-2"),
+               *body, cls="tool-call rounded-box border border-base-300 bg-base-200 p-2 flex flex-col gap-1")
+
+
+def TextBlock(text: str) -> Any:
+    return Div(NotStr(render_markdown(text)), cls="assistant-text prose max-w-none break-words")
+
+
+def ThinkingBlock(text: str) -> Any:
+    return Details(Summary("Thought", cls="cursor-pointer text-sm opacity-70"),
+                   Div(text, cls="whitespace-pre-wrap text-sm opacity-70 italic"), cls="thinking")
+
+
+def _code_arg(call: ToolCallPart) -> tuple[str | None, str]:
+    try:
+        args = call.args_as_dict()
+    except Exception:  # a model sent arguments that are not JSON: show them as they came
+        return None, call.args if isinstance(call.args, str) else json.dumps(call.args)
+    code = args.get("code")
+    return (code, "") if isinstance(code, str) else (None, json.dumps(args, indent=2))
+
+
+def ToolCallBlock(call: ToolCallPart) -> Any:
+    code, raw = _code_arg(call)
+    body = Pre(NotStr(highlight_code(code, "python")), cls="code-block") if code is not None else Pre(raw, cls="text-xs")
+    return ToolFrame(call.tool_name, body)
+
+
+def ResponseBlock(k: int, n: int, response: ModelResponse, oob: bool = False) -> Any:
+    """A finished model response: markdown text, collapsed thinking, tool calls with their code."""
+    blocks = []
+    for part in response.parts:
+        if isinstance(part, TextPart) and part.content.strip():
+            blocks.append(TextBlock(part.content))
+        elif isinstance(part, ThinkingPart) and part.content.strip():
+            blocks.append(ThinkingBlock(part.content))
+        elif isinstance(part, ToolCallPart):
+            blocks.append(ToolCallBlock(part))
+    return Div(*blocks, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)
+
+
+def _output(label: str, text: str | None, cls: str = "") -> Any:
+    if not text:
+        return None
+    return Div(Span(label, cls="text-xs opacity-60"), Pre(text, cls=f"text-xs whitespace-pre-wrap break-words {cls}"))
+
+
+def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url: Any) -> Any:
+    """stdout, stderr, the value, an error, and images, from the stored cell result (or plain text)."""
+    meta = ret.metadata if isinstance(ret.metadata, Mapping) else None
+    if meta is None:
+        outputs = [_output("output", ret.model_response_str())]
+    else:
+        outputs = [
+            _output("stdout", meta.get("stdout")),
+            _output("stderr", meta.get("stderr"), "text-warning"),
+            _output("result", meta.get("result")),
+            _output("error", meta.get("error"), "text-error"),
+            Div("⏱ " + "Interrupted: the cell ran past its time limit.", cls="text-warning text-sm")
+            if meta.get("timed_out") else None,
+        ]
+    images = [Img(src=image_url(a.path), alt="Figure from the code", loading="lazy", cls="max-w-full rounded bg-white")
+              for a in attachments]
+    body = [o for o in outputs if o is not None] + images
+    if not body:
+        body = [Span("(no output)", cls="text-xs opacity-60")]
+    return Div(*body, cls="tool-result rounded-box border border-base-300 p-2 flex flex-col gap-1",
+               data_tool_call_id=ret.tool_call_id)
+
+
+def ToolsBlock(k: int, n: int, request: ModelRequest, attachments: Mapping[str, Sequence[Attachment]],
+               image_url: Any, oob: bool = False) -> Any:
+    """A finished tool step: one result block per tool return."""
+    results = [ToolResult(p, attachments.get(p.tool_call_id, ()), image_url)
+               for p in request.parts if isinstance(p, ToolReturnPart)]
+    return Div(*results, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)

@@ -1,0 +1,92 @@
+"""A turn: the user's bubble and the assistant's area, live or rendered from what was stored."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fasthtml.common import Button, Div, Form, Input, Span, Textarea
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolReturnPart
+
+from ui import ids
+from ui.alpine import on
+from ui.icons import Icon
+from ui.nodes import ResponseBlock, ToolsBlock
+from varro.chat.content import Attachment
+
+
+def UserBubble(k: int, text: str) -> Any:
+    """The user's message, with an inline editor ("Save & regenerate") behind its Edit button."""
+    return Div(
+        Div(
+            Div(text, cls="whitespace-pre-wrap break-words", x_show="notEditing", data_testid=f"user-text-{k}"),
+            Form(
+                Input(type="hidden", name="action", value="edit"),
+                Input(type="hidden", name="turn", value=str(k)),
+                Textarea(text, name="msg", rows="3", cls="textarea textarea-bordered w-full text-base-content",
+                         aria_label="Edit message", x_ref="editor", **on("keydown.escape.stop", "cancel")),
+                Div(Button("Cancel", type="button", cls="btn btn-sm", **on("click", "cancel")),
+                    Button("Save & regenerate", cls="btn btn-sm btn-primary", data_testid=f"save-edit-{k}"),
+                    cls="flex gap-2 justify-end mt-1"),
+                ws_send=True, x_show="editing", x_cloak=True, data_turn=str(k),
+            ),
+            cls="chat-bubble chat-bubble-primary max-w-[85%]",
+        ),
+        Div(Button(Icon("edit", 14), cls="btn btn-ghost btn-xs", aria_label="Edit message", data_testid=f"edit-{k}",
+                   **on("click", "start"), x_show="notEditing"), cls="chat-footer opacity-60"),
+        id=ids.user(k), cls="chat chat-end", x_data="editable",
+    )
+
+
+def TurnShell(k: int, user_text: str, *assistant: Any, footer: Any = None) -> Any:
+    return Div(
+        UserBubble(k, user_text),
+        Div(*assistant, id=ids.assistant(k), cls="assistant flex flex-col gap-3 min-w-0"),
+        footer if footer is not None else Div(id=ids.meta(k)),
+        id=ids.turn(k), cls="turn flex flex-col gap-3", data_turn=str(k),
+    )
+
+
+def ErrorBlock(message: str) -> Any:
+    return Div(Span("⚠", aria_hidden="true"), Span(message), role="alert", cls="alert alert-error alert-soft text-sm")
+
+
+def NoticeBlock(message: str) -> Any:
+    return Div(message, role="status", cls="alert alert-info alert-soft text-sm")
+
+
+def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) -> Any:
+    """Quiet per-turn facts: stopped marker, model, tokens, time."""
+    usage = meta.get("usage") or {}
+    bits = [meta.get("model")]
+    if usage.get("output_tokens") is not None:
+        bits.append(f"{usage.get('input_tokens', 0)} in · {usage['output_tokens']} out tokens")
+    if meta.get("duration_ms") is not None:
+        bits.append(f"{meta['duration_ms'] / 1000:.1f} s")
+    marker = Span("Stopped", cls="badge badge-warning badge-sm", data_testid=f"stopped-{k}") if status == "stopped" else None
+    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-50"),
+               id=ids.meta(k), cls="turn-meta text-xs flex gap-2 items-center", data_status=status,
+               hx_swap_oob="true" if oob else None)
+
+
+def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping[str, Sequence[Attachment]],
+                  image_url: Any) -> list[Any]:
+    """Node blocks numbered as the live stream numbers them: one per response, one per tool step."""
+    blocks, n = [], 0
+    for m in messages:
+        if isinstance(m, ModelResponse):
+            blocks.append(ResponseBlock(k, n, m))
+        elif isinstance(m, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in m.parts):
+            blocks.append(ToolsBlock(k, n, m, attachments, image_url))
+        else:
+            continue
+        n += 1
+    return blocks
+
+
+def StoredTurn(k: int, user_text: str, status: str, messages: Sequence[ModelMessage],
+               attachments: Mapping[str, Sequence[Attachment]], meta: Mapping[str, Any], image_url: Any) -> Any:
+    blocks = MessageBlocks(k, messages, attachments, image_url)
+    if status == "error" and meta.get("error"):
+        blocks.append(ErrorBlock(meta["error"]))
+    return TurnShell(k, user_text, *blocks, footer=TurnMeta(k, status, meta))

@@ -1,0 +1,249 @@
+"""The offline demo model: a scripted pydantic-ai `FunctionModel` that behaves like a real assistant.
+
+Every response starts with a short thinking part. A plain message gets a markdown answer; a message with a
+fenced python block (or asking for a plot) gets a streamed `run_python` tool call, and the response after
+the tool result talks about that result; `/stream N [at R]` answers with exactly N text chunks of varied
+markdown at R chunks a second. No network, no key, and the same conversation always gets the same reply.
+
+Streaming facts this relies on (pydantic-ai 2.x `FunctionModel`): text is only ever a plain `str` item,
+thinking and tool calls are `{index: Delta...}` dicts; each item is mapped on its own, so a thinking
+dict, then `str` text (or a tool-call dict), in one response gives `ThinkingPart` then `TextPart`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ModelResponsePart,
+    RetryPromptPart,
+    TextContent,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolCall, FunctionModel
+
+from varro.agent import demo_text as txt
+
+DEMO_MODEL_NAME = "demo"
+TOOL_NAME = "run_python"
+MAX_STREAM_TOKENS = 100_000
+# Above this rate a sleep per token is shorter than the event loop's timer resolution: just don't pace.
+MAX_PACED_TPS = 100_000.0
+
+# What a `FunctionModel` stream function yields: `str` is text; the dicts are keyed by our own part index.
+StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart | DeltaToolCall]
+
+_TOKEN = re.compile(r"\s*\S{1,5}|\s+")
+_PY_FENCE = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\r?\n(.*?)\r?\n?(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+_PLOT = re.compile(r"\b(?:plot|chart|graph|histogram|visuali[sz]e)", re.IGNORECASE)
+_STREAM = re.compile(r"/stream(?:\s+(\d+))?(?:\s+at\s+(\d+(?:\.\d*)?))?", re.IGNORECASE)
+_TITLE = re.compile(r"\btitle\b", re.IGNORECASE)
+
+
+def split_tokens(text: str) -> Iterator[str]:
+    """Word-ish chunks of at most five visible characters (with their leading whitespace); they join to `text`."""
+    return (m.group() for m in _TOKEN.finditer(text))
+
+
+@dataclass
+class Reply:
+    """One scripted response: thinking, then either text chunks (possibly lazy) or a `run_python` call."""
+
+    thinking: str
+    text: Iterable[str] = ()
+    tool_code: str | None = None
+    tool_call_id: str = ""
+    tps: float | None = None
+
+
+# --- reading the conversation ----------------------------------------------------------------------
+
+
+def prompt_text(part: UserPromptPart) -> str:
+    """The text of a user prompt, ignoring images and other attachments."""
+    if isinstance(part.content, str):
+        return part.content
+    return "\n".join(c if isinstance(c, str) else c.content for c in part.content if isinstance(c, str | TextContent))
+
+
+def user_prompts(messages: list[ModelMessage]) -> list[str]:
+    """Every user prompt in the conversation, oldest first."""
+    return [
+        prompt_text(p)
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, UserPromptPart)
+    ]
+
+
+def tool_result(messages: list[ModelMessage]) -> str | None:
+    """The tool output when the latest request answers a tool call (not a new user prompt), else None."""
+    last = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
+    if last is None or any(isinstance(p, UserPromptPart) for p in last.parts):
+        return None
+    for part in reversed(last.parts):
+        if isinstance(part, ToolReturnPart):
+            return part.content if isinstance(part.content, str) else part.model_response_str()
+        if isinstance(part, RetryPromptPart):
+            return part.model_response()
+    return None
+
+
+def last_tool_code(messages: list[ModelMessage]) -> str:
+    """The code of the most recent `run_python` call, to tell whether it drew a figure."""
+    for m in reversed(messages):
+        if isinstance(m, ModelResponse):
+            for p in m.parts:
+                if isinstance(p, ToolCallPart) and p.tool_name == TOOL_NAME:
+                    return str(p.args_as_dict().get("code", ""))
+    return ""
+
+
+# --- choosing the reply ----------------------------------------------------------------------------
+
+
+def stream_chunks(count: int, seed: int) -> Iterator[str]:
+    """Exactly `count` chunks of varied markdown, built lazily block by block (linear in `count`)."""
+    remaining = count
+    for block in txt.markdown_blocks(seed):
+        if remaining <= 0:
+            return
+        tokens = list(split_tokens(block))
+        if len(tokens) > remaining:
+            # Cutting a block (a code fence, say) would leave broken markdown: end with plain prose instead.
+            tokens = list(txt.filler_tokens(remaining, seed))
+        yield from tokens
+        remaining -= len(tokens)
+
+
+def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
+    """Decide what the next response says, from the conversation alone."""
+    prompts = user_prompts(messages)
+    calls = sum(isinstance(p, ToolCallPart) for m in messages if isinstance(m, ModelResponse) for p in m.parts)
+    call_id = f"demo_call_{calls + 1}"
+    output = tool_result(messages)
+    if output is not None:
+        return Reply(
+            thinking="The tool has finished. I'll quote its output and check it for errors.",
+            text=split_tokens(txt.result_markdown(output, "plt." in last_tool_code(messages))),
+        )
+    latest = prompts[-1] if prompts else ""
+    topic = txt.topic_of(latest)
+    if command := _STREAM.fullmatch(latest.strip()):
+        return stream_reply(command)
+    has_tool = any(t.name == TOOL_NAME for t in info.function_tools)
+    if has_tool and (blocks := _PY_FENCE.findall(latest)):
+        thinking = "The message includes a Python block, so I'll run it with `run_python` and report what it printed."
+        return Reply(thinking=thinking, tool_code="\n\n".join(b.strip("\n") for b in blocks), tool_call_id=call_id)
+    if has_tool and _PLOT.search(latest):
+        thinking = f"A chart about {topic} is wanted; a short matplotlib script run through `run_python` will draw it."
+        return Reply(thinking=thinking, tool_code=txt.plot_code(latest, topic), tool_call_id=call_id)
+    if not has_tool and _TITLE.search(f"{info.instructions or ''}\n{latest}"):
+        # A tool-less agent asked for a title (the app's title helper): one line about the quoted message.
+        subject = re.split(r"[:\n]", latest, maxsplit=1)[-1]
+        return Reply(thinking="A short title is wanted.", text=split_tokens(txt.title_text(txt.topic_of(subject))))
+    earlier = txt.topic_of(prompts[-2]) if len(prompts) > 1 else None
+    return Reply(
+        thinking=f"The user is asking about {topic}. A short overview with a list and an example will do.",
+        text=split_tokens(txt.answer_markdown(topic, len(prompts), earlier)),
+    )
+
+
+def stream_reply(command: re.Match[str]) -> Reply:
+    """`/stream N [at R]`: N chunks of markdown, paced at R chunks a second when R is given."""
+    count = min(int(command.group(1) or 200), MAX_STREAM_TOKENS)
+    rate = float(command.group(2)) if command.group(2) else None
+    pace = f" at {rate:g} tokens a second" if rate is not None else ""
+    return Reply(
+        thinking=f"A streaming test: {count} tokens of mixed markdown{pace}.",
+        text=stream_chunks(count, count),
+        tps=rate,
+    )
+
+
+# --- producing it ----------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Spaces tokens `1/tps` apart against a deadline, so timer overshoot doesn't accumulate."""
+
+    def __init__(self, tps: float) -> None:
+        self.interval = 1.0 / tps if 0 < tps < MAX_PACED_TPS else 0.0
+        self.start: float | None = None
+        self.count = 0
+
+    async def tick(self) -> None:
+        """Wait until the next token is due."""
+        now = time.monotonic()
+        if self.start is None:
+            self.start = now
+        elif self.interval:
+            delay = self.start + self.count * self.interval - now
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elif self.count % 256 == 0:
+            # Unpaced, a long stream would otherwise hold the event loop until it ends.
+            await asyncio.sleep(0)
+        self.count += 1
+
+
+def tool_args(code: str) -> str:
+    """The `run_python` arguments as the JSON a provider would send."""
+    return json.dumps({"code": code})
+
+
+async def stream_reply_items(reply: Reply, tps: float) -> AsyncIterator[StreamItem]:
+    """The reply as `FunctionModel` stream items: thinking dicts, then `str` text or tool-call dicts."""
+    pacer = Pacer(tps if reply.tps is None else reply.tps)
+    for chunk in split_tokens(reply.thinking):
+        await pacer.tick()
+        yield {0: DeltaThinkingPart(content=chunk)}
+    if reply.tool_code is None:
+        for chunk in reply.text:
+            await pacer.tick()
+            yield chunk
+        return
+    for i, chunk in enumerate(split_tokens(tool_args(reply.tool_code))):
+        await pacer.tick()
+        # The name and id go in the first delta only; later ones just extend the JSON arguments.
+        first = i == 0
+        yield {
+            1: DeltaToolCall(TOOL_NAME if first else None, chunk, tool_call_id=reply.tool_call_id if first else None)
+        }
+
+
+def reply_response(reply: Reply) -> ModelResponse:
+    """The reply as one non-streamed `ModelResponse`."""
+    parts: list[ModelResponsePart] = [ThinkingPart(content=reply.thinking)]
+    if reply.tool_code is None:
+        parts.append(TextPart(content="".join(reply.text)))
+    else:
+        parts.append(ToolCallPart(TOOL_NAME, tool_args(reply.tool_code), tool_call_id=reply.tool_call_id))
+    return ModelResponse(parts=parts)
+
+
+def demo_model(tps: float = 60.0) -> FunctionModel:
+    """The scripted offline model, streaming at `tps` tokens a second (0 or less: as fast as possible)."""
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[StreamItem]:
+        async for item in stream_reply_items(plan_reply(messages, info), tps):
+            yield item
+
+    async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return reply_response(plan_reply(messages, info))
+
+    return FunctionModel(respond, stream_function=stream, model_name=DEMO_MODEL_NAME)

@@ -1,0 +1,19 @@
+"""What the agent's tool needs from the chat session, passed as the run's dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from varro.chat.content import Attachment
+from varro.shell.result import CellResult, Image
+
+
+@dataclass
+class Deps:
+    """Per-run dependencies: the session's shell and where its images go."""
+
+    run_cell: Callable[[str], Awaitable[CellResult]]
+    save_image: Callable[[Image], Attachment]
+    images_to_model: bool = False
+    attachments: dict[str, list[Attachment]] = field(default_factory=dict)

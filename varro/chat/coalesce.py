@@ -1,0 +1,62 @@
+"""Coalesce streamed deltas so that a burst of tokens travels in one frame.
+
+Deltas to the same part within `flush_ms` are joined; any other event first flushes what is pending,
+so order is kept. `flush_ms=0` sends every delta as it comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from varro.chat.events import Event, PartDelta
+
+SendBatch = Callable[[list[Event]], Awaitable[None]]
+
+
+class Coalescer:
+    """A session sink that batches `PartDelta`s and hands ordered batches to `send`."""
+
+    def __init__(self, flush_ms: float, send: SendBatch) -> None:
+        self.flush_s = flush_ms / 1000
+        self.send = send
+        self._pending: dict[tuple[int, int, int], list[str]] = {}
+        self._timer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # FIFO, so batches leave in the order they were formed
+
+    async def __call__(self, event: Event) -> None:
+        if isinstance(event, PartDelta) and self.flush_s > 0:
+            self._pending.setdefault((event.turn, event.node, event.part), []).append(event.text)
+            if self._timer is None:
+                self._timer = asyncio.create_task(self._flush_later())
+            return
+        batch = self._take()
+        batch.append(event)
+        await self._send(batch)
+
+    async def flush(self) -> None:
+        batch = self._take()
+        if batch:
+            await self._send(batch)
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.flush_s)
+        self._timer = None
+        await self.flush()
+
+    def _take(self) -> list[Event]:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch: list[Event] = [PartDelta(t, n, p, "".join(texts)) for (t, n, p), texts in self._pending.items()]
+        self._pending.clear()
+        return batch
+
+    async def _send(self, batch: list[Event]) -> None:
+        async with self._lock:
+            await self.send(batch)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -1,0 +1,59 @@
+"""The `content` JSON of a turn (DESIGN 4, version 1): build it, and read its parts back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+
+CONTENT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An image a tool produced, stored under the uploads folder (path relative to it)."""
+
+    path: str
+    media_type: str
+
+
+def build_content(
+    user_text: str,
+    ts: datetime,
+    messages: list[ModelMessage],
+    attachments: dict[str, list[Attachment]],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "v": CONTENT_VERSION,
+        "user": {"text": user_text, "ts": ts.isoformat()},
+        "assistant": {
+            "messages": json.loads(ModelMessagesTypeAdapter.dump_json(messages)),
+            "attachments": {k: [asdict(a) for a in v] for k, v in attachments.items()},
+        },
+        "meta": meta,
+    }
+
+
+def migrate(content: dict[str, Any]) -> dict[str, Any]:
+    """Bring stored content up to the current version (only v1 exists so far)."""
+    version = content.get("v")
+    if version != CONTENT_VERSION:
+        raise ValueError(f"unsupported turn content version {version!r}")
+    return content
+
+
+def messages_of(content: dict[str, Any]) -> list[ModelMessage]:
+    return ModelMessagesTypeAdapter.validate_python(migrate(content)["assistant"]["messages"])
+
+
+def attachments_of(content: dict[str, Any]) -> dict[str, list[Attachment]]:
+    raw = migrate(content)["assistant"].get("attachments", {})
+    return {k: [Attachment(**a) for a in v] for k, v in raw.items()}
+
+
+def meta_of(content: dict[str, Any]) -> dict[str, Any]:
+    return migrate(content).get("meta", {})

@@ -1,0 +1,108 @@
+"""Typed events a chat session emits while it runs a turn; `app` renders them with `ui` and sends them.
+
+Addresses: `turn` is the turn index k; `node` counts model responses and tool steps within the turn
+(pydantic-ai's part index restarts per response, so it is never used alone); `part` is the part's
+index within its node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic_ai.messages import ModelRequest, ModelResponse
+
+from varro.chat.content import Attachment
+
+PartKind = Literal["text", "thinking", "tool_call"]
+Progress = Literal["thinking", "tool", "done"]
+TurnStatus = Literal["complete", "stopped", "error"]
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    turn: int
+    user_text: str
+    replaces: bool = False  # an edit: the page's turn k is replaced rather than a new one appended
+
+
+@dataclass(frozen=True)
+class NodeStarted:
+    turn: int
+    node: int
+
+
+@dataclass(frozen=True)
+class PartStarted:
+    turn: int
+    node: int
+    part: int
+    kind: PartKind
+    content: str = ""
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PartDelta:
+    turn: int
+    node: int
+    part: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ResponseFinished:
+    """A model response ended: its full block replaces the live node container."""
+
+    turn: int
+    node: int
+    response: ModelResponse
+
+
+@dataclass(frozen=True)
+class ToolsFinished:
+    """A tool step ended: its results (with any saved images) form one block."""
+
+    turn: int
+    node: int
+    request: ModelRequest
+    attachments: dict[str, list[Attachment]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProgressChanged:
+    turn: int
+    state: Progress
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    turn: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not part of the answer (e.g. restored state differs)."""
+
+    turn: int
+    message: str
+
+
+@dataclass(frozen=True)
+class TitleChanged:
+    title: str
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    turn: int
+    status: TurnStatus
+    meta: dict = field(default_factory=dict)
+
+
+Event = (
+    TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished
+    | ProgressChanged | TurnFailed | Notice | TitleChanged | TurnFinished
+)

@@ -1,0 +1,62 @@
+"""Frames from the browser (htmx `ws-send` of a form, as JSON): parse them, or say what is wrong."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Send:
+    msg: str
+
+
+@dataclass(frozen=True)
+class Edit:
+    turn: int
+    msg: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: str
+
+
+Action = Send | Edit | Stop | Invalid
+
+
+def _text(value: object) -> str | None:
+    # A form field htmx sends twice arrives as a list; we take none of those.
+    return value if isinstance(value, str) else None
+
+
+def parse_frame(raw: str | bytes, max_chars: int) -> Action:
+    if len(raw) > max_chars * 6 + 4096:  # JSON escaping can grow text up to 6x; refuse before parsing
+        return Invalid(f"That message is too long (the limit is {max_chars:,} characters).")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return Invalid("The server could not read that message (it was not valid JSON).")
+    if not isinstance(data, dict):
+        return Invalid("The server could not read that message (expected a form).")
+    action = data.get("action")
+    if action == "stop":
+        return Stop()
+    if action not in ("send", "edit"):
+        return Invalid(f"Unknown action {str(action)[:40]!r}.")
+    msg = _text(data.get("msg"))
+    if msg is None or not msg.strip():
+        return Invalid("Write a message first.")
+    if len(msg) > max_chars:
+        return Invalid(f"That message is too long ({len(msg):,} characters; the limit is {max_chars:,}).")
+    if action == "send":
+        return Send(msg.strip())
+    turn = _text(data.get("turn"))
+    if turn is None or not turn.isdigit():
+        return Invalid("That edit does not say which message it changes.")
+    return Edit(int(turn), msg.strip())

@@ -1,0 +1,212 @@
+"""One live chat: its model history, its shell, and the run of one turn at a time.
+
+The session emits typed events to whatever sink is attached (a socket in `app`, a list in tests);
+it knows nothing of HTML or websockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from pydantic_ai.exceptions import RunCancelled
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models import Model
+
+from varro.agent.agent import agent
+from varro.agent.models import reads_images
+from varro.agent.tools import Deps
+from varro.chat.cells import cells_of
+from varro.chat.content import attachments_of, build_content, messages_of
+from varro.chat.errors import describe
+from varro.chat.events import Event, Notice, ProgressChanged, TurnFailed, TurnFinished, TurnStarted, TurnStatus
+from varro.chat.history import closed
+from varro.chat.shell_state import KernelFactory, SessionShell
+from varro.chat.stream import NodeStreamer
+from varro.db.crud import ChatTurns
+from varro.db.models import Turn, utcnow
+from varro.shell import CellResult
+from varro.uploads import UploadStore
+
+Sink = Callable[[Event], Awaitable[None]]
+log = logging.getLogger("varro.chat")
+
+
+class Busy(Exception):
+    """A turn is already running in this session."""
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """What a session needs from the app, made once in the lifespan."""
+
+    model: Model
+    uploads: UploadStore
+    make_kernel: Callable[[int, int], KernelFactory]
+
+
+class ChatSession:
+    def __init__(self, user_id: int, chat_id: int, turns: ChatTurns, deps: SessionDeps) -> None:
+        self.user_id = user_id
+        self.chat_id = chat_id
+        self.turns = turns
+        self.deps = deps
+        self.history: list[ModelMessage] = []
+        self.turn_count = 0
+        self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [])
+        self.sink: Sink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._run: Any = None
+
+    # -- loading -------------------------------------------------------------------------------
+
+    async def load(self) -> list[Turn]:
+        """Read the stored turns; the shell will replay their cells when it is first needed."""
+        stored = await self.turns.list()
+        self.history = [m for t in stored for m in closed(messages_of(t.content))]
+        self.turn_count = stored[-1].idx + 1 if stored else 0
+        await self.shell.reset([c for t in stored for c in cells_of(t.idx, messages_of(t.content))])
+        return stored
+
+    # -- running -------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def send(self, text: str) -> asyncio.Task[None]:
+        """Start turn `turn_count` for `text` as a task, so the socket stays free for `stop`."""
+        return self._start(self._turn(self.turn_count, text))
+
+    def edit(self, k: int, text: str) -> asyncio.Task[None]:
+        """Drop turns >= k and run `text` as the new turn k."""
+        if not 0 <= k < self.turn_count:
+            raise ValueError(f"there is no turn {k} to edit")
+        return self._start(self._edit(k, text))
+
+    def _start(self, work: Any) -> asyncio.Task[None]:
+        if self.busy:
+            work.close()
+            raise Busy("a reply is still being written")
+        self._task = asyncio.create_task(self._guarded(work))
+        return self._task
+
+    async def _guarded(self, work: Any) -> None:
+        """A bug must not leave the page stuck in "running": report it, unlock, and log it."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("turn failed in chat %s", self.chat_id)
+            await self._emit(TurnFailed(self.turn_count, describe(exc)))
+            await self._emit(ProgressChanged(self.turn_count, "done"))
+
+    async def stop(self) -> None:
+        """Cancel the running turn; what it produced so far is kept and stored as `stopped`."""
+        if self._run is not None:
+            self._run.cancel()
+        await self.shell.interrupt()
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def close(self) -> None:
+        """End the session: stop the run, wait for it to be stored, shut the kernel down."""
+        await self.stop()
+        await self.wait()
+        await self.shell.close()
+
+    async def _emit(self, event: Event) -> None:
+        sink = self.sink
+        if sink is None:
+            return
+        try:
+            await sink(event)
+        except Exception:
+            # The socket went away mid-run; the run goes on and is stored, the page reloads it.
+            if self.sink is sink:
+                self.sink = None
+
+    async def _edit(self, k: int, text: str) -> None:
+        await self.turns.truncate_from(k)
+        remaining = await self.load()
+        keep = {a.path for t in remaining for atts in attachments_of(t.content).values() for a in atts}
+        await asyncio.to_thread(self.deps.uploads.collect, self.user_id, self.chat_id, keep)
+        await self._turn(k, text, replaces=True)
+
+    async def _run_cell(self, turn: int, code: str) -> CellResult:
+        async def diverged(turns: list[int]) -> None:
+            which = ", ".join(str(t + 1) for t in turns)
+            await self._emit(Notice(turn, f"Restored shell state differs from what turn {which} showed."))
+
+        return await self.shell.run(code, diverged)
+
+    async def _turn(self, k: int, text: str, replaces: bool = False) -> None:
+        started, ts = time.monotonic(), utcnow()
+        await self._emit(TurnStarted(k, text, replaces))
+        deps = Deps(
+            run_cell=partial(self._run_cell, k),
+            save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
+            images_to_model=reads_images(self.deps.model),
+        )
+        status: TurnStatus = "complete"
+        error: str | None = None
+        run: Any = None
+        try:
+            async with agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps) as run:
+                self._run = run
+                await NodeStreamer(k, self._emit).run(run)
+            messages, usage = run.new_messages(), run.usage
+        except RunCancelled as exc:
+            status, messages, usage = "stopped", exc.new_messages(), run.usage if run else None
+        except asyncio.CancelledError as exc:
+            # The session is closing (server shutdown): keep what was produced, then let the cancel through.
+            rc = RunCancelled.from_cancellation(exc)
+            messages = rc.new_messages() if rc else (run.new_messages() if run else [])
+            await self._finish(k, text, ts, started, "stopped", messages, deps, run.usage if run else None)
+            raise
+        except Exception as exc:
+            log.warning("turn %s of chat %s failed", k, self.chat_id, exc_info=True)
+            status, error = "error", describe(exc)
+            messages, usage = (run.new_messages() if run else []), (run.usage if run else None)
+        finally:
+            self._run = None
+        if error:
+            await self._emit(TurnFailed(k, error))
+        await self._finish(k, text, ts, started, status, messages, deps, usage, error)
+
+    async def _finish(
+        self,
+        k: int,
+        text: str,
+        ts: datetime,
+        started: float,
+        status: TurnStatus,
+        messages: list[ModelMessage],
+        deps: Deps,
+        usage: Any,
+        error: str | None = None,
+    ) -> None:
+        messages = closed(messages)
+        meta: dict[str, Any] = {
+            "model": self.deps.model.model_name,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+            "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens} if usage else {},
+        }
+        if error:
+            meta["error"] = error
+        content = build_content(text, ts, messages, deps.attachments, meta)
+        await self.turns.append(k, text, content, status)
+        self.history.extend(messages)
+        self.turn_count = k + 1
+        self.shell.record(cells_of(k, messages))
+        await self._emit(ProgressChanged(k, "done"))
+        await self._emit(TurnFinished(k, status, meta))

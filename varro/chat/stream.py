@@ -1,0 +1,118 @@
+"""Drive one `agent.iter()` run node by node, turning pydantic-ai stream events into our typed events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic_ai import Agent
+from pydantic_ai.messages import (
+    FunctionToolResultEvent,
+    ModelRequest,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ThinkingPart,
+    ThinkingPartDelta,
+    ToolCallPart,
+    ToolCallPartDelta,
+    ToolReturnPart,
+)
+from pydantic_ai.run import AgentRun
+
+from varro.agent.tools import Deps
+from varro.chat.events import (
+    Event,
+    NodeStarted,
+    PartDelta,
+    PartKind,
+    PartStarted,
+    ProgressChanged,
+    ResponseFinished,
+    ToolsFinished,
+)
+
+Emit = Callable[[Event], Awaitable[None]]
+
+
+def _start(turn: int, node: int, ev: PartStartEvent) -> PartStarted | None:
+    part = ev.part
+    kind: PartKind
+    if isinstance(part, TextPart):
+        kind, content, tool = "text", part.content, None
+    elif isinstance(part, ThinkingPart):
+        kind, content, tool = "thinking", part.content, None
+    elif isinstance(part, ToolCallPart):
+        # Streamed arguments are a JSON prefix: show them as they came, not re-encoded.
+        args = part.args if isinstance(part.args, str) else (json.dumps(part.args) if part.args else "")
+        kind, content, tool = "tool_call", args, part.tool_name
+    else:
+        return None
+    return PartStarted(turn, node, ev.index, kind, content, tool)
+
+
+def _delta_text(ev: PartDeltaEvent) -> str:
+    delta = ev.delta
+    if isinstance(delta, TextPartDelta | ThinkingPartDelta):
+        return delta.content_delta or ""
+    if isinstance(delta, ToolCallPartDelta):
+        args: Any = delta.args_delta
+        return args if isinstance(args, str) else ""
+    return ""
+
+
+class NodeStreamer:
+    """Streams every node of one run; counts nodes so ids stay unique across responses."""
+
+    def __init__(self, turn: int, emit: Emit) -> None:
+        self.turn = turn
+        self.emit = emit
+        self.nodes = 0
+
+    def _next_node(self) -> int:
+        self.nodes += 1
+        return self.nodes - 1
+
+    async def run(self, run: AgentRun[Deps, Any]) -> None:
+        async for node in run:
+            if Agent.is_model_request_node(node):
+                await self._model_request(node, run)
+            elif Agent.is_call_tools_node(node):
+                await self._call_tools(node, run)
+
+    async def _model_request(self, node: Any, run: AgentRun[Deps, Any]) -> None:
+        n = self._next_node()
+        await self.emit(NodeStarted(self.turn, n))
+        await self.emit(ProgressChanged(self.turn, "thinking"))
+        async with node.stream(run.ctx) as stream:
+            async for ev in stream:
+                if isinstance(ev, PartStartEvent):
+                    started = _start(self.turn, n, ev)
+                    if started is not None:
+                        await self.emit(started)
+                elif isinstance(ev, PartDeltaEvent) and (text := _delta_text(ev)):
+                    await self.emit(PartDelta(self.turn, n, ev.index, text))
+            response = stream.response
+        await self.emit(ResponseFinished(self.turn, n, response))
+
+    async def _call_tools(self, node: Any, run: AgentRun[Deps, Any]) -> None:
+        if not node.model_response.tool_calls:
+            async with node.stream(run.ctx) as stream:
+                async for _ in stream:
+                    pass
+            return
+        n = self._next_node()
+        names = ", ".join(sorted({c.tool_name for c in node.model_response.tool_calls}))
+        await self.emit(NodeStarted(self.turn, n))
+        await self.emit(ProgressChanged(self.turn, "tool", names))
+        returns: list[Any] = []
+        async with node.stream(run.ctx) as stream:
+            async for ev in stream:
+                if isinstance(ev, FunctionToolResultEvent):
+                    returns.append(ev.part)
+        deps = run.ctx.deps.user_deps
+        ids = {r.tool_call_id for r in returns if isinstance(r, ToolReturnPart)}
+        attachments = {k: v for k, v in deps.attachments.items() if k in ids}
+        await self.emit(ToolsFinished(self.turn, n, ModelRequest(parts=returns), attachments))

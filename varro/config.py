@@ -1,0 +1,41 @@
+"""Settings for Varro Chat, read from `VARRO_*` environment variables.
+
+Every setting has a default that works on a fresh machine, so `python -m app` runs with none set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One settings object for the whole module; the host app may build its own and pass it in."""
+
+    model_config = SettingsConfigDict(env_prefix="VARRO_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 5001
+    database_url: str = "sqlite+aiosqlite:///data/varro.db"
+    uploads_dir: Path = Path("data/uploads")
+    kernels_dir: Path = Path("data/kernels")
+    secret_key: str | None = None
+    model: str = "demo"
+    stream_flush_ms: float = Field(16.0, ge=0)
+    demo_user: str | None = "demo"
+    demo_tps: float = Field(60.0, ge=0)
+    allowed_origins: list[str] = Field(default_factory=list)
+    cell_timeout_s: float = Field(30.0, gt=0)
+    kernel_memory_mb: int = Field(2048, gt=0)
+    max_message_chars: int = Field(20_000, gt=0)
+    reconnect_grace_s: float = Field(30.0, ge=0)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the URL is SQLite, so start-up can create its folder."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix(prefix))
+        return None

@@ -1,0 +1,32 @@
+"""Scoped CRUD: every read or write of a chat goes through the user it belongs to.
+
+Ownership is checked here and nowhere else: `store.chats.for_user(uid).get(chat_id)` is None for a
+chat of another user, and every turn operation starts from such a checked chat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from varro.db.crud.chat import ChatCrud, UserChats
+from varro.db.crud.turn import ChatTurns
+from varro.db.crud.user import UserCrud
+from varro.db.engine import Sessions
+
+
+@dataclass(frozen=True)
+class Store:
+    """The CRUD entry points over one session factory, made once in the app's lifespan."""
+
+    sessions: Sessions
+
+    @property
+    def users(self) -> UserCrud:
+        return UserCrud(self.sessions)
+
+    @property
+    def chats(self) -> ChatCrud:
+        return ChatCrud(self.sessions)
+
+
+__all__ = ["ChatCrud", "ChatTurns", "Store", "UserChats", "UserCrud"]

@@ -1,0 +1,80 @@
+"""Chats of one user: recent, get, create, rename, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from varro.db.crud.turn import ChatTurns
+from varro.db.engine import Sessions
+from varro.db.models import Chat, utcnow
+
+TITLE_MAX = 80
+
+
+def clean_title(title: str) -> str:
+    """One line, trimmed, at most TITLE_MAX characters."""
+    line = " ".join(title.split())
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class ChatCrud:
+    sessions: Sessions
+
+    def for_user(self, user_id: int) -> UserChats:
+        return UserChats(self.sessions, user_id)
+
+
+@dataclass(frozen=True)
+class UserChats:
+    sessions: Sessions
+    user_id: int
+
+    async def recent(self, limit: int = 20) -> list[Chat]:
+        async with self.sessions() as s:
+            q = select(Chat).where(Chat.user_id == self.user_id)
+            q = q.order_by(col(Chat.updated_at).desc(), col(Chat.id).desc()).limit(limit)
+            return list(await s.exec(q))
+
+    async def get(self, chat_id: int) -> Chat | None:
+        """The chat if it exists and is this user's; None otherwise (the caller says "not found")."""
+        async with self.sessions() as s:
+            chat = await s.get(Chat, chat_id)
+            return chat if chat is not None and chat.user_id == self.user_id else None
+
+    async def create(self, title: str = "") -> Chat:
+        async with self.sessions() as s:
+            chat = Chat(user_id=self.user_id, title=clean_title(title))
+            s.add(chat)
+            await s.commit()
+            await s.refresh(chat)
+            return chat
+
+    async def rename(self, chat_id: int, title: str) -> Chat | None:
+        async with self.sessions() as s:
+            chat = await s.get(Chat, chat_id)
+            if chat is None or chat.user_id != self.user_id:
+                return None
+            chat.title = clean_title(title)
+            chat.updated_at = utcnow()
+            s.add(chat)
+            await s.commit()
+            await s.refresh(chat)
+            return chat
+
+    async def delete(self, chat_id: int) -> bool:
+        """Delete the chat and (by cascade) its turns; False when it is not this user's."""
+        async with self.sessions() as s:
+            chat = await s.get(Chat, chat_id)
+            if chat is None or chat.user_id != self.user_id:
+                return False
+            await s.delete(chat)
+            await s.commit()
+            return True
+
+    async def turns(self, chat_id: int) -> ChatTurns | None:
+        """The turns of one of this user's chats; None when the chat is not this user's."""
+        chat = await self.get(chat_id)
+        return None if chat is None else ChatTurns(self.sessions, chat.id)

@@ -1,0 +1,45 @@
+"""Tables: users (owned by the host app), chats, and the turns of a chat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+TURN_STATUSES = ("complete", "stopped", "error")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+
+
+class Chat(SQLModel, table=True):
+    # AUTOINCREMENT: a deleted chat's id is never handed to a new chat, so old links can't land on it.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False))
+    title: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Turn(SQLModel, table=True):
+    """One user message and everything the assistant did for it; `content` follows DESIGN 4 (v1)."""
+
+    __table_args__ = (UniqueConstraint("chat_id", "idx"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE"), index=True, nullable=False))
+    idx: int
+    user_text: str
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: str = "complete"
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,250 @@
+"""One stateful IPython kernel in its own process, driven over ZeroMQ without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import shutil
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+from varro.shell.launch import kernel_argv, kernel_env
+from varro.shell.result import CellResult, OutputCollector
+
+log = logging.getLogger(__name__)
+
+Status = Literal["not started", "starting", "idle", "busy", "dead"]
+Outcome = Literal["idle", "timeout", "dead", "gone"]
+
+START_TIMEOUT = 60.0
+INTERRUPT_GRACE = 5.0  # how long an interrupted cell may take to unwind before its kernel is deemed stuck
+POLL_INTERVAL = 0.5  # how often a silent kernel is checked for having died
+
+
+class _FixedSpecManager(KernelSpecManager):
+    """jupyter_client 8 has no `kernel_cmd`; the command comes from a kernel spec, so we hand it ours."""
+
+    def __init__(self, memory_mb: int) -> None:
+        super().__init__()
+        self.spec = KernelSpec(argv=kernel_argv(memory_mb), display_name="Varro", language="python")
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return self.spec
+
+
+class KernelShell:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        timeout: float = 30.0,
+        memory_mb: int = 1024,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.extra_env = dict(extra_env or {})
+        self._km: AsyncKernelManager | None = None
+        self._kc: AsyncKernelClient | None = None
+        self._rundir: Path | None = None
+        # Lock order: _lock (one cell at a time) before _start_lock (one start/stop at a time).
+        self._lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+        self._starting = False
+        self._busy = False
+
+    async def __aenter__(self) -> KernelShell:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    @property
+    def status(self) -> Status:
+        if self._starting:
+            return "starting"
+        if self._km is None:
+            return "not started"
+        if not self._alive():
+            return "dead"
+        return "busy" if self._busy else "idle"
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = self._km.provisioner if self._km is not None else None
+        return getattr(provisioner, "pid", None)
+
+    def _process(self) -> Any:
+        provisioner = self._km.provisioner if self._km is not None else None
+        return getattr(provisioner, "process", None)
+
+    def _alive(self) -> bool:
+        # Popen.poll is a non-blocking waitpid, cheap enough for a status property.
+        process = self._process()
+        return process is not None and process.poll() is None
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._km is not None and self._alive():
+                return
+            await self._teardown()
+            self._starting = True
+            rundir = Path(tempfile.mkdtemp(prefix="varro-kernel-"))
+            km = AsyncKernelManager(
+                kernel_name="varro",
+                kernel_spec_manager=_FixedSpecManager(self.memory_mb),
+                transport="ipc",
+                # Absolute: a relative ipc path would resolve against the kernel's cwd and the server's apart.
+                ip=str(rundir / "ipc"),
+                connection_file=str(rundir / "kernel.json"),
+            )
+            self._km, self._rundir = km, rundir
+            try:
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                await km.start_kernel(env=kernel_env(self.workdir, rundir, self.extra_env), cwd=str(self.workdir))
+                self._kc = km.client()
+                self._kc.start_channels()
+                await self._kc.wait_for_ready(timeout=START_TIMEOUT)
+            except BaseException:
+                await self._teardown()
+                raise
+            finally:
+                self._starting = False
+
+    # ASYNC109: the timeout is not a cancellation; it ends in a kernel interrupt that keeps the namespace.
+    async def execute(self, code: str, timeout: float | None = None) -> CellResult:  # noqa: ASYNC109
+        limit = self.timeout if timeout is None else timeout
+        async with self._lock:
+            replaced = self._km is not None and not self._alive()
+            await self.start()
+            self._busy = True
+            try:
+                result = await self._run(code, limit)
+            except asyncio.CancelledError:
+                # The caller gave up (e.g. the user pressed stop); without this the kernel would keep running the
+                # cell and every later cell would queue behind it.
+                await self.interrupt()
+                raise
+            finally:
+                self._busy = False
+            # A kernel that died between cells was replaced before this one ran: say so once.
+            result.kernel_restarted |= replaced
+            return result
+
+    async def _run(self, code: str, limit: float) -> CellResult:
+        kc = self._kc
+        assert kc is not None
+        collector = OutputCollector()
+        started = time.monotonic()
+        # stop_on_error=False: otherwise ipykernel aborts requests queued behind a failing (or interrupted) cell,
+        # e.g. the next cell sent right after a cancelled one, and they come back empty.
+        msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+        outcome = await self._read_until_idle(kc, msg_id, collector, started + limit)
+        timed_out = outcome == "timeout"
+        if timed_out:
+            await self.interrupt()
+            outcome = await self._read_until_idle(kc, msg_id, collector, time.monotonic() + INTERRUPT_GRACE)
+        if outcome == "idle":
+            await self._read_reply(kc, msg_id, collector)
+        elif outcome == "dead":
+            code = self._process().poll()
+            collector.add_error("KernelDied", f"the kernel process exited with code {code} during this cell", [])
+        elif outcome == "gone":
+            collector.add_error("KernelShutdown", "the shell was shut down while this cell was running", [])
+        # Dead, or deaf to the interrupt: only a fresh kernel makes the shell usable again.
+        if restarted := outcome in ("dead", "timeout"):
+            await self._replace_kernel()
+        return collector.build(
+            timed_out=timed_out, kernel_restarted=restarted, timeout=limit, duration=time.monotonic() - started
+        )
+
+    async def _read_until_idle(
+        self, kc: AsyncKernelClient, msg_id: str, collector: OutputCollector, deadline: float
+    ) -> Outcome:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            msg = await self._receive(kc, kc.get_iopub_msg, min(remaining, POLL_INTERVAL))
+            if msg is None:
+                if self._kc is not kc:
+                    return "gone"
+                if not self._alive():
+                    return "dead"
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue  # late output of an earlier, interrupted cell
+            if msg["msg_type"] == "status":
+                if msg["content"].get("execution_state") == "idle":
+                    return "idle"
+                continue
+            collector.feed(msg["msg_type"], msg["content"])
+
+    async def _read_reply(self, kc: AsyncKernelClient, msg_id: str, collector: OutputCollector) -> None:
+        # Sent before the idle status, so normally already waiting; read so the shell channel does not fill up.
+        deadline = time.monotonic() + 1.0
+        while (remaining := deadline - time.monotonic()) > 0:
+            msg = await self._receive(kc, kc.get_shell_msg, remaining)
+            if msg is None:
+                return
+            if msg["parent_header"].get("msg_id") == msg_id:
+                collector.feed_reply(msg["content"])
+                return
+
+    async def _receive(
+        self, kc: AsyncKernelClient, get: Callable[..., Awaitable[dict[str, Any]]], wait: float
+    ) -> dict[str, Any] | None:
+        """The next message from one channel; None on timeout or when a concurrent shutdown took the client."""
+        try:
+            return await get(timeout=wait)
+        except queue.Empty:
+            return None
+        except (Exception, asyncio.CancelledError):
+            # A shutdown closing the socket cancels zmq's poll future; a real cancellation of this task must propagate.
+            task = asyncio.current_task()
+            if self._kc is kc or (task is not None and task.cancelling()):
+                raise
+            return None
+
+    async def _replace_kernel(self) -> None:
+        async with self._start_lock:
+            await self._teardown()
+        await self.start()
+
+    async def interrupt(self) -> None:
+        if self._km is not None and self._alive():
+            await self._km.interrupt_kernel()
+
+    async def restart(self) -> None:
+        if self._busy:
+            await self.interrupt()
+        async with self._lock:
+            await self._replace_kernel()
+
+    async def shutdown(self) -> None:
+        async with self._start_lock:
+            await self._teardown()
+
+    async def _teardown(self) -> None:
+        km, kc, rundir = self._km, self._kc, self._rundir
+        self._km = self._kc = self._rundir = None
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            try:
+                # now=True: SIGKILL to the kernel's process group, so its subprocesses go too.
+                await km.shutdown_kernel(now=True)
+            except Exception:
+                log.exception("kernel shutdown failed")
+        if rundir is not None:
+            shutil.rmtree(rundir, ignore_errors=True)

@@ -1,0 +1,242 @@
+"""What one executed cell produced, in the two forms callers need: text for the model and parts for the UI."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Caps keep one runaway cell from filling the model's context or the server's memory.
+MAX_TEXT_CHARS = 20_000
+MAX_IMAGES = 20
+MAX_HTML_CHARS = 200_000
+# One image per display bundle, best first: a figure often carries png and svg of the same picture.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def truncation_note(dropped: int) -> str:
+    return f"\n… [output truncated: {dropped} more characters]"
+
+
+def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit] + truncation_note(len(text) - limit), True
+
+
+@dataclass
+class Image:
+    media_type: str
+    data: bytes
+
+
+@dataclass
+class CellResult:
+    stdout: str = ""
+    stderr: str = ""
+    result: str | None = None
+    error: str | None = None
+    images: list[Image] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    truncated: bool = False
+    # Set when the kernel died or ignored an interrupt and had to be replaced: its variables are gone.
+    kernel_restarted: bool = False
+    timeout: float | None = None
+    duration: float = 0.0
+
+    def to_text(self) -> str:
+        parts: list[str] = []
+        if self.stdout:
+            parts.append(f"[stdout]\n{self.stdout.rstrip()}")
+        if self.stderr:
+            parts.append(f"[stderr]\n{self.stderr.rstrip()}")
+        if self.result is not None:
+            parts.append(f"[result]\n{self.result}")
+        parts.extend(f"[{image.media_type} output shown to the user]" for image in self.images)
+        parts.extend("[text/html output shown to the user]" for _ in self.html)
+        if self.error:
+            parts.append(f"[error]\n{self.error.rstrip()}")
+        if self.timed_out and not self.kernel_restarted:
+            parts.append(
+                f"Execution timed out after {self.timeout:g} s and was interrupted; "
+                "the kernel and its variables are kept."
+            )
+        elif self.timed_out:
+            parts.append(
+                f"Execution timed out after {self.timeout:g} s and did not stop when interrupted; "
+                "the kernel was restarted and all variables were lost."
+            )
+        elif self.kernel_restarted:
+            parts.append("The kernel was restarted; all variables and imports were lost.")
+        return "\n\n".join(parts) if parts else "[no output]"
+
+    def to_dict(self) -> dict[str, Any]:
+        # Image bytes are stored by the caller elsewhere; the record keeps only what they were.
+        return {
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "result": self.result,
+            "error": self.error,
+            "images": [{"media_type": image.media_type} for image in self.images],
+            "html": list(self.html),
+            "timed_out": self.timed_out,
+            "truncated": self.truncated,
+            "kernel_restarted": self.kernel_restarted,
+            "timeout": self.timeout,
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellResult:
+        return cls(
+            stdout=data.get("stdout", ""),
+            stderr=data.get("stderr", ""),
+            result=data.get("result"),
+            error=data.get("error"),
+            images=[Image(media_type=item["media_type"], data=b"") for item in data.get("images", [])],
+            html=list(data.get("html", [])),
+            timed_out=bool(data.get("timed_out", False)),
+            truncated=bool(data.get("truncated", False)),
+            kernel_restarted=bool(data.get("kernel_restarted", False)),
+            timeout=data.get("timeout"),
+            duration=float(data.get("duration", 0.0)),
+        )
+
+
+class _CappedText:
+    """Accumulates a stream but keeps at most `limit` characters, counting the rest, so memory stays bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        room = self.limit - self.size
+        if room > 0:
+            kept = text[:room]
+            self.parts.append(kept)
+            self.size += len(kept)
+        self.dropped += max(0, len(text) - max(room, 0))
+
+    def value(self) -> str:
+        text = strip_ansi("".join(self.parts))
+        return text + truncation_note(self.dropped) if self.dropped else text
+
+
+class OutputCollector:
+    """Folds a cell's iopub messages (stream, execute_result, display_data, error, clear_output) into a CellResult."""
+
+    def __init__(self, max_chars: int = MAX_TEXT_CHARS, max_images: int = MAX_IMAGES) -> None:
+        self.max_chars = max_chars
+        self.max_images = max_images
+        self._clear()
+        self.result: str | None = None
+        self.error: str | None = None
+        self.truncated = False
+        self._pending_clear = False
+
+    def _clear(self) -> None:
+        self.streams = {"stdout": _CappedText(self.max_chars), "stderr": _CappedText(self.max_chars)}
+        self.images: list[Image] = []
+        self.html: list[str] = []
+        self.dropped_images = 0
+
+    def feed(self, msg_type: str, content: dict[str, Any]) -> None:
+        if msg_type == "clear_output":
+            # wait=True (progress bars) means: clear when the next output arrives.
+            if content.get("wait"):
+                self._pending_clear = True
+            else:
+                self._clear()
+            return
+        if msg_type not in ("stream", "execute_result", "display_data", "error"):
+            return
+        if self._pending_clear:
+            self._pending_clear = False
+            self._clear()
+        if msg_type == "stream":
+            self.streams["stderr" if content.get("name") == "stderr" else "stdout"].add(content.get("text", ""))
+        elif msg_type == "error":
+            self.add_error(content.get("ename", "Error"), content.get("evalue", ""), content.get("traceback", []))
+        else:
+            self._add_bundle(content.get("data", {}), is_result=msg_type == "execute_result")
+
+    def add_error(self, ename: str, evalue: str, traceback: list[str]) -> None:
+        text = f"{ename}: {evalue}"
+        if traceback:
+            text += "\n" + strip_ansi("\n".join(traceback))
+        self.error, cut = cap_text(text, self.max_chars)
+        self.truncated |= cut
+
+    def feed_reply(self, content: dict[str, Any]) -> None:
+        # Pager output (`obj?`) arrives only as a payload of the execute_reply, not on iopub.
+        for payload in content.get("payload", []):
+            text = payload.get("data", {}).get("text/plain") if payload.get("source") == "page" else None
+            if isinstance(text, str):
+                self.streams["stdout"].add(text)
+
+    def _add_bundle(self, data: dict[str, Any], *, is_result: bool) -> None:
+        image = _decode_image(data)
+        if image is not None:
+            if len(self.images) < self.max_images:
+                self.images.append(image)
+            else:
+                self.dropped_images += 1
+        html = data.get("text/html")
+        if isinstance(html, str):
+            if len(html) <= MAX_HTML_CHARS:
+                self.html.append(html)
+            else:
+                self.truncated = True
+        plain = data.get("text/plain")
+        if not isinstance(plain, str):
+            return
+        if is_result:
+            self.result, cut = cap_text(strip_ansi(plain), self.max_chars)
+            self.truncated |= cut
+        elif image is None and not _DEFAULT_REPR.fullmatch(plain):
+            # display(x) of a non-image: the model sees only text, so its plain form joins stdout, unless it is
+            # the uninformative default repr of an HTML/Markdown wrapper object.
+            self.streams["stdout"].add(plain if plain.endswith("\n") else plain + "\n")
+
+    def build(self, **flags: Any) -> CellResult:
+        stdout, stderr = self.streams["stdout"], self.streams["stderr"]
+        stdout_text = stdout.value()
+        if self.dropped_images:
+            stdout_text += f"\n… [{self.dropped_images} more images not shown]"
+        truncated = self.truncated or bool(stdout.dropped or stderr.dropped or self.dropped_images)
+        return CellResult(
+            stdout=stdout_text,
+            stderr=stderr.value(),
+            result=self.result,
+            error=self.error,
+            images=list(self.images),
+            html=list(self.html),
+            truncated=truncated,
+            **flags,
+        )
+
+
+def _decode_image(data: dict[str, Any]) -> Image | None:
+    for media_type in IMAGE_TYPES:
+        payload = data.get(media_type)
+        if not isinstance(payload, str):
+            continue
+        if media_type == "image/svg+xml":
+            return Image(media_type=media_type, data=payload.encode("utf-8"))
+        try:
+            return Image(media_type=media_type, data=base64.b64decode(payload))
+        except ValueError:
+            continue
+    return None
