@@ -69,4 +69,4 @@ class Renderer:
         raise TypeError(f"no fragment for {event!r}")
 
     def frame(self, events: Sequence[Event]) -> str:
-        return "".join(to_xml(self.fragment(e)) for e in events)
+        return "".join(to_xml(self.fragment(e), indent=False) for e in events)

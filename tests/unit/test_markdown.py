@@ -473,8 +473,12 @@ def feed_in_deltas(text: str, count: int) -> tuple[float, list[str]]:
     blocks = MarkdownBlocks()
     start = time.perf_counter()
     out = [html for d in deltas for html in blocks.feed(d)]
+    longest_tail = len(blocks.tail)
     out += blocks.finish()
-    return time.perf_counter() - start, out
+    elapsed = time.perf_counter() - start
+    if text.startswith("## Section"):
+        assert longest_tail < 200  # blocks really were emitted along the way, not all at the end
+    return elapsed, out
 
 
 def test_twenty_thousand_deltas_are_fast() -> None:
@@ -482,6 +486,7 @@ def test_twenty_thousand_deltas_are_fast() -> None:
     elapsed, out = feed_in_deltas(text, 20_000)
     assert "".join(out) == render_markdown(text)
     assert elapsed < 2.0, elapsed
+    assert len(out) == 6 * 250  # heading, paragraph, list, fence, table, quote: each its own block
 
 
 @pytest.mark.parametrize(
@@ -520,5 +525,6 @@ def test_generated_stylesheet_is_current_and_themed() -> None:
     assert (ROOT / "static/css/pygments.css").read_text() == css, "run: python -m ui.highlight > static/css/pygments.css"
     assert ".code-block .hl-k {" in css
     assert "[data-theme=dark] .code-block .hl-k {" in css
-    assert "@media (prefers-color-scheme: dark) {\n  :root:not([data-theme=light]) .code-block .hl-k {" in css
+    media = css[css.index("@media (prefers-color-scheme: dark) {") :]
+    assert "\n  :root:not([data-theme=light]) .code-block .hl-k {" in media
     assert "style=" not in css and "pre {" not in css

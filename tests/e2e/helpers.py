@@ -1,0 +1,31 @@
+"""Small page helpers shared by the e2e tests."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+# Records every distinct length the first live text part of a turn takes, until it is replaced.
+WATCH_LIVE_TEXT = """(k) => {
+  window.__lengths = [];
+  const seen = new Set();
+  const obs = new MutationObserver(() => {
+    const live = document.querySelector(`#assistant-${k} .assistant-text > [id^="part-"]`);
+    if (live) { const n = live.textContent.length; if (!seen.has(n)) { seen.add(n); window.__lengths.push(n); } }
+  });
+  obs.observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("#chat-input").fill(text)
+    page.locator("#chat-input").press("Enter")
+
+
+def wait_idle(page: Page, timeout: float = 60_000) -> None:
+    """Wait until the turn has finished and the input is unlocked."""
+    expect(page.locator("#progress")).to_have_attribute("data-running", "false", timeout=timeout)
+
+
+def wait_turn_done(page: Page, k: int, timeout: float = 60_000) -> None:
+    expect(page.locator(f"#meta-{k}[data-status]")).to_have_count(1, timeout=timeout)
+    wait_idle(page, timeout)

@@ -1,0 +1,94 @@
+"""Watching the answer being typed, with the offline demo model through the real pydantic-ai stream."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import wait_socket
+from tests.e2e.helpers import WATCH_LIVE_TEXT, send, wait_turn_done
+from tests.e2e.server import Server
+
+
+def tidy(html: str) -> str:
+    """Markup without the indentation between tags (the full page is indented, frames are not)."""
+    return re.sub(r">\s+<", "><", html).strip()
+
+
+def test_answer_grows_token_by_token_then_renders_markdown(new_chat: Page) -> None:
+    page = new_chat
+    page.evaluate(WATCH_LIVE_TEXT, 0)
+    send(page, "Tell me about volcanoes")
+    expect(page.locator("#user-0")).to_contain_text("Tell me about volcanoes")
+    expect(page.locator("#progress")).to_have_attribute("data-running", "true")
+    expect(page.get_by_test_id("stop")).to_be_visible()
+    wait_turn_done(page, 0)
+    lengths = page.evaluate("window.__lengths")
+    assert len(lengths) >= 10, lengths
+    assert lengths == sorted(lengths), "the live text only ever grows"
+    final = page.locator("#assistant-0 .assistant-text").last
+    expect(final.locator("h2")).to_have_count(1)
+    assert final.locator("li").count() >= 2
+    expect(final.locator("pre.code-block .hl-k, pre.code-block [class^='hl-']").first).to_be_visible()
+    # The live part is gone: the finished block replaced it.
+    assert page.locator("#assistant-0 [id^='part-']").count() == 0
+    expect(page.get_by_test_id("send")).to_be_enabled()
+
+
+def test_tool_call_streams_its_arguments_then_result_then_answer(new_chat: Page, server: Server) -> None:
+    page = new_chat
+    page.evaluate("""() => {
+      window.__args = new Set();
+      new MutationObserver(() => {
+        const live = document.querySelector('#assistant-0 .tool-call [id^="part-"]');
+        if (live) window.__args.add(live.textContent.length);
+      }).observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
+    }""")
+    send(page, "Please run this:\n```python\nwords = ['alpha', 'beta', 'gamma']\nprint(sum(len(w) for w in words) * 3)\n```")
+    wait_turn_done(page, 0)
+    assert page.evaluate("window.__args.size") >= 2, "the tool call's arguments arrive in pieces"
+    answer = page.locator("#assistant-0")
+    expect(answer.locator(".tool-call")).to_contain_text("words = ['alpha', 'beta', 'gamma']")
+    expect(answer.locator(".tool-result")).to_contain_text("42")
+    expect(answer.locator(".assistant-text").last).to_contain_text("42")
+    blocks_live = answer.inner_html()
+
+    page.reload()
+    wait_socket(page)
+    expect(page.locator("#assistant-0 .tool-result")).to_contain_text("42")
+    assert tidy(page.locator("#assistant-0").inner_html()) == tidy(blocks_live), "a reload shows the turn as it looked live"
+
+    chat_id = int(page.locator("#chat").get_attribute("data-chat-id"))
+    with sqlite3.connect(server.db_path) as db:
+        status, content = db.execute("SELECT status, content FROM turn WHERE chat_id=? AND idx=0", (chat_id,)).fetchone()
+    content = json.loads(content)
+    assert status == "complete" and content["v"] == 1
+    assert content["meta"]["model"] == "demo" and content["meta"]["duration_ms"] > 0
+    kinds = [m["kind"] for m in content["assistant"]["messages"]]
+    assert kinds == ["request", "response", "request", "response"]
+
+
+def test_next_message_continues_with_the_history(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "First question about tides")
+    wait_turn_done(page, 0)
+    send(page, "And a second one")
+    wait_turn_done(page, 1)
+    expect(page.locator("#assistant-1 .assistant-text").last).to_contain_text("message 2")
+    expect(page.locator("#assistant-1 .assistant-text").last).to_contain_text("tides")
+
+
+def test_empty_and_malformed_frames_get_an_inline_message(new_chat: Page) -> None:
+    page = new_chat
+    page.evaluate("""() => {
+      const ws = document.querySelector('#chat')['htmx-internal-data'].webSocket;
+      ws.send('this is not json');
+      ws.send(JSON.stringify({action: 'dance'}));
+    }""")
+    expect(page.locator("#chat-notices [role=alert]")).to_contain_text("Unknown action")
+    send(page, "still works after bad frames")
+    wait_turn_done(page, 0)
+    expect(page.locator("#user-0")).to_contain_text("still works")

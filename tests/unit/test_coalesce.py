@@ -1,0 +1,51 @@
+"""Delta coalescing: bursts join into one frame per part, other events keep their order."""
+
+from __future__ import annotations
+
+import asyncio
+
+from varro.chat.coalesce import Coalescer
+from varro.chat.events import Event, NodeStarted, PartDelta
+
+
+async def test_zero_flush_sends_every_delta_alone() -> None:
+    batches: list[list[Event]] = []
+
+    async def send(batch: list[Event]) -> None:
+        batches.append(batch)
+
+    c = Coalescer(0, send)
+    for ch in "abc":
+        await c(PartDelta(0, 0, 0, ch))
+    assert [[e.text for e in b] for b in batches] == [["a"], ["b"], ["c"]]
+
+
+async def test_deltas_within_the_window_travel_together() -> None:
+    batches: list[list[Event]] = []
+
+    async def send(batch: list[Event]) -> None:
+        batches.append(batch)
+
+    c = Coalescer(20, send)
+    for ch in "hello":
+        await c(PartDelta(0, 0, 1, ch))
+    await c(PartDelta(0, 0, 2, "!"))
+    await asyncio.sleep(0.06)
+    assert len(batches) == 1
+    assert [(e.part, e.text) for e in batches[0]] == [(1, "hello"), (2, "!")]
+
+
+async def test_other_events_flush_pending_deltas_first() -> None:
+    batches: list[list[Event]] = []
+
+    async def send(batch: list[Event]) -> None:
+        batches.append(batch)
+
+    c = Coalescer(1000, send)
+    await c(PartDelta(0, 0, 0, "tail"))
+    await c(NodeStarted(0, 1))
+    assert len(batches) == 1
+    assert isinstance(batches[0][0], PartDelta) and batches[0][0].text == "tail"
+    assert isinstance(batches[0][1], NodeStarted)
+    await asyncio.sleep(0)
+    c.close()

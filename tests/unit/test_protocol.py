@@ -1,0 +1,39 @@
+"""Frames from the browser: what is accepted and what gets a clear reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from varro.chat.protocol import Edit, Invalid, Send, Stop, parse_frame
+
+
+def frame(**data: object) -> str:
+    return json.dumps({**data, "HEADERS": {"HX-Request": "true"}})
+
+
+def test_valid_actions() -> None:
+    assert parse_frame(frame(action="send", msg=" hi "), 100) == Send("hi")
+    assert parse_frame(frame(action="edit", turn="2", msg="new"), 100) == Edit(2, "new")
+    assert parse_frame(frame(action="stop"), 100) == Stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "expected a form"),
+        (frame(action="fly", msg="x"), "Unknown action"),
+        (frame(msg="x"), "Unknown action"),
+        (frame(action="send", msg="   "), "Write a message"),
+        (frame(action="send", msg=["a", "b"]), "Write a message"),
+        (frame(action="send", msg="x" * 101), "too long"),
+        (frame(action="edit", msg="x"), "which message"),
+        (frame(action="edit", turn="-1", msg="x"), "which message"),
+        ("x" * 10_000, "too long"),
+    ],
+)
+def test_bad_frames_say_why(raw: str, reason: str) -> None:
+    result = parse_frame(raw, 100)
+    assert isinstance(result, Invalid) and reason in result.reason

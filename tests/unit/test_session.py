@@ -1,0 +1,181 @@
+"""A chat session's run with FunctionModel scripts: events, persistence, history, errors, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
+
+from varro.chat.content import messages_of
+from varro.chat.events import (
+    Event,
+    PartDelta,
+    PartStarted,
+    ResponseFinished,
+    ToolsFinished,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
+from varro.chat.session import Busy, ChatSession, SessionDeps
+from varro.db.crud import Store
+from varro.shell import KernelShell
+from varro.uploads import UploadStore
+
+Script = FunctionModel
+
+
+def tool_then_text(seen: list[list[ModelMessage]]) -> FunctionModel:
+    """First response calls run_python; once its result is back, answer in text quoting it."""
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+        seen.append(list(messages))
+        last = messages[-1]
+        if isinstance(last, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in last.parts):
+            ret = next(p for p in last.parts if isinstance(p, ToolReturnPart))
+            for word in ["The ", "shell ", "said: ", ret.model_response_str()]:
+                yield word
+            return
+        prompt = next(p for p in last.parts if isinstance(p, UserPromptPart)).content
+        code = json.dumps({"code": f"x = {len(str(prompt))}\nprint(x + 1)"})
+        yield {0: DeltaToolCall(name="run_python", json_args=code[:10], tool_call_id="call-1")}
+        yield {0: DeltaToolCall(json_args=code[10:])}
+
+    return FunctionModel(stream_function=stream, model_name="script")
+
+
+async def make_session(store: Store, tmp_path: Path, model: FunctionModel) -> tuple[ChatSession, list[Event]]:
+    user = await store.users.ensure("tester")
+    chats = store.chats.for_user(user.id)
+    chat = await chats.create()
+    deps = SessionDeps(
+        model=model,
+        uploads=UploadStore(tmp_path / "uploads"),
+        make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "kernel", timeout=10),
+    )
+    session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
+    await session.load()
+    events: list[Event] = []
+
+    async def sink(event: Event) -> None:
+        events.append(event)
+
+    session.sink = sink
+    return session, events
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[list[ChatSession]]:
+    sessions: list[ChatSession] = []
+    yield sessions
+    for s in sessions:
+        await s.close()
+
+
+async def test_tool_turn_streams_persists_and_continues(store: Store, tmp_path: Path, closing: list) -> None:
+    seen: list[list[ModelMessage]] = []
+    session, events = await make_session(store, tmp_path, tool_then_text(seen))
+    closing.append(session)
+    await session.send("hello")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "TurnStarted" and kinds[-1] == "TurnFinished"
+    finished = [e for e in events if isinstance(e, ResponseFinished | ToolsFinished)]
+    assert [(type(e).__name__, e.node) for e in finished] == [
+        ("ResponseFinished", 0), ("ToolsFinished", 1), ("ResponseFinished", 2)]
+    assert any(isinstance(e, PartDelta) for e in events), "tool arguments stream as deltas"
+    tool_result = next(e for e in events if isinstance(e, ToolsFinished)).request.parts[0]
+    assert "6" in tool_result.model_response_str()  # len("hello") + 1
+
+    stored = await session.turns.list()
+    assert [(t.idx, t.status) for t in stored] == [(0, "complete")]
+    assert len(messages_of(stored[0].content)) == 4
+
+    await session.send("again")
+    assert [t.idx for t in await session.turns.list()] == [0, 1]
+    second_run_first_request = seen[2]
+    texts = [p.content for m in second_run_first_request if isinstance(m, ModelRequest) for p in m.parts
+             if isinstance(p, UserPromptPart)]
+    assert texts == ["hello", "again"], "the second turn is sent with the first turn's history"
+
+
+async def test_provider_error_mid_stream_keeps_earlier_turns(store: Store, tmp_path: Path, closing: list) -> None:
+    calls = {"n": 0}
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        calls["n"] += 1
+        yield "partial "
+        if calls["n"] == 2:
+            raise ConnectionResetError("provider went away")
+        yield "answer"
+
+    session, events = await make_session(store, tmp_path, FunctionModel(stream_function=stream))
+    closing.append(session)
+    await session.send("one")
+    await session.send("two")
+    failed = [e for e in events if isinstance(e, TurnFailed)]
+    assert len(failed) == 1 and failed[0].turn == 1
+    stored = await session.turns.list()
+    assert [(t.idx, t.status, t.user_text) for t in stored] == [(0, "complete", "one"), (1, "error", "two")]
+    assert [e.status for e in events if isinstance(e, TurnFinished)] == ["complete", "error"]
+    await session.send("three")  # the session is still usable after the error
+    assert (await session.turns.list())[-1].status == "complete"
+
+
+async def test_stop_keeps_the_partial_answer(store: Store, tmp_path: Path, closing: list) -> None:
+    async def slow(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        for i in range(1000):
+            yield f"word{i} "
+            await asyncio.sleep(0.005)
+
+    session, events = await make_session(store, tmp_path, FunctionModel(stream_function=slow))
+    closing.append(session)
+    task = session.send("go on and on")
+    while sum(isinstance(e, PartDelta) for e in events) < 5:
+        await asyncio.sleep(0.01)
+    with pytest.raises(Busy):
+        session.send("overlapping")
+    await session.stop()
+    await task
+    stored = (await session.turns.list())[0]
+    assert stored.status == "stopped"
+    text = messages_of(stored.content)[-1].parts[0].content
+    assert text.startswith("word0 word1 word2") and "word999" not in text
+    assert not session.busy
+
+
+async def test_edit_truncates_and_regenerates(store: Store, tmp_path: Path, closing: list) -> None:
+    async def echo(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        prompts = [p.content for m in messages if isinstance(m, ModelRequest) for p in m.parts
+                   if isinstance(p, UserPromptPart)]
+        yield f"seen {len(prompts)}: {' | '.join(map(str, prompts))}"
+
+    session, events = await make_session(store, tmp_path, FunctionModel(stream_function=echo))
+    closing.append(session)
+    for text in ["a", "b", "c"]:
+        await session.send(text)
+    events.clear()
+    await session.edit(1, "B")
+    stored = await session.turns.list()
+    assert [(t.idx, t.user_text) for t in stored] == [(0, "a"), (1, "B")]
+    assert messages_of(stored[1].content)[-1].parts[0].content == "seen 2: a | B"
+    assert isinstance(events[0], TurnStarted) and events[0].replaces and events[0].turn == 1
+    with pytest.raises(ValueError):
+        session.edit(5, "no such turn")
+
+
+async def test_live_part_starts_carry_their_first_text(store: Store, tmp_path: Path, closing: list) -> None:
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        yield "Hel"
+        yield "lo"
+
+    session, events = await make_session(store, tmp_path, FunctionModel(stream_function=stream))
+    closing.append(session)
+    await session.send("hi")
+    start = next(e for e in events if isinstance(e, PartStarted))
+    deltas = "".join(e.text for e in events if isinstance(e, PartDelta))
+    assert (start.kind, start.content + deltas) == ("text", "Hello")
