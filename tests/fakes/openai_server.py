@@ -1,23 +1,15 @@
-"""A loopback OpenAI-compatible Chat Completions server that stands in for the paid provider in tests.
+"""A loopback OpenAI-compatible Chat Completions server standing in for the paid provider in tests.
 
-The app reaches it through its real path (`VARRO_MODEL=openai:<name>` + `OPENAI_BASE_URL`, pydantic-ai's
-`OpenAIChatModel`, the openai SDK), so streaming, tool calls, history and provider faults are tested end to
-end without a key or a network. Replies are scripted by the turn's user prompt (the last user message that
-is not a tool's image follow-up) and by the tool results that came back since it:
-
-- default: a markdown answer (heading, list, text) echoing the prompt, streamed word by word;
-- a ```python fence in the prompt: a `run_python` call with that code, its JSON arguments in several
-  chunks; once its result is back, text quoting the result (one call per fence, in order);
-- no `tools` and the word "title": a one-line title (for a non-streamed title helper);
-- `DELAY_MS=n` in the prompt: n ms between chunks instead of the server's default.
-
-Fault markers, searched in the prompt outside code fences, or in the latest tool result when there is
-one (so `print("HTTP_500")` makes the follow-up request fail, not the first):
-`FAIL_MIDSTREAM` (a few chunks, then the connection drops mid-body), `HANG_MIDSTREAM` (a few chunks, then
-silence, bounded), `HTTP_500`, `HTTP_429` (with `Retry-After: 1`), `HANG` (nothing at all, bounded, then
-504), `FLAKY_500_THEN_OK` / `FLAKY_500_THEN_OK:n` (the first n=2 requests with these exact messages get 500).
-
-Every request body is kept in memory: `GET /_requests` lists them, `DELETE /_requests` forgets them.
+The app reaches it by its real path (`VARRO_MODEL=openai:<name>`, `OPENAI_BASE_URL`, pydantic-ai's
+`OpenAIChatModel`, the openai SDK). Replies are scripted by the turn's prompt (the last user message that
+is not a tool's image follow-up) and the tool results since it: by default a markdown answer echoing the
+prompt, streamed word by word; for each ```python fence a `run_python` call (arguments in 8-character
+chunks), then text quoting the result; a tool-less request mentioning "title" gets a one-line title;
+`DELAY_MS=n` sets the pause between chunks. Fault markers are read from the prompt outside code fences,
+or from the latest tool result (so `print("HTTP_500")` fails the follow-up request): `FAIL_MIDSTREAM`,
+`HANG_MIDSTREAM` (a few chunks, then a dropped connection, or silence), `HTTP_500`, `HTTP_429` (with
+`Retry-After: 1`), `HANG` (silence, bounded, then 504), `FLAKY_500_THEN_OK[:n]` (the first n=2 requests
+with these exact messages get 500). `GET /_requests` lists every request body, `DELETE` forgets them.
 """
 
 from __future__ import annotations
@@ -74,11 +66,8 @@ class Reply:
 
 
 def text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
+    parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+    return "".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
 
 
 def split_turn(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
@@ -96,14 +85,10 @@ def split_turn(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
 
 
 def answer(prompt: str) -> str:
-    asked = " ".join(prompt.split()[:8]) or "nothing"
-    return (
-        "## Answer from the fake provider\n\n"
-        f"You asked: “{asked}”. This reply is scripted, and it is streamed in small chunks so that every "
-        "piece can be seen arriving in the page.\n\n"
-        "- first, a point about streaming\n- second, a point about markdown\n- third, a point about history\n\n"
-        "That is all for now; ask again and the conversation goes on with everything said so far.\n"
-    )
+    return (f"## Answer from the fake provider\n\nYou asked: “{' '.join(prompt.split()[:8])}”. This reply is "
+            "scripted, and it is streamed in small chunks so that every piece can be seen arriving in the page.\n\n"
+            "- first, a point about streaming\n- second, a point about markdown\n- third, a point about history\n\n"
+            "That is all for now; ask again and the conversation goes on with everything said so far.\n")
 
 
 def script(body: dict[str, Any]) -> Reply:
@@ -141,14 +126,14 @@ def usage(body: dict[str, Any], completion: int) -> dict[str, int]:
 
 
 def error(status: int, message: str, kind: str, code: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status, headers)
 
 
 async def idle(request: Request, seconds: float) -> None:
     """Send nothing for up to `seconds`, ending early when the client has gone."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not await request.is_disconnected():
+    for _ in range(int(seconds * 4)):
+        if await request.is_disconnected():
+            return
         await asyncio.sleep(0.25)
 
 
@@ -226,7 +211,6 @@ def build_app(state: State) -> Starlette:
 
     return Starlette(routes=[
         Route("/v1/chat/completions", completions, methods=["POST"]),
-        Route("/v1/models", lambda r: JSONResponse({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})),
         Route("/_requests", requests, methods=["GET", "DELETE"]),
         Route("/_health", lambda r: PlainTextResponse("ok")),
     ])
@@ -236,6 +220,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with _LOCAL.open(url, timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def recorded(base_url: str) -> list[dict[str, Any]]:
@@ -255,26 +247,20 @@ def run_fake_openai(port: int | None = None, log: Path | None = None, delay_ms: 
                "--hang-seconds", str(hang_seconds)]
         with log.open("ab") as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 20
         try:
-            deadline = time.monotonic() + 20
-            while True:
+            while not _answers(f"{base}/_health"):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"fake OpenAI server did not start:\n{log.read_text(errors='replace')}")
-                try:
-                    with _LOCAL.open(f"{base}/_health", timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.05)
+                time.sleep(0.05)
             yield f"{base}/v1"
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            proc.send_signal(signal.SIGINT)  # uvicorn's graceful stop, bounded by its own 2 s timeout
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
