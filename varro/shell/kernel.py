@@ -99,17 +99,16 @@ class KernelShell:
                 return
             await self._teardown()
             self._starting = True
-            rundir = Path(tempfile.mkdtemp(prefix="varro-kernel-"))
-            km = AsyncKernelManager(
-                kernel_name="varro",
-                kernel_spec_manager=_FixedSpecManager(self.memory_mb),
-                transport="ipc",
-                # Absolute: a relative ipc path would resolve against the kernel's cwd and the server's apart.
-                ip=str(rundir / "ipc"),
-                connection_file=str(rundir / "kernel.json"),
-            )
-            self._km, self._rundir = km, rundir
             try:
+                self._rundir = rundir = Path(tempfile.mkdtemp(prefix="varro-kernel-"))
+                self._km = km = AsyncKernelManager(
+                    kernel_name="varro",
+                    kernel_spec_manager=_FixedSpecManager(self.memory_mb),
+                    transport="ipc",
+                    # Absolute: a relative ipc path would resolve against the kernel's cwd and the server's apart.
+                    ip=str(rundir / "ipc"),
+                    connection_file=str(rundir / "kernel.json"),
+                )
                 self.workdir.mkdir(parents=True, exist_ok=True)
                 await km.start_kernel(env=kernel_env(self.workdir, rundir, self.extra_env), cwd=str(self.workdir))
                 self._kc = km.client()
@@ -157,8 +156,8 @@ class KernelShell:
         if outcome == "idle":
             await self._read_reply(kc, msg_id, collector)
         elif outcome == "dead":
-            code = self._process().poll()
-            collector.add_error("KernelDied", f"the kernel process exited with code {code} during this cell", [])
+            exit_code = self._process().poll()
+            collector.add_error("KernelDied", f"the kernel process exited with code {exit_code} during this cell", [])
         elif outcome == "gone":
             collector.add_error("KernelShutdown", "the shell was shut down while this cell was running", [])
         # Dead, or deaf to the interrupt: only a fresh kernel makes the shell usable again.
