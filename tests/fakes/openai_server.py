@@ -18,33 +18,27 @@ import argparse
 import asyncio
 import json
 import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes import LOCAL, run_fake
+
 FENCE = re.compile(r"```python[^\n]*\n(.*?)```", re.DOTALL)
 # Longest first, so HANG_MIDSTREAM is not read as HANG.
 FAULT = re.compile(r"\b(FAIL_MIDSTREAM|HANG_MIDSTREAM|FLAKY_500_THEN_OK(?::\d+)?|HTTP_500|HTTP_429|HANG)\b")
 DELAY = re.compile(r"\bDELAY_MS=(\d+)\b")
 CHUNKS_BEFORE_FAULT = 5
-# The local opener ignores any *_PROXY variables: this server is always on loopback.
-_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+Body = dict[str, Any]
 
 
 class ScriptedAbort(Exception):
@@ -55,12 +49,11 @@ class ScriptedAbort(Exception):
 class State:
     delay: float = 0.01
     hang: float = 120.0
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[Body] = field(default_factory=list)
     flaky: dict[str, int] = field(default_factory=dict)  # 500s already given, by exact message list
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     text: str = ""
     code: str | None = None  # a run_python call with this code instead of text
 
@@ -70,11 +63,11 @@ def text_of(content: Any) -> str:
     return "".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
 
 
-def split_turn(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+def split_turn(body: Body) -> tuple[str, list[str]]:
     """The turn's prompt and the tool results since it; a user message right after a tool result carries
     the tool's images (that is how pydantic-ai sends them), so it is not a new prompt."""
     prompt, results, previous = "", [], None
-    for m in messages:
+    for m in body.get("messages") or []:
         role = m.get("role")
         if role == "user" and previous != "tool":
             prompt, results = text_of(m.get("content")), []
@@ -84,43 +77,48 @@ def split_turn(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return prompt, results
 
 
-def answer(prompt: str) -> str:
-    return (f"## Answer from the fake provider\n\nYou asked: “{' '.join(prompt.split()[:8])}”. This reply is "
-            "scripted, and it is streamed in small chunks so that every piece can be seen arriving in the page.\n\n"
-            "- first, a point about streaming\n- second, a point about markdown\n- third, a point about history\n\n"
-            "That is all for now; ask again and the conversation goes on with everything said so far.\n")
-
-
-def script(body: dict[str, Any]) -> Reply:
-    prompt, results = split_turn(body.get("messages") or [])
+def script(body: Body) -> Reply:
+    prompt, results = split_turn(body)
     fences = FENCE.findall(prompt)
     if body.get("tools") and len(results) < len(fences):
         return Reply(code=fences[len(results)].rstrip("\n"))
     if results:
-        return Reply(text=f"The shell returned:\n\n```\n{results[-1].strip()}\n```\n\nThat is the result of the code.")
+        return Reply(f"The shell returned:\n\n```\n{results[-1].strip()}\n```\n\nThat is the result of the code.")
     if not body.get("tools") and re.search(r"\btitle\b", prompt, re.IGNORECASE):
-        return Reply(text="Fake chat about " + " ".join(FENCE.sub("", prompt).split()[-4:]))
-    return Reply(text=answer(prompt))
+        return Reply("Fake chat about " + " ".join(FENCE.sub("", prompt).split()[-4:]))
+    return Reply(f"## Answer from the fake provider\n\nYou asked: “{' '.join(prompt.split()[:8])}”. This reply is "
+                 "scripted, and it is streamed in small chunks so that every piece can be seen arriving.\n\n"
+                 "- first, a point about streaming\n- second, a point about markdown\n- third, a point about "
+                 "history\n\nThat is all for now; ask again and the conversation goes on with all said so far.\n")
 
 
-def fault_of(body: dict[str, Any]) -> str | None:
-    prompt, results = split_turn(body.get("messages") or [])
+def fault_of(body: Body) -> str | None:
+    prompt, results = split_turn(body)
     found = FAULT.search(results[-1] if results else FENCE.sub("", prompt))
     return found.group(1) if found else None
 
 
-def pieces(reply: Reply) -> list[dict[str, Any]]:
-    """The deltas of a reply: words of text, or a tool call whose JSON arguments come 8 characters at a time."""
+def tool_call(code: str) -> dict[str, Any]:
+    return {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+            "function": {"name": "run_python", "arguments": json.dumps({"code": code})}}
+
+
+def deltas(reply: Reply) -> list[dict[str, Any]]:
+    """Words of text; or a tool call whose JSON arguments then come 8 characters at a time."""
     if reply.code is None:
-        return [{"content": w} for w in re.findall(r"\s*\S+\s*", reply.text)]
-    args = json.dumps({"code": reply.code})
-    head = {"index": 0, "id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-            "function": {"name": "run_python", "arguments": ""}}
+        return [{"role": "assistant", "content": ""}] + [{"content": w} for w in re.findall(r"\s*\S+\s*", reply.text)]
+    call = tool_call(reply.code)
+    args, call["function"]["arguments"] = call["function"]["arguments"], ""
     tail = [{"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]} for i in range(0, len(args), 8)]
-    return [{"role": "assistant", "content": None, "tool_calls": [head]}, *tail]
+    return [{"role": "assistant", "content": None, "tool_calls": [{"index": 0, **call}]}, *tail]
 
 
-def usage(body: dict[str, Any], completion: int) -> dict[str, int]:
+def envelope(body: Body, kind: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": kind, "created": int(time.time()),
+            "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake", "choices": choices, **extra}
+
+
+def usage(body: Body, completion: int) -> dict[str, int]:
     prompt = len(json.dumps(body.get("messages") or [])) // 4
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
@@ -137,42 +135,36 @@ async def idle(request: Request, seconds: float) -> None:
         await asyncio.sleep(0.25)
 
 
-async def stream(request: Request, body: dict[str, Any], fault: str | None, state: State, delay: float) -> AsyncIterator[str]:
-    head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake"}
+async def stream(request: Request, body: Body, fault: str | None, state: State, delay: float) -> AsyncIterator[str]:
+    reply = script(body)
+    head = envelope(body, "chat.completion.chunk", [])  # one id for every chunk of the response
 
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
         return f"data: {json.dumps({**head, 'choices': choices, **extra})}\n\n"
 
-    reply = script(body)
-    deltas = pieces(reply)
-    if reply.code is None:
-        yield chunk({"role": "assistant", "content": ""})
-    for i, delta in enumerate(deltas):
+    parts = deltas(reply)
+    for i, delta in enumerate(parts):
         if i == CHUNKS_BEFORE_FAULT and fault == "HANG_MIDSTREAM":
             await idle(request, state.hang)
         if i == CHUNKS_BEFORE_FAULT and fault in ("FAIL_MIDSTREAM", "HANG_MIDSTREAM"):
             raise ScriptedAbort(f"{fault}: connection dropped after {i} chunks, as scripted")
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay if i else 0)
         yield chunk(delta)
     yield chunk({}, "stop" if reply.code is None else "tool_calls")
     if (body.get("stream_options") or {}).get("include_usage"):
-        yield chunk(None, usage=usage(body, len(deltas)))
+        yield chunk(None, usage=usage(body, len(parts)))
     yield "data: [DONE]\n\n"
 
 
-def completion(body: dict[str, Any]) -> dict[str, Any]:
+def completion(body: Body) -> dict[str, Any]:
     reply = script(body)
     message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None}
     if reply.code is not None:
-        message["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                                  "function": {"name": "run_python", "arguments": json.dumps({"code": reply.code})}}]
-    return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": "stop" if reply.code is None else "tool_calls"}],
-            "usage": usage(body, len(pieces(reply)))}
+        message["tool_calls"] = [tool_call(reply.code)]
+    finish = "stop" if reply.code is None else "tool_calls"
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+    return envelope(body, "chat.completion", [choice], usage=usage(body, len(deltas(reply))))
 
 
 def build_app(state: State) -> Starlette:
@@ -196,11 +188,10 @@ def build_app(state: State) -> Starlette:
             await idle(request, state.hang)
             return error(504, "The fake provider hung, as scripted.", "timeout")
         if not body.get("stream"):
-            if fault == "FAIL_MIDSTREAM":
-                raise ScriptedAbort("FAIL_MIDSTREAM before a non-streamed answer")
+            if fault in ("FAIL_MIDSTREAM", "HANG_MIDSTREAM"):
+                raise ScriptedAbort(f"{fault} before a non-streamed answer")  # the client gets a bare 500
             return JSONResponse(completion(body))
-        prompt, _ = split_turn(body.get("messages") or [])
-        delay = int(m.group(1)) / 1000 if (m := DELAY.search(prompt)) else state.delay
+        delay = int(m.group(1)) / 1000 if (m := DELAY.search(split_turn(body)[0])) else state.delay
         return StreamingResponse(stream(request, body, fault, state, delay), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
@@ -216,23 +207,9 @@ def build_app(state: State) -> Starlette:
     ])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with _LOCAL.open(url, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def recorded(base_url: str) -> list[dict[str, Any]]:
+def recorded(base_url: str) -> list[Body]:
     """The request bodies the fake has received; `base_url` as `run_fake_openai` yields it."""
-    with _LOCAL.open(f"{base_url.removesuffix('/v1')}/_requests", timeout=5) as resp:
+    with LOCAL.open(f"{base_url.removesuffix('/v1')}/_requests", timeout=5) as resp:
         return json.loads(resp.read())
 
 
@@ -240,40 +217,22 @@ def recorded(base_url: str) -> list[dict[str, Any]]:
 def run_fake_openai(port: int | None = None, log: Path | None = None, delay_ms: float = 10,
                     hang_seconds: float = 120) -> Iterator[str]:
     """Run the fake in a subprocess on 127.0.0.1; yields its base URL, `http://127.0.0.1:N/v1`."""
-    port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="fake-openai-") as tmp:
-        log = log or Path(tmp) / "fake-openai.log"
-        cmd = [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port), "--delay-ms", str(delay_ms),
-               "--hang-seconds", str(hang_seconds)]
-        with log.open("ab") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 20
-        try:
-            while not _answers(f"{base}/_health"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"fake OpenAI server did not start:\n{log.read_text(errors='replace')}")
-                time.sleep(0.05)
-            yield f"{base}/v1"
-        finally:
-            proc.send_signal(signal.SIGINT)  # uvicorn's graceful stop, bounded by its own 2 s timeout
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    args = ["--delay-ms", str(delay_ms), "--hang-seconds", str(hang_seconds)]
+    with run_fake("tests.fakes.openai_server", port, log, *args) as base:
+        yield f"{base}/v1"
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn  # only the subprocess needs it
+    import uvicorn  # only the server process needs it
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Fake OpenAI Chat Completions server for loopback tests.")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-ms", type=float, default=10, help="pause between streamed chunks")
     parser.add_argument("--hang-seconds", type=float, default=120, help="upper bound of HANG and HANG_MIDSTREAM")
     args = parser.parse_args(argv)
-    app = build_app(State(delay=args.delay_ms / 1000, hang=args.hang_seconds))
-    # A short graceful shutdown: a request left hanging must not hold the test run's teardown.
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=2)
+    state = State(delay=args.delay_ms / 1000, hang=args.hang_seconds)
+    # A short graceful shutdown, so a request left hanging cannot hold up a test run's teardown.
+    uvicorn.run(build_app(state), host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=2)
 
 
 if __name__ == "__main__":

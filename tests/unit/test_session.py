@@ -179,3 +179,63 @@ async def test_live_part_starts_carry_their_first_text(store: Store, tmp_path: P
     start = next(e for e in events if isinstance(e, PartStarted))
     deltas = "".join(e.text for e in events if isinstance(e, PartDelta))
     assert (start.kind, start.content + deltas) == ("text", "Hello")
+
+
+def run_code_then_stop(code: str) -> FunctionModel:
+    """Call run_python with `code`; after the result, say "ok"."""
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+        last = messages[-1]
+        if isinstance(last, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in last.parts):
+            yield "ok"
+            return
+        yield {0: DeltaToolCall(name="run_python", json_args=json.dumps({"code": code}), tool_call_id="c")}
+
+    return FunctionModel(stream_function=stream)
+
+
+async def test_restored_state_that_differs_is_reported(store: Store, tmp_path: Path, closing: list) -> None:
+    model = run_code_then_stop("import random\nprint(random.random())")
+    first, _ = await make_session(store, tmp_path, model)
+    await first.send("roll")
+    await first.close()
+
+    again = ChatSession(first.user_id, first.chat_id, first.turns, first.deps)
+    closing.append(again)
+    await again.load()
+    events: list[Event] = []
+
+    async def sink(event: Event) -> None:
+        events.append(event)
+
+    again.sink = sink
+    await again.send("roll again")
+    notices = [e for e in events if type(e).__name__ == "Notice"]
+    assert len(notices) == 1 and "differs from what turn 1 showed" in notices[0].message
+
+
+async def test_a_spinning_cell_does_not_stall_another_session(store: Store, tmp_path: Path, closing: list) -> None:
+    spinner, _ = await make_session(store, tmp_path, run_code_then_stop("while True: pass"))
+
+    async def steady(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        for i in range(60):
+            yield f"t{i} "
+            await asyncio.sleep(0.01)
+
+    streamer, events = await make_session(store, tmp_path / "b", FunctionModel(stream_function=steady))
+    closing.extend([spinner, streamer])
+    spinning = spinner.send("spin")
+    await asyncio.sleep(1.0)  # the kernel is up and spinning by now
+    stamps: list[float] = []
+
+    async def timed(event: Event) -> None:
+        if isinstance(event, PartDelta):
+            stamps.append(asyncio.get_running_loop().time())
+
+    streamer.sink = timed
+    await streamer.send("talk")
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert len(stamps) >= 50 and max(gaps) < 0.25, max(gaps)
+    assert not spinning.done(), "the spinning cell was still running while the other session streamed"
+    await spinner.stop()
+    await spinning

@@ -1,0 +1,132 @@
+"""The code interpreter in the browser: state across turns and restarts, figures, timeouts, secrets, cleanup."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import wait_socket
+from tests.e2e.helpers import send, wait_turn_done
+from tests.e2e.server import Server, run_server
+
+SECRET = "sk-test-do-not-leak-4711"
+ENV = {"VARRO_CELL_TIMEOUT_S": "3", "OPENAI_API_KEY": SECRET, "VARRO_DEMO_TPS": "2000"}
+
+
+def py(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
+def kernels_under(folder: Path) -> list[int]:
+    """Pids of processes whose working directory is inside `folder` (kernels run in their chat's folder)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")).is_relative_to(folder.resolve()):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shell")
+
+
+@pytest.fixture(scope="module")
+def shell_server(data: Path) -> Iterator[Server]:
+    with run_server(data, **ENV) as srv:
+        yield srv
+
+
+def open_new_chat(page: Page, server: Server) -> None:
+    page.goto(f"{server.url}/chat")
+    page.get_by_test_id("new-chat").click()
+    wait_socket(page)
+
+
+def result_of(page: Page, k: int) -> str:
+    return page.locator(f"#assistant-{k} .tool-result").last.inner_text()
+
+
+def test_state_survives_turns_and_a_server_restart(page: Page, shell_server: Server, data: Path) -> None:
+    open_new_chat(page, shell_server)
+    send(page, py("x = 41"))
+    wait_turn_done(page, 0)
+    send(page, py("x + 1"))
+    wait_turn_done(page, 1)
+    assert "42" in result_of(page, 1)
+    chat_url = page.url
+
+    page.goto("about:blank")
+    with run_server(data, **ENV) as restarted:  # a second server on the same data: a restart
+        page.goto(chat_url.replace(shell_server.url, restarted.url))
+        wait_socket(page)
+        expect(page.locator("#assistant-1 .tool-result")).to_contain_text("42")  # from the database
+        send(page, py("x + 1"))
+        wait_turn_done(page, 2)
+        assert "42" in result_of(page, 2), "the earlier cells were replayed into the new kernel"
+
+
+def test_a_figure_shows_inline_and_after_a_reload(page: Page, shell_server: Server) -> None:
+    open_new_chat(page, shell_server)
+    send(page, "Please plot a histogram of some random numbers")
+    wait_turn_done(page, 0, timeout=90_000)
+    image = page.locator("#assistant-0 .tool-result img")
+    expect(image).to_have_count(1)
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 100", image.element_handle())
+    page.reload()
+    wait_socket(page)
+    image = page.locator("#assistant-0 .tool-result img")
+    expect(image).to_have_count(1)
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 100", arg=image.element_handle())
+
+
+def test_an_endless_cell_is_interrupted_and_the_kernel_keeps_its_names(page: Page, shell_server: Server) -> None:
+    open_new_chat(page, shell_server)
+    send(page, py("kept = 'still here'"))
+    wait_turn_done(page, 0)
+    send(page, py("while True:\n    pass"))
+    wait_turn_done(page, 1, timeout=30_000)
+    expect(page.locator("#assistant-1 .tool-result")).to_contain_text("time limit")
+    send(page, py("print(kept)"))
+    wait_turn_done(page, 2)
+    assert "still here" in result_of(page, 2)
+
+
+def test_code_cannot_read_the_servers_secrets(page: Page, shell_server: Server) -> None:
+    open_new_chat(page, shell_server)
+    send(page, py("import os\nprint(sorted(k for k in os.environ if 'KEY' in k or k.startswith('VARRO')))\n"
+                  "print(any('sk-test' in v for v in os.environ.values()))"))
+    wait_turn_done(page, 0)
+    out = result_of(page, 0)
+    assert "[]" in out and "False" in out
+    assert SECRET not in page.content()
+
+
+def test_no_kernel_outlives_its_tab_or_the_server(page: Page, tmp_path: Path) -> None:
+    with run_server(tmp_path, **ENV) as srv:
+        open_new_chat(page, srv)
+        send(page, py("print('kernel up')"))
+        wait_turn_done(page, 0)
+        assert kernels_under(tmp_path / "kernels"), "a kernel runs for the open tab"
+        page.goto("about:blank")  # the tab leaves: socket closed, session ended
+        page.wait_for_timeout(100)
+        deadline_ms = 10_000
+        while kernels_under(tmp_path / "kernels") and deadline_ms > 0:
+            page.wait_for_timeout(200)
+            deadline_ms -= 200
+        assert kernels_under(tmp_path / "kernels") == []
+
+        open_new_chat(page, srv)
+        send(page, py("print('again')"))
+        wait_turn_done(page, 0)
+        assert kernels_under(tmp_path / "kernels")
+    # run_server stopped the server with Ctrl+C (SIGINT) while the tab was still open.
+    assert kernels_under(tmp_path / "kernels") == []
