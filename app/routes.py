@@ -18,7 +18,7 @@ from ui.layout import ChatList, ChatPage, ChatTitle
 from ui.turns import StoredTurn
 from varro.chat.content import attachments_of, messages_of, meta_of
 from varro.db.crud import UserChats
-from varro.db.models import Chat
+from varro.db.models import Chat, Turn
 
 ar = APIRouter()
 
@@ -47,6 +47,12 @@ def image_url(path: str) -> str:
 
 def title_block(chat: Chat) -> Any:
     return ChatTitle(chat, rename.to(chat_id=chat.id))
+
+
+def stored_turn(turn: Turn) -> Any:
+    """A stored turn, rendered as the live stream rendered it when it finished."""
+    c = turn.content
+    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), image_url)
 
 
 def chat_renderer(state: VarroState, chat: Chat) -> Renderer:
@@ -89,11 +95,7 @@ async def chat_page(req: Request, chat_id: int) -> Any:
     if chat is None:
         return not_found()
     stored = await (await chats.turns(chat_id)).list()
-    turns = [
-        StoredTurn(t.idx, t.user_text, t.status, messages_of(t.content), attachments_of(t.content),
-                   meta_of(t.content), image_url)
-        for t in stored
-    ]
+    turns = [stored_turn(t) for t in stored]
     urls = {
         "ws": f"/chat/ws?chat_id={chat.id}",
         "history": history.to(current=chat.id),
@@ -116,11 +118,8 @@ async def delete(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     if not await chats.delete(chat_id):
         return not_found()
-    user_id = chats.user_id
-    live = state.live.get(user_id)
-    if live is not None and live.chat_id == chat_id:
-        await state.live.disconnect(user_id, live.owner)
-    state.uploads.drop_chat(user_id, chat_id)
+    await state.live.end(chats.user_id, chat_id)
+    state.uploads.drop_chat(chats.user_id, chat_id)
     return RedirectResponse(index.to(), status_code=303)
 
 

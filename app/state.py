@@ -63,7 +63,7 @@ async def open_state(settings: Settings) -> VarroState:
     demo_user_id = None
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
-    return VarroState(settings, engine, store, uploads, model, LiveSessions(open_session), demo_user_id)
+    return VarroState(settings, engine, store, uploads, model, LiveSessions(open_session, settings.reconnect_grace_s), demo_user_id)
 
 
 async def close_state(state: VarroState) -> None:

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.routes import chat_renderer, chat_url
+from app.routes import chat_renderer, chat_url, stored_turn
 from app.state import VarroState
 from ui import ids
 from ui.layout import Progress
 from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
-from varro.chat.protocol import Edit, Invalid, Send, Stop, parse_frame
+from varro.chat.protocol import Edit, Hello, Invalid, Send, Stop, parse_frame
 from varro.chat.session import Busy, ChatSession
+from varro.db.models import Chat
 
 log = logging.getLogger("varro.ws")
 
@@ -48,12 +48,20 @@ def notice(message: str, running: bool) -> str:
 
 
 class Connection:
-    """One browser tab's socket: renders and sends the session's events, in order."""
+    """One browser tab's socket: parses its frames, renders and sends the session's events in order.
 
-    def __init__(self, ws: WebSocket, state: VarroState, renderer: Any) -> None:
+    It is a `Tab` of the live-session registry: `deliver`, `catch_up`, `replaced`.
+    """
+
+    def __init__(self, ws: WebSocket, state: VarroState, user_id: int, chat: Chat) -> None:
         self.ws = ws
-        self.renderer = renderer
-        self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch)
+        self.state = state
+        self.user_id = user_id
+        self.chat_url = chat_url(chat.id)
+        self.renderer = chat_renderer(state, chat)
+        self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self.ws.send_text)
+        self.session: ChatSession | None = None
+        self._stored_html = ""  # stored turns the page lacks, sent ahead of the catch-up
 
     async def _send_batch(self, events: list[Event]) -> None:
         await self.ws.send_text(self.renderer.frame(events))
@@ -62,11 +70,19 @@ class Connection:
         if self.ws.client_state == WebSocketState.CONNECTED:
             await self.ws.send_text(text)
 
-    async def replaced(self, chat_url: str) -> None:
+    async def deliver(self, event: Event) -> None:
+        await self.coalescer(event)
+
+    async def catch_up(self, events: list[Event]) -> None:
+        html, self._stored_html = self._stored_html, ""
+        if html or events:
+            await self.coalescer.prime_html(html + self.renderer.frame(events))
+
+    async def replaced(self) -> None:
         """Tell this tab, in place, that a newer tab has the chat now; then close without reconnecting."""
         self.coalescer.close()
         msg = Div(P("This chat is open in another tab, so this one has gone quiet."),
-                  A("Use it here", href=chat_url, cls="btn btn-sm", data_testid="take-back"),
+                  A("Use it here", href=self.chat_url, cls="btn btn-sm", data_testid="take-back"),
                   role="alert", cls="alert alert-warning")
         try:
             await self.send(to_xml(Div(msg, id=ids.NOTICES, hx_swap_oob="innerHTML")) + to_xml(Progress("done", oob=True)))
@@ -74,23 +90,35 @@ class Connection:
         except Exception:  # already gone: nothing to tell
             pass
 
+    async def hello(self, session: ChatSession, known: int) -> None:
+        """The page shows the finished turns below `known`: send it what it lacks, then go live."""
+        stored = await session.turns.list()
+        fresh = [stored_turn(t) for t in stored if t.idx >= known]
+        if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
+            self._stored_html = to_xml(Div(*[stored_turn(t) for t in stored], id=ids.TURNS, hx_swap_oob="innerHTML"),
+                                       indent=False)
+        elif fresh:
+            self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
+        await self.state.live.attach(self.user_id, self, len(stored))
 
-async def handle(session: ChatSession, raw: str, conn: Connection, max_chars: int) -> None:
-    action = parse_frame(raw, max_chars)
-    try:
-        match action:
-            case Send(msg=msg):
-                session.send(msg)
-            case Edit(turn=k, msg=msg):
-                session.edit(k, msg)
-            case Stop():
-                await session.stop()
-            case Invalid(reason=reason):
-                await conn.send(notice(reason, session.busy))
-    except Busy:
-        await conn.send(notice("A reply is still being written: stop it first, or wait for it to finish.", True))
-    except ValueError as exc:
-        await conn.send(notice(str(exc).capitalize() + ".", session.busy))
+    async def handle(self, session: ChatSession, raw: str) -> None:
+        action = parse_frame(raw, self.state.settings.max_message_chars)
+        try:
+            match action:
+                case Send(msg=msg):
+                    session.send(msg)
+                case Edit(turn=k, msg=msg):
+                    session.edit(k, msg)
+                case Stop():
+                    await session.stop()
+                case Hello(known=known):
+                    await self.hello(session, known)
+                case Invalid(reason=reason):
+                    await self.send(notice(reason, session.busy))
+        except Busy:
+            await self.send(notice("A reply is still being written: stop it first, or wait for it to finish.", True))
+        except ValueError as exc:
+            await self.send(notice(str(exc).capitalize() + ".", session.busy))
 
 
 async def chat_ws(ws: WebSocket) -> None:
@@ -110,17 +138,15 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.send_text(notice("This chat was not found. It may have been deleted.", False))
         await ws.close(code=NOT_FOUND)
         return
-    conn = Connection(ws, state, chat_renderer(state, chat))
-    url = chat_url(chat.id)
-    session = await state.live.connect(user_id, chat.id, conn, conn.coalescer, lambda: conn.replaced(url))
+    conn = Connection(ws, state, user_id, chat)
+    session = await state.live.connect(user_id, chat.id, conn)
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            raw = message.get("text") or message.get("bytes") or ""
             try:
-                await handle(session, raw, conn, settings.max_message_chars)
+                await conn.handle(session, message.get("text") or message.get("bytes") or "")
             except (WebSocketDisconnect, RuntimeError):
                 break
             except Exception:

@@ -85,9 +85,7 @@ def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options
     return f'<span class="md-image">{html.escape(alt, quote=False)}</span>'
 
 
-def _render_cell_open(
-    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
+def _render_cell_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     # markdown-it aligns cells with style="text-align:x"; style is never allowed, the align attribute is.
     token = tokens[idx]
     align = str(token.attrGet("style") or "").removeprefix("text-align:")

@@ -80,7 +80,6 @@ class MarkdownBlocks:
         self._partial: list[str] = []  # pieces of the incomplete last line (joined once it completes)
         self._partial_asked = False  # the partial line was already tried as the start of a new block
         self._pending_cr = False  # the last delta ended in "\r": a leading "\n" of the next one belongs to it
-        self._retry_at = 0  # after a failed ask, do not ask again until the open text is this long
         self._reset_open()
 
     def _reset_open(self) -> None:
@@ -90,7 +89,7 @@ class MarkdownBlocks:
         self._has_list = False  # some line of the open text looks like a list item
         self._after_blank = False  # the last line was blank, outside any fence we track
         self._last_indented = False  # the last non-blank line was indented like code
-        self._retry_at = 0
+        self._retry_at = 0  # after a failed ask, do not ask again until the open text is this long
 
     @property
     def tail(self) -> str:
@@ -143,7 +142,9 @@ class MarkdownBlocks:
         if blank and not self._lines:
             return  # blank lines between finished blocks render as nothing
         closed_fence = self._track(line, blank)
-        if closed_fence or (not blank and self._fence is None and "|" not in line and _MAYBE_CLOSED_LINE_RE.match(line)):
+        if closed_fence or (
+            not blank and self._fence is None and "|" not in line and _MAYBE_CLOSED_LINE_RE.match(line)
+        ):
             self._ask_after(out, blank=False)
         elif blank and not follows_blank and self._fence is None and not self._has_list and not self._last_indented:
             self._ask_after(out, blank=True)  # only the first blank line after something asks

@@ -17,6 +17,8 @@ document.addEventListener("alpine:init", () => {
       this.onAfterSend = (e) => this.afterSend(e);
       this.onAfterMessage = () => this.afterMessage();
       this.onKey = (e) => this.globalKey(e);
+      this.onOpen = (e) => this.hello(e);
+      this.$el.addEventListener("htmx:wsOpen", this.onOpen);
       this.$el.addEventListener("htmx:wsConfigSend", this.onConfigSend);
       this.$el.addEventListener("htmx:wsAfterSend", this.onAfterSend);
       this.$el.addEventListener("htmx:wsAfterMessage", this.onAfterMessage);
@@ -26,6 +28,7 @@ document.addEventListener("alpine:init", () => {
     },
 
     destroy() {
+      this.$el.removeEventListener("htmx:wsOpen", this.onOpen);
       this.$el.removeEventListener("htmx:wsConfigSend", this.onConfigSend);
       this.$el.removeEventListener("htmx:wsAfterSend", this.onAfterSend);
       this.$el.removeEventListener("htmx:wsAfterMessage", this.onAfterMessage);
@@ -33,6 +36,20 @@ document.addEventListener("alpine:init", () => {
     },
 
     get idle() { return !this.running; },
+
+    /**
+     * The socket (re)opened: drop any half-streamed turn and tell the server which finished turns
+     * the page shows; it sends what is missing (stored turns, the running turn so far), then goes live.
+     */
+    hello(e) {
+      let known = 0;
+      document.querySelectorAll("#chat-turns > .turn").forEach((turn) => {
+        const k = Number(turn.dataset.turn);
+        if (document.querySelector(`#meta-${k}[data-status]`)) known = Math.max(known, k + 1);
+        else turn.remove();
+      });
+      e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
+    },
 
     /** Before a frame leaves: refuse empty or overlapping sends; an edit truncates the page at once. */
     configSend(e) {

@@ -8,13 +8,17 @@ from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event, NodeStarted, PartDelta
 
 
+async def send_raw(frame: str) -> None:
+    raise AssertionError("no raw frames in these tests")
+
+
 async def test_zero_flush_sends_every_delta_alone() -> None:
     batches: list[list[Event]] = []
 
     async def send(batch: list[Event]) -> None:
         batches.append(batch)
 
-    c = Coalescer(0, send)
+    c = Coalescer(0, send, send_raw)
     for ch in "abc":
         await c(PartDelta(0, 0, 0, ch))
     assert [[e.text for e in b] for b in batches] == [["a"], ["b"], ["c"]]
@@ -26,7 +30,7 @@ async def test_deltas_within_the_window_travel_together() -> None:
     async def send(batch: list[Event]) -> None:
         batches.append(batch)
 
-    c = Coalescer(20, send)
+    c = Coalescer(20, send, send_raw)
     for ch in "hello":
         await c(PartDelta(0, 0, 1, ch))
     await c(PartDelta(0, 0, 2, "!"))
@@ -41,7 +45,7 @@ async def test_other_events_flush_pending_deltas_first() -> None:
     async def send(batch: list[Event]) -> None:
         batches.append(batch)
 
-    c = Coalescer(1000, send)
+    c = Coalescer(1000, send, send_raw)
     await c(PartDelta(0, 0, 0, "tail"))
     await c(NodeStarted(0, 1))
     assert len(batches) == 1

@@ -12,14 +12,16 @@ from collections.abc import Awaitable, Callable
 from varro.chat.events import Event, PartDelta
 
 SendBatch = Callable[[list[Event]], Awaitable[None]]
+SendRaw = Callable[[str], Awaitable[None]]
 
 
 class Coalescer:
     """A session sink that batches `PartDelta`s and hands ordered batches to `send`."""
 
-    def __init__(self, flush_ms: float, send: SendBatch) -> None:
+    def __init__(self, flush_ms: float, send: SendBatch, send_raw: SendRaw) -> None:
         self.flush_s = flush_ms / 1000
         self.send = send
+        self.send_raw = send_raw
         self._pending: dict[tuple[int, int, int], list[str]] = {}
         self._timer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # FIFO, so batches leave in the order they were formed
@@ -33,6 +35,11 @@ class Coalescer:
         batch = self._take()
         batch.append(event)
         await self._send(batch)
+
+    async def prime_html(self, frame: str) -> None:
+        """Send a ready frame ahead of anything else (a catch-up); call it before the sink gets events."""
+        async with self._lock:
+            await self.send_raw(frame)
 
     async def flush(self) -> None:
         batch = self._take()

@@ -16,7 +16,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ModelRateLimitError):
         return "The model provider is rate limiting us (HTTP 429). Wait a moment and try again."
     if isinstance(exc, ModelConnectionError):
-        return "Could not reach the model provider (connection failed). Check the network or the provider's URL."
+        return "The connection to the model provider failed or broke off mid-answer. Try again in a moment."
     if isinstance(exc, ModelHTTPError):
         return f"The model provider returned an error (HTTP {exc.status_code}). Try again in a moment."
     if isinstance(exc, ModelAPIError):

@@ -23,11 +23,18 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Hello:
+    """A tab's socket opened; its page shows the finished turns below `known`."""
+
+    known: int
+
+
+@dataclass(frozen=True)
 class Invalid:
     reason: str
 
 
-Action = Send | Edit | Stop | Invalid
+Action = Send | Edit | Stop | Hello | Invalid
 
 
 def _text(value: object) -> str | None:
@@ -47,6 +54,9 @@ def parse_frame(raw: str | bytes, max_chars: int) -> Action:
     action = data.get("action")
     if action == "stop":
         return Stop()
+    if action == "hello":
+        known = data.get("known")
+        return Hello(known) if isinstance(known, int) and known >= 0 else Invalid("A hello must say what the page shows.")
     if action not in ("send", "edit"):
         return Invalid(f"Unknown action {str(action)[:40]!r}.")
     msg = _text(data.get("msg"))

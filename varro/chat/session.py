@@ -27,6 +27,7 @@ from varro.chat.content import attachments_of, build_content, messages_of
 from varro.chat.errors import describe
 from varro.chat.events import Event, Notice, ProgressChanged, TurnFailed, TurnFinished, TurnStarted, TurnStatus
 from varro.chat.history import closed
+from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
 from varro.db.crud import ChatTurns
@@ -61,6 +62,7 @@ class ChatSession:
         self.turn_count = 0
         self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [])
         self.sink: Sink | None = None
+        self.inflight = InflightLog()
         self._task: asyncio.Task[None] | None = None
         self._run: Any = None
 
@@ -124,7 +126,12 @@ class ChatSession:
         await self.wait()
         await self.shell.close()
 
+    def catch_up(self, known: int) -> list[Event]:
+        """The latest turn so far, for a tab whose page shows only the turns below `known`."""
+        return self.inflight.snapshot(known)
+
     async def _emit(self, event: Event) -> None:
+        self.inflight.record(event)
         sink = self.sink
         if sink is None:
             return

@@ -87,13 +87,18 @@ class NodeStreamer:
         await self.emit(NodeStarted(self.turn, n))
         await self.emit(ProgressChanged(self.turn, "thinking"))
         async with node.stream(run.ctx) as stream:
-            async for ev in stream:
-                if isinstance(ev, PartStartEvent):
-                    started = _start(self.turn, n, ev)
-                    if started is not None:
-                        await self.emit(started)
-                elif isinstance(ev, PartDeltaEvent) and (text := _delta_text(ev)):
-                    await self.emit(PartDelta(self.turn, n, ev.index, text))
+            try:
+                async for ev in stream:
+                    if isinstance(ev, PartStartEvent):
+                        started = _start(self.turn, n, ev)
+                        if started is not None:
+                            await self.emit(started)
+                    elif isinstance(ev, PartDeltaEvent) and (text := _delta_text(ev)):
+                        await self.emit(PartDelta(self.turn, n, ev.index, text))
+            except BaseException:
+                # Stopped or failed mid-response: render what arrived, as a reload will show it.
+                await self.emit(ResponseFinished(self.turn, n, stream.response))
+                raise
             response = stream.response
         await self.emit(ResponseFinished(self.turn, n, response))
 
