@@ -144,6 +144,8 @@ document.addEventListener("alpine:init", () => {
       });
       const answer = document.getElementById(`assistant-${k}`);
       if (answer) answer.replaceChildren();
+      const meta = document.getElementById(`meta-${k}`);
+      if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
     },
 
     confirmDelete() { this.$refs.deleteDialog.showModal(); },
