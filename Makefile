@@ -33,7 +33,9 @@ assets: node_modules/.package-lock.json $(STAMP)
 	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
 
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	# npm install, not npm ci: the lockfile still pins every version, but npm 11 refuses `ci` when the
+	# registry lacks optional platform builds of tailwind's oxide that no machine here needs.
+	npm install --no-audit --no-fund
 	touch $@
 
 # Debian's Chromium where we can install it (root), Playwright's own browser elsewhere.
