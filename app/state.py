@@ -53,10 +53,11 @@ async def open_state(settings: Settings) -> VarroState:
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings))
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
-        turns = await store.chats.for_user(user_id).turns(chat_id)
+        chats = store.chats.for_user(user_id)
+        turns = await chats.turns(chat_id)
         if turns is None:
             raise LookupError(f"chat {chat_id} not found")
-        session = ChatSession(user_id, chat_id, turns, deps)
+        session = ChatSession(user_id, chat_id, turns, deps, chats)
         await session.load()
         return session
 

@@ -21,16 +21,26 @@ from pydantic_ai.models import Model
 
 from varro.agent.agent import agent
 from varro.agent.models import reads_images
+from varro.agent.title import model_title, quick_title
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
 from varro.chat.content import attachments_of, build_content, messages_of
 from varro.chat.errors import describe
-from varro.chat.events import Event, Notice, ProgressChanged, TurnFailed, TurnFinished, TurnStarted, TurnStatus
+from varro.chat.events import (
+    Event,
+    Notice,
+    ProgressChanged,
+    TitleChanged,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+    TurnStatus,
+)
 from varro.chat.history import closed
 from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
-from varro.db.crud import ChatTurns
+from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
 from varro.shell import CellResult
 from varro.uploads import UploadStore
@@ -53,11 +63,14 @@ class SessionDeps:
 
 
 class ChatSession:
-    def __init__(self, user_id: int, chat_id: int, turns: ChatTurns, deps: SessionDeps) -> None:
+    def __init__(self, user_id: int, chat_id: int, turns: ChatTurns, deps: SessionDeps,
+                 chats: UserChats | None = None) -> None:
         self.user_id = user_id
         self.chat_id = chat_id
         self.turns = turns
         self.deps = deps
+        self.chats = chats  # for titling a new chat; None in tests that don't care
+        self._title_task: asyncio.Task[None] | None = None
         self.history: list[ModelMessage] = []
         self.turn_count = 0
         self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [])
@@ -124,7 +137,28 @@ class ChatSession:
         """End the session: stop the run, wait for it to be stored, shut the kernel down."""
         await self.stop()
         await self.wait()
+        if self._title_task is not None:
+            self._title_task.cancel()
         await self.shell.close()
+
+    async def _title_new_chat(self, text: str) -> None:
+        """A first message names an untitled chat at once; the model's better title follows in the background."""
+        if self.chats is None:
+            return
+        chat = await self.chats.get(self.chat_id)
+        if chat is None or chat.title:
+            return
+        await self._retitle(quick_title(text))
+        self._title_task = asyncio.create_task(self._refine_title(text))
+
+    async def _refine_title(self, text: str) -> None:
+        title = await model_title(self.deps.model, text)
+        if title:
+            await self._retitle(title)
+
+    async def _retitle(self, title: str) -> None:
+        if self.chats is not None and await self.chats.rename(self.chat_id, title) is not None:
+            await self._emit(TitleChanged(title))
 
     def catch_up(self, known: int) -> list[Event]:
         """The latest turn so far, for a tab whose page shows only the turns below `known`."""
@@ -159,6 +193,8 @@ class ChatSession:
     async def _turn(self, k: int, text: str, replaces: bool = False) -> None:
         started, ts = time.monotonic(), utcnow()
         await self._emit(TurnStarted(k, text, replaces))
+        if k == 0:
+            await self._title_new_chat(text)
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
