@@ -12,8 +12,10 @@ STAMP   := .venv/.installed
 run: setup
 	$(PY) -m app
 
+# Two runs: browser tests apart from the rest (Playwright's sync API leaves an event loop running).
 test: setup browser
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
 setup: $(STAMP) assets
 

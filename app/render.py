@@ -8,9 +8,10 @@ from typing import Any
 from fasthtml.common import Div, to_xml
 
 from ui import ids
+from ui.header import ShellStatus
 from ui.layout import Progress
 from ui.nodes import Delta, LivePart, NodeContainer, ResponseBlock, ToolsBlock
-from ui.turns import ErrorBlock, NoticeBlock, TurnMeta, TurnShell
+from ui.turns import ErrorBlock, NoticeBlock, ShellResetMarker, TurnMeta, TurnShell
 from varro.chat.events import (
     Event,
     NodeStarted,
@@ -19,6 +20,8 @@ from varro.chat.events import (
     PartStarted,
     ProgressChanged,
     ResponseFinished,
+    ShellChanged,
+    ShellWasReset,
     TitleChanged,
     ToolsFinished,
     TurnFailed,
@@ -64,6 +67,10 @@ class Renderer:
                 return append_to(ids.assistant(k), NoticeBlock(message))
             case TitleChanged(title=title):
                 return self.title(title)
+            case ShellChanged(status=status):
+                return ShellStatus(status, oob=True)
+            case ShellWasReset(before_turn=k):
+                return append_to(ids.TURNS, ShellResetMarker(k))
             case TurnFinished(turn=k, status=status, meta=meta):
                 return TurnMeta(k, status, meta, oob=True)
         raise TypeError(f"no fragment for {event!r}")

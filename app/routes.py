@@ -6,6 +6,8 @@ Beforeware in `app.auth`); a chat that is not the user's is "not found", like on
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Any
 
 from fasthtml.common import APIRouter, Response
@@ -14,11 +16,13 @@ from starlette.responses import FileResponse, RedirectResponse
 
 from app.render import Renderer
 from app.state import VarroState
-from ui.layout import ChatList, ChatPage, ChatTitle
-from ui.turns import StoredTurn
-from varro.chat.content import attachments_of, messages_of, meta_of
+from ui.header import ChatList, ChatTitle
+from ui.layout import ChatPage
+from ui.turns import ShellResetMarker, StoredTurn
+from varro.chat.content import Attachment, attachments_of, messages_of, meta_of
 from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
+from varro.export import to_markdown, to_notebook
 
 ar = APIRouter()
 
@@ -53,6 +57,17 @@ def stored_turn(turn: Turn) -> Any:
     """A stored turn, rendered as the live stream rendered it when it finished."""
     c = turn.content
     return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), image_url)
+
+
+def turn_list(stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
+    """Stored turns from index `since`, with the shell-reset markers where they happened."""
+    out: list[Any] = []
+    for t in stored:
+        if t.idx >= since:
+            out += [ShellResetMarker(r) for r in resets if r == t.idx]
+            out.append(stored_turn(t))
+    end = stored[-1].idx + 1 if stored else 0
+    return out + [ShellResetMarker(r) for r in resets if r >= max(end, since)]
 
 
 def chat_renderer(state: VarroState, chat: Chat) -> Renderer:
@@ -95,7 +110,8 @@ async def chat_page(req: Request, chat_id: int) -> Any:
     if chat is None:
         return not_found()
     stored = await (await chats.turns(chat_id)).list()
-    turns = [stored_turn(t) for t in stored]
+    live = state.live.get(chats.user_id)
+    shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"
     urls = {
         "ws": f"/chat/ws?chat_id={chat.id}",
         "history": history.to(current=chat.id),
@@ -103,8 +119,10 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "new": new_chat.to(),
         "delete": delete.to(chat_id=chat.id),
         "model_help": MODEL_HELP,
+        "export_md": export.to(chat_id=chat.id, fmt="md"),
+        "export_ipynb": export.to(chat_id=chat.id, fmt="ipynb"),
     }
-    return ChatPage(chat, turns, state.model_label, urls)
+    return ChatPage(chat, turn_list(stored, chat.shell_resets), state.model_label, urls, shell)
 
 
 @ar.post("/chat/{chat_id:int}/rename")
@@ -121,6 +139,28 @@ async def delete(req: Request, chat_id: int) -> Any:
     await state.live.end(chats.user_id, chat_id)
     state.uploads.drop_chat(chats.user_id, chat_id)
     return RedirectResponse(index.to(), status_code=303)
+
+
+EXPORTS = {"md": (to_markdown, "text/markdown; charset=utf-8"), "ipynb": (to_notebook, "application/x-ipynb+json")}
+
+
+@ar.get("/chat/{chat_id:int}/export.{fmt}")
+async def export(req: Request, chat_id: int, fmt: str) -> Any:
+    """The chat as a download: Markdown, or a notebook that opens in Jupyter."""
+    state, chats = _state(req), _chats(req)
+    chat = await chats.get(chat_id)
+    if chat is None or fmt not in EXPORTS:
+        return not_found()
+    stored = await (await chats.turns(chat_id)).list()
+
+    def read_image(att: Attachment) -> bytes | None:
+        path = state.uploads.resolve(chats.user_id, att.path)
+        return path.read_bytes() if path is not None else None
+
+    build, media_type = EXPORTS[fmt]
+    body = await asyncio.to_thread(build, chat.title, stored, read_image)
+    name = re.sub(r"[^\w-]+", "-", chat.title or "chat").strip("-").lower() or "chat"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
 @ar.get("/chat/uploads/{path:path}")

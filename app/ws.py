@@ -14,14 +14,14 @@ from urllib.parse import urlsplit
 from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.routes import chat_renderer, chat_url, stored_turn
+from app.routes import chat_renderer, chat_url, turn_list
 from app.state import VarroState
 from ui import ids
 from ui.layout import Progress
 from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
-from varro.chat.protocol import Edit, Hello, Invalid, Send, Stop, parse_frame
+from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame
 from varro.chat.session import Busy, ChatSession
 from varro.db.models import Chat
 
@@ -44,7 +44,7 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str])
 def notice(message: str, running: bool) -> str:
     """An inline error in the notice area; unlocks the input unless a run is going on."""
     frame = to_xml(Div(ErrorBlock(message), id=ids.NOTICES, hx_swap_oob="innerHTML"))
-    return frame if running else frame + to_xml(Progress("done", oob=True))
+    return frame if running else frame + to_xml(Progress("idle", oob=True))
 
 
 class Connection:
@@ -85,7 +85,7 @@ class Connection:
                   A("Use it here", href=self.chat_url, cls="btn btn-sm", data_testid="take-back"),
                   role="alert", cls="alert alert-warning")
         try:
-            await self.send(to_xml(Div(msg, id=ids.NOTICES, hx_swap_oob="innerHTML")) + to_xml(Progress("done", oob=True)))
+            await self.send(to_xml(Div(msg, id=ids.NOTICES, hx_swap_oob="innerHTML")) + to_xml(Progress("idle", oob=True)))
             await self.ws.close(code=REPLACED)
         except Exception:  # already gone: nothing to tell
             pass
@@ -93,9 +93,10 @@ class Connection:
     async def hello(self, session: ChatSession, known: int) -> None:
         """The page shows the finished turns below `known`: send it what it lacks, then go live."""
         stored = await session.turns.list()
-        fresh = [stored_turn(t) for t in stored if t.idx >= known]
+        resets = await session.turns.shell_resets()
+        fresh = turn_list(stored, resets, since=known)
         if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
-            self._stored_html = to_xml(Div(*[stored_turn(t) for t in stored], id=ids.TURNS, hx_swap_oob="innerHTML"),
+            self._stored_html = to_xml(Div(*turn_list(stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
                                        indent=False)
         elif fresh:
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
@@ -111,6 +112,8 @@ class Connection:
                     session.edit(k, msg)
                 case Stop():
                     await session.stop()
+                case Reset():
+                    session.reset_shell()
                 case Hello(known=known):
                     await self.hello(session, known)
                 case Invalid(reason=reason):

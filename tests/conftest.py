@@ -15,6 +15,17 @@ from varro.db.engine import create_tables, make_engine, make_sessions
 models.ALLOW_MODEL_REQUESTS = False
 
 
+BROWSER_FIXTURES = {"page", "context", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark browser tests `e2e`: they run in their own pytest process (see the Makefile), because
+    Playwright's sync API keeps an event loop running that later asyncio tests would trip over."""
+    for item in items:
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")

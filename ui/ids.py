@@ -11,6 +11,7 @@ FORM = "chat-form"
 TITLE = "chat-title"
 NOTICES = "chat-notices"
 MENU = "chat-menu-list"
+SHELL_STATUS = "shell-status"
 
 
 def turn(k: int) -> str:

@@ -9,11 +9,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fasthtml.common import Details, Div, Img, NotStr, Pre, Span, Summary
+from fasthtml.common import Button, Details, Div, Img, NotStr, Pre, Span, Summary
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ThinkingPart, ToolCallPart, ToolReturnPart
 
 from ui import ids
 from ui.highlight import highlight_code
+from ui.icons import Icon
 from ui.markdown import render_markdown
 from varro.chat.content import Attachment
 
@@ -84,7 +85,14 @@ def ResponseBlock(k: int, n: int, response: ModelResponse, oob: bool = False) ->
             blocks.append(ThinkingBlock(part.content))
         elif isinstance(part, ToolCallPart):
             blocks.append(ToolCallBlock(part))
+    if any(isinstance(p, TextPart) and p.content.strip() for p in response.parts):
+        blocks.append(CopyAnswer())
     return Div(*blocks, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)
+
+
+def CopyAnswer() -> Any:
+    return Div(Button(Icon("copy", 14), "Copy", type="button", data_action="copy-answer", aria_label="Copy answer",
+                      cls="btn btn-ghost btn-xs"), cls="flex opacity-70")
 
 
 def _output(label: str, text: str | None, cls: str = "") -> Any:
@@ -112,8 +120,9 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
     body = [o for o in outputs if o is not None] + images
     if not body:
         body = [Span("(no output)", cls="text-xs opacity-60")]
-    return Div(*body, cls="tool-result rounded-box border border-base-300 p-2 flex flex-col gap-1",
-               data_tool_call_id=ret.tool_call_id)
+    return Details(Summary("Output", cls="cursor-pointer text-xs opacity-70"), Div(*body, cls="flex flex-col gap-1"),
+                   open=True, cls="tool-result rounded-box border border-base-300 p-2",
+                   data_tool_call_id=ret.tool_call_id)
 
 
 def ToolsBlock(k: int, n: int, request: ModelRequest, attachments: Mapping[str, Sequence[Attachment]],

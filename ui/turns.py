@@ -47,6 +47,12 @@ def TurnShell(k: int, user_text: str, *assistant: Any, footer: Any = None) -> An
     )
 
 
+def ShellResetMarker(before_turn: int) -> Any:
+    """A divider in the turn list: the shell was reset here, so later code starts from an empty namespace."""
+    return Div("Shell reset: names defined above are gone", role="separator", data_before_turn=str(before_turn),
+               cls="shell-reset divider text-xs opacity-70", data_testid=f"shell-reset-{before_turn}")
+
+
 def ErrorBlock(message: str) -> Any:
     return Div(Span("⚠", aria_hidden="true"), Span(message), role="alert", cls="alert alert-error alert-soft text-sm")
 

@@ -10,13 +10,16 @@ document.addEventListener("alpine:init", () => {
     showJump: false,
     stick: true,
     scrollQueued: false,
+    autoTop: 0,
 
     /** Listen to the socket: lock on send, follow the stream, unlock when the server says so. */
     init() {
       this.onConfigSend = (e) => this.configSend(e);
       this.onAfterSend = (e) => this.afterSend(e);
-      this.onAfterMessage = () => this.afterMessage();
+      this.onAfterMessage = (e) => this.afterMessage(e);
       this.onKey = (e) => this.globalKey(e);
+      this.onClick = (e) => this.clicked(e);
+      this.$el.addEventListener("click", this.onClick);
       this.onOpen = (e) => this.hello(e);
       this.$el.addEventListener("htmx:wsOpen", this.onOpen);
       this.$el.addEventListener("htmx:wsConfigSend", this.onConfigSend);
@@ -24,6 +27,7 @@ document.addEventListener("alpine:init", () => {
       this.$el.addEventListener("htmx:wsAfterMessage", this.onAfterMessage);
       document.addEventListener("keydown", this.onKey);
       this.readProgress();
+      this.decorate(this.$el);
       this.scrollToBottom();
     },
 
@@ -33,9 +37,12 @@ document.addEventListener("alpine:init", () => {
       this.$el.removeEventListener("htmx:wsAfterSend", this.onAfterSend);
       this.$el.removeEventListener("htmx:wsAfterMessage", this.onAfterMessage);
       document.removeEventListener("keydown", this.onKey);
+      this.$el.removeEventListener("click", this.onClick);
     },
 
     get idle() { return !this.running; },
+    /** `aria-busy` of the turn list: screen readers wait for the finished turn instead of every token. */
+    get busy() { return this.running ? "true" : "false"; },
 
     /**
      * The socket (re)opened: drop any half-streamed turn and tell the server which finished turns
@@ -47,6 +54,9 @@ document.addEventListener("alpine:init", () => {
         const k = Number(turn.dataset.turn);
         if (document.querySelector(`#meta-${k}[data-status]`)) known = Math.max(known, k + 1);
         else turn.remove();
+      });
+      document.querySelectorAll("#chat-turns > .shell-reset").forEach((marker) => {
+        if (Number(marker.dataset.beforeTurn) >= known) marker.remove();
       });
       e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
     },
@@ -74,9 +84,76 @@ document.addEventListener("alpine:init", () => {
     },
 
     /** After each server frame: read the run state, and follow the stream once per animation frame. */
-    afterMessage() {
+    afterMessage(e) {
       this.readProgress();
+      // Only frames with finished blocks need decorating; deltas are plain text.
+      if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
+        this.decorate(document.getElementById("chat-turns"));
+      }
       this.queueScroll();
+    },
+
+    /** Give code blocks a Copy button and long outputs a "Show more", once each. */
+    decorate(root) {
+      root.querySelectorAll("pre.code-block:not([data-decorated])").forEach((pre) => {
+        pre.dataset.decorated = "1";
+        const wrap = document.createElement("div");
+        wrap.className = "code-wrap relative";
+        pre.replaceWith(wrap);
+        wrap.append(pre, this.button("Copy", "copy-code", "Copy code", "btn btn-xs absolute top-1 right-1 opacity-80"));
+      });
+      root.querySelectorAll(".tool-result pre:not([data-decorated])").forEach((pre) => {
+        pre.dataset.decorated = "1";
+        if (pre.scrollHeight > 320) {
+          pre.classList.add("collapsed");
+          pre.after(this.button("Show more", "toggle-output", "Show the whole output", "btn btn-xs btn-ghost self-start"));
+        }
+      });
+    },
+
+    button(text, action, label, cls) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = cls;
+      b.textContent = text;
+      b.dataset.action = action;
+      b.setAttribute("aria-label", label);
+      return b;
+    },
+
+    /** One listener for the page's small buttons: copy code, copy an answer, show more. */
+    clicked(e) {
+      const b = e.target.closest("button[data-action]");
+      if (!b) return;
+      if (b.dataset.action === "copy-code") {
+        this.copy(b.parentElement.querySelector("pre").innerText, b);
+      } else if (b.dataset.action === "copy-answer") {
+        const node = b.closest(".node");
+        const text = [...node.querySelectorAll(".assistant-text")].map((t) => t.innerText).join("\n\n");
+        this.copy(text, b);
+      } else if (b.dataset.action === "toggle-output") {
+        const pre = b.previousElementSibling;
+        const collapsed = pre.classList.toggle("collapsed");
+        b.textContent = collapsed ? "Show more" : "Show less";
+      }
+    },
+
+    copy(text, button) {
+      navigator.clipboard.writeText(text).then(() => {
+        const was = button.textContent;
+        button.textContent = "Copied";
+        setTimeout(() => { button.textContent = was; }, 1200);
+      });
+    },
+
+    /** Light or dark, remembered; without a choice the system setting applies. */
+    toggleTheme() {
+      const root = document.documentElement;
+      const current = root.getAttribute("data-theme") ||
+        (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+      const next = current === "dark" ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      try { localStorage.setItem("varro-theme", next); } catch (err) { /* private mode: not remembered */ }
     },
 
     readProgress() {
@@ -100,12 +177,15 @@ document.addEventListener("alpine:init", () => {
     scrollToBottom() {
       const el = this.$refs.scroller;
       el.scrollTop = el.scrollHeight;
+      this.autoTop = el.scrollTop; // where we put it: a scroll event at or below this is ours, not the user's
     },
 
-    /** A user scroll decides whether we follow the stream. */
+    /** A user scroll decides whether we follow the stream: up means "let me read", back down means "follow". */
     onScroll() {
       const el = this.$refs.scroller;
-      this.stick = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+      if (el.scrollTop + 2 < this.autoTop) this.stick = false;
+      if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX) this.stick = true;
+      this.autoTop = Math.min(this.autoTop, el.scrollTop);
       if (this.stick) this.showJump = false;
     },
 
@@ -139,8 +219,8 @@ document.addEventListener("alpine:init", () => {
 
     /** Remove every turn after k and clear turn k's answer: the page as it will be after an edit. */
     truncateAfter(k) {
-      document.querySelectorAll("#chat-turns > .turn").forEach((turn) => {
-        if (Number(turn.dataset.turn) > k) turn.remove();
+      document.querySelectorAll("#chat-turns > .turn, #chat-turns > .shell-reset").forEach((el) => {
+        if (Number(el.dataset.turn ?? el.dataset.beforeTurn) > k) el.remove();
       });
       const answer = document.getElementById(`assistant-${k}`);
       if (answer) answer.replaceChildren();
@@ -149,6 +229,9 @@ document.addEventListener("alpine:init", () => {
     },
 
     confirmDelete() { this.$refs.deleteDialog.showModal(); },
+
+    /** DaisyUI dropdowns stay open while focused: a chosen action closes its menu. */
+    closeMenu() { document.activeElement?.blur(); },
   }));
 
   Alpine.data("editable", () => ({

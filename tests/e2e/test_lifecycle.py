@@ -85,7 +85,7 @@ def test_escape_stops_a_running_answer(new_chat: Page, server: Server) -> None:
     send(page, "/stream 3000 at 150")
     page.wait_for_function("document.querySelector('#assistant-0').innerText.length > 50")
     page.keyboard.press("Escape")
-    expect(page.get_by_test_id("stopped-0")).to_be_visible(timeout=2_000)
+    expect(page.get_by_test_id("stopped-0")).to_be_visible(timeout=5_000)
 
 
 def test_a_second_tab_takes_over_and_the_first_goes_quiet(new_chat: Page, context: BrowserContext,

@@ -92,3 +92,23 @@ def test_empty_and_malformed_frames_get_an_inline_message(new_chat: Page) -> Non
     send(page, "still works after bad frames")
     wait_turn_done(page, 0)
     expect(page.locator("#user-0")).to_contain_text("still works")
+
+
+def test_scrolled_up_reader_is_not_yanked_down(new_chat: Page) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 900, "height": 500})
+    send(page, "/stream 1500 at 300")
+    scroller = page.locator("#chat-scroll")
+    page.wait_for_function("document.getElementById('chat-scroll').scrollHeight > 1500")
+    at_bottom = "(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 60"
+    assert scroller.evaluate(at_bottom), "following the stream while the reader is at the bottom"
+    scroller.evaluate("(el) => el.scrollTo(0, 100)")
+    page.wait_for_timeout(600)
+    assert scroller.evaluate("(el) => el.scrollTop") < 200, "a reader who scrolled up stays where they are"
+    jump = page.get_by_test_id("jump-latest")
+    expect(jump).to_be_visible()
+    jump.click()
+    page.wait_for_timeout(200)
+    assert scroller.evaluate(at_bottom)
+    expect(jump).to_be_hidden()
+    page.get_by_test_id("stop").click()

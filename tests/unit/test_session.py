@@ -239,3 +239,22 @@ async def test_a_spinning_cell_does_not_stall_another_session(store: Store, tmp_
     assert not spinning.done(), "the spinning cell was still running while the other session streamed"
     await spinner.stop()
     await spinning
+
+
+async def test_a_shell_reset_is_recorded_and_survives_a_restore(store: Store, tmp_path: Path, closing: list) -> None:
+    first, _ = await make_session(store, tmp_path, run_code_then_stop("forgotten = 1"))
+    await first.send("define")
+    await first.reset_shell()
+    assert await first.turns.shell_resets() == [1]
+    await first.close()
+
+    again = ChatSession(first.user_id, first.chat_id, first.turns, first.deps)
+    again.deps = SessionDeps(model=run_code_then_stop("print('forgotten' in globals())"), uploads=first.deps.uploads,
+                             make_kernel=first.deps.make_kernel)
+    closing.append(again)
+    await again.load()
+    await again.send("check")
+    ret = messages_of((await again.turns.list())[1].content)[2].parts[0]
+    assert "False" in ret.model_response_str(), "the restore replays only cells after the reset"
+    await again.edit(0, "go back before the reset")
+    assert await again.turns.shell_resets() == [], "an edit before the reset discards it"

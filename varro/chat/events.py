@@ -91,6 +91,20 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class ShellChanged:
+    """The kernel's state changed (not started, starting, idle, busy)."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class ShellWasReset:
+    """The user reset the shell; later turns start from an empty namespace."""
+
+    before_turn: int
+
+
+@dataclass(frozen=True)
 class TitleChanged:
     title: str
 
@@ -104,5 +118,5 @@ class TurnFinished:
 
 Event = (
     TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished
-    | ProgressChanged | TurnFailed | Notice | TitleChanged | TurnFinished
+    | ProgressChanged | TurnFailed | Notice | ShellChanged | ShellWasReset | TitleChanged | TurnFinished
 )

@@ -23,6 +23,11 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Reset:
+    """Clear the shell's namespace."""
+
+
+@dataclass(frozen=True)
 class Hello:
     """A tab's socket opened; its page shows the finished turns below `known`."""
 
@@ -34,7 +39,7 @@ class Invalid:
     reason: str
 
 
-Action = Send | Edit | Stop | Hello | Invalid
+Action = Send | Edit | Stop | Reset | Hello | Invalid
 
 
 def _text(value: object) -> str | None:
@@ -54,6 +59,8 @@ def parse_frame(raw: str | bytes, max_chars: int) -> Action:
     action = data.get("action")
     if action == "stop":
         return Stop()
+    if action == "reset":
+        return Reset()
     if action == "hello":
         known = data.get("known")
         return Hello(known) if isinstance(known, int) and known >= 0 else Invalid("A hello must say what the page shows.")

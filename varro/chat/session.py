@@ -21,7 +21,6 @@ from pydantic_ai.models import Model
 
 from varro.agent.agent import agent
 from varro.agent.models import reads_images
-from varro.agent.title import model_title, quick_title
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
 from varro.chat.content import attachments_of, build_content, messages_of
@@ -30,7 +29,8 @@ from varro.chat.events import (
     Event,
     Notice,
     ProgressChanged,
-    TitleChanged,
+    ShellChanged,
+    ShellWasReset,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -40,6 +40,7 @@ from varro.chat.history import closed
 from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
+from varro.chat.titles import Titler
 from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
 from varro.shell import CellResult
@@ -69,8 +70,7 @@ class ChatSession:
         self.chat_id = chat_id
         self.turns = turns
         self.deps = deps
-        self.chats = chats  # for titling a new chat; None in tests that don't care
-        self._title_task: asyncio.Task[None] | None = None
+        self.titler = Titler(chats, chat_id, deps.model, self._emit)
         self.history: list[ModelMessage] = []
         self.turn_count = 0
         self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [])
@@ -86,7 +86,8 @@ class ChatSession:
         stored = await self.turns.list()
         self.history = [m for t in stored for m in closed(messages_of(t.content))]
         self.turn_count = stored[-1].idx + 1 if stored else 0
-        await self.shell.reset([c for t in stored for c in cells_of(t.idx, messages_of(t.content))])
+        since = max(await self.turns.shell_resets(), default=0)  # cells before a reset are not restored
+        await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))])
         return stored
 
     # -- running -------------------------------------------------------------------------------
@@ -104,6 +105,16 @@ class ChatSession:
         if not 0 <= k < self.turn_count:
             raise ValueError(f"there is no turn {k} to edit")
         return self._start(self._edit(k, text))
+
+    def reset_shell(self) -> asyncio.Task[None]:
+        """Clear the shell's namespace, and record it so a later restore does not bring names back."""
+        return self._start(self._reset_shell())
+
+    async def _reset_shell(self) -> None:
+        await self.turns.record_shell_reset(self.turn_count)
+        await self.shell.reset([])
+        await self._emit(ShellWasReset(self.turn_count))
+        await self._emit(ShellChanged(self.shell.status))
 
     def _start(self, work: Any) -> asyncio.Task[None]:
         if self.busy:
@@ -137,28 +148,8 @@ class ChatSession:
         """End the session: stop the run, wait for it to be stored, shut the kernel down."""
         await self.stop()
         await self.wait()
-        if self._title_task is not None:
-            self._title_task.cancel()
+        self.titler.cancel()
         await self.shell.close()
-
-    async def _title_new_chat(self, text: str) -> None:
-        """A first message names an untitled chat at once; the model's better title follows in the background."""
-        if self.chats is None:
-            return
-        chat = await self.chats.get(self.chat_id)
-        if chat is None or chat.title:
-            return
-        await self._retitle(quick_title(text))
-        self._title_task = asyncio.create_task(self._refine_title(text))
-
-    async def _refine_title(self, text: str) -> None:
-        title = await model_title(self.deps.model, text)
-        if title:
-            await self._retitle(title)
-
-    async def _retitle(self, title: str) -> None:
-        if self.chats is not None and await self.chats.rename(self.chat_id, title) is not None:
-            await self._emit(TitleChanged(title))
 
     def catch_up(self, known: int) -> list[Event]:
         """The latest turn so far, for a tab whose page shows only the turns below `known`."""
@@ -188,13 +179,17 @@ class ChatSession:
             which = ", ".join(str(t + 1) for t in turns)
             await self._emit(Notice(turn, f"Restored shell state differs from what turn {which} showed."))
 
-        return await self.shell.run(code, diverged)
+        await self._emit(ShellChanged("busy"))
+        try:
+            return await self.shell.run(code, diverged)
+        finally:
+            await self._emit(ShellChanged(self.shell.status))
 
     async def _turn(self, k: int, text: str, replaces: bool = False) -> None:
         started, ts = time.monotonic(), utcnow()
         await self._emit(TurnStarted(k, text, replaces))
         if k == 0:
-            await self._title_new_chat(text)
+            await self.titler.first_message(text)
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),

@@ -27,6 +27,8 @@ class Chat(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False))
     title: str = ""
+    # Turn indexes before which the user reset the shell; a restore replays only cells after the last one.
+    shell_resets: list[int] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 

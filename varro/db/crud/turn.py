@@ -37,9 +37,32 @@ class ChatTurns:
             return turn
 
     async def truncate_from(self, idx: int) -> int:
-        """Delete every turn with index >= idx, in one transaction; returns how many went."""
+        """Delete every turn with index >= idx, in one transaction; returns how many went.
+
+        Shell resets recorded after turn idx belong to the discarded future and go with it.
+        """
         async with self.sessions() as s:
             stmt = delete(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx)
             result = await s.exec(stmt)
+            chat = await s.get(Chat, self.chat_id)
+            if chat is not None and any(r > idx for r in chat.shell_resets):
+                chat.shell_resets = [r for r in chat.shell_resets if r <= idx]  # a new list: JSON is saved on assignment
+                s.add(chat)
             await s.commit()
             return result.rowcount or 0
+
+    async def record_shell_reset(self, before_turn: int) -> list[int]:
+        """Remember that the shell was reset before turn `before_turn`; returns all resets."""
+        async with self.sessions() as s:
+            chat = await s.get(Chat, self.chat_id)
+            if chat is None:
+                return []
+            chat.shell_resets = sorted({*chat.shell_resets, before_turn})
+            s.add(chat)
+            await s.commit()
+            return chat.shell_resets
+
+    async def shell_resets(self) -> list[int]:
+        async with self.sessions() as s:
+            chat = await s.get(Chat, self.chat_id)
+            return list(chat.shell_resets) if chat is not None else []

@@ -1,0 +1,141 @@
+"""The chat header: title with inline rename, the recent-chats menu, new chat, theme, shell and export actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fasthtml.common import A, Button, Dialog, Div, Form, Header, Input, Li, P, Span, Ul
+
+from ui import ids
+from ui.alpine import on
+from ui.icons import Icon
+from varro.db.models import Chat
+
+
+def relative_time(when: datetime, now: datetime | None = None) -> str:
+    """'just now', '5 min ago', '3 h ago', 'yesterday', '4 days ago', or a date."""
+    now = now or datetime.now(UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    s = (now - when).total_seconds()
+    if s < 60:
+        return "just now"
+    if s < 3600:
+        return f"{int(s // 60)} min ago"
+    if s < 86400:
+        return f"{int(s // 3600)} h ago"
+    if s < 2 * 86400:
+        return "yesterday"
+    if s < 7 * 86400:
+        return f"{int(s // 86400)} days ago"
+    return when.strftime("%Y-%m-%d")
+
+
+def ChatTitle(chat: Chat, rename_url: str) -> Any:
+    """The title in the header; clicking it turns it into an inline rename form."""
+    return Div(
+        Button(
+            chat.title or "New chat",
+            cls="btn btn-ghost btn-sm text-base font-semibold truncate max-w-[40vw] normal-case",
+            x_show="notRenaming",
+            **on("click", "startRename"),
+            aria_label=f"Chat title: {chat.title or 'New chat'}. Rename",
+            data_testid="chat-title-text",
+        ),
+        Form(
+            Input(name="title", value=chat.title, cls="input input-sm", aria_label="Chat title", maxlength="80",
+                  x_ref="titleInput", **on("keydown.escape", "cancelRename")),
+            Button("Save", cls="btn btn-sm btn-primary", data_testid="rename-save"),
+            hx_post=rename_url, hx_target=f"#{ids.TITLE}", hx_swap="outerHTML",
+            x_show="renaming", x_cloak=True, cls="flex gap-1",
+        ),
+        id=ids.TITLE, x_data="rename", cls="min-w-0",
+    )
+
+
+def ChatMenu(history_url: str) -> Any:
+    """The recent-chats dropdown; its list is fetched each time it opens, so it is never stale."""
+    return Div(
+        Div(Icon("menu"), tabindex="0", role="button", cls="btn btn-ghost btn-sm", aria_label="Chats",
+            data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}", hx_trigger="click, focus"),
+        Ul(Li(Span("Loading…", cls="opacity-60")), id=ids.MENU, tabindex="0",
+           cls="dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap"),
+        cls="dropdown",
+    )
+
+
+def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
+    """The entries of the chat menu: title, relative time, the current one marked."""
+    if not chats:
+        return Ul(Li(Span("No chats yet", cls="opacity-60")), id=ids.MENU)
+    items = [
+        Li(A(Span(c.title or "New chat", cls="truncate"), Span(relative_time(c.updated_at), cls="text-xs opacity-60"),
+             href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
+             aria_current="page" if c.id == current else None, data_testid=f"chat-link-{c.id}"))
+        for c in chats
+    ]
+    return Ul(*items, id=ids.MENU,
+              cls="dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap")
+
+
+def DeleteDialog(delete_url: str) -> Any:
+    return Dialog(
+        Div(
+            P("Delete this chat?", cls="font-bold text-lg"),
+            P("Its messages and images are removed for good.", cls="py-2 opacity-80"),
+            Div(
+                Form(Button("Cancel", cls="btn"), method="dialog"),
+                Form(Button("Delete", cls="btn btn-error", data_testid="confirm-delete"), method="post", action=delete_url),
+                cls="modal-action",
+            ),
+            cls="modal-box",
+        ),
+        id="delete-dialog", cls="modal", x_ref="deleteDialog",
+    )
+
+
+def ShellStatus(status: str, oob: bool = False) -> Any:
+    """The kernel's state: not started, starting, idle or busy."""
+    tone = {"busy": "badge-warning", "idle": "badge-success", "starting": "badge-info"}.get(status, "badge-ghost")
+    return Span(Span("shell: ", cls="hidden sm:inline"), status, id=ids.SHELL_STATUS,
+                cls=f"badge badge-sm {tone} whitespace-nowrap", title="The Python shell of this chat",
+                data_status=status, data_testid="shell-status", hx_swap_oob="true" if oob else None)
+
+
+def MoreMenu(urls: dict[str, Any]) -> Any:
+    """Less frequent actions: reset the shell, export the chat."""
+    reset = Form(Input(type="hidden", name="action", value="reset"),
+                 Button("Reset shell", cls="w-full text-left", data_testid="reset-shell"), ws_send=True)
+    return Div(
+        Div("⋯", tabindex="0", role="button", cls="btn btn-ghost btn-sm", aria_label="More actions",
+            data_testid="more-menu"),
+        Ul(Li(reset),
+           Li(A(Icon("download", 14), "Export as Markdown", href=urls["export_md"], download=True,
+                data_testid="export-md")),
+           Li(A(Icon("download", 14), "Export as notebook (.ipynb)", href=urls["export_ipynb"], download=True,
+                data_testid="export-ipynb")),
+           tabindex="0", cls="dropdown-content menu bg-base-200 rounded-box z-10 w-64 p-2 shadow",
+           **on("click", "closeMenu")),
+        cls="dropdown dropdown-end",
+    )
+
+
+def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status: str) -> Any:
+    return Header(
+        ChatMenu(urls["history"]),
+        ChatTitle(chat, urls["rename"]),
+        Span(model_label, cls="badge badge-ghost badge-sm hidden sm:inline-flex", title=urls["model_help"],
+             data_testid="model-badge"),
+        Div(cls="flex-1"),
+        ShellStatus(shell_status),
+        Button(Icon("moon"), cls="btn btn-sm btn-ghost", aria_label="Toggle dark theme", data_testid="theme-toggle",
+               **on("click", "toggleTheme")),
+        Form(Button(Icon("plus"), Span("New chat", cls="hidden sm:inline"), cls="btn btn-sm btn-primary",
+                    data_testid="new-chat", aria_label="New chat"), method="post", action=urls["new"]),
+        MoreMenu(urls),
+        Button(Icon("trash"), cls="btn btn-sm btn-ghost", data_testid="delete-chat", aria_label="Delete chat",
+               **on("click", "confirmDelete")),
+        DeleteDialog(urls["delete"]),
+        cls="navbar gap-1 border-b border-base-300 px-2 min-h-12 shrink-0",
+    )

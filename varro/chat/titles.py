@@ -1,0 +1,45 @@
+"""Naming a new chat: a quick title from its first message, then the model's, in the background."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from pydantic_ai.models import Model
+
+from varro.agent.title import model_title, quick_title
+from varro.chat.events import Event, TitleChanged
+from varro.db.crud import UserChats
+
+
+class Titler:
+    def __init__(self, chats: UserChats | None, chat_id: int, model: Model,
+                 emit: Callable[[Event], Awaitable[None]]) -> None:
+        self.chats = chats  # None: titles are not this session's business (tests)
+        self.chat_id = chat_id
+        self.model = model
+        self.emit = emit
+        self._task: asyncio.Task[None] | None = None
+
+    async def first_message(self, text: str) -> None:
+        """Name the chat after `text` if it has no title yet; the model's better title follows."""
+        if self.chats is None:
+            return
+        chat = await self.chats.get(self.chat_id)
+        if chat is None or chat.title:
+            return
+        await self._retitle(quick_title(text))
+        self._task = asyncio.create_task(self._refine(text))
+
+    async def _refine(self, text: str) -> None:
+        title = await model_title(self.model, text)
+        if title:
+            await self._retitle(title)
+
+    async def _retitle(self, title: str) -> None:
+        if self.chats is not None and await self.chats.rename(self.chat_id, title) is not None:
+            await self.emit(TitleChanged(title))
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,106 @@
+"""A chat as Markdown or as a Jupyter notebook (nbformat 4): messages as markdown, code as code cells."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+
+from varro.chat.cells import TOOL_NAME, code_of
+from varro.chat.content import Attachment, attachments_of, messages_of
+from varro.db.models import Turn
+
+ReadImage = Callable[[Attachment], bytes | None]
+
+
+def _steps(turn: Turn) -> Iterator[tuple[str, Any]]:
+    """("text", str) and ("cell", (code, ToolReturnPart | None, [Attachment])) in the order they happened."""
+    messages = messages_of(turn.content)
+    attachments = attachments_of(turn.content)
+    returns = {p.tool_call_id: p for m in messages if isinstance(m, ModelRequest)
+               for p in m.parts if isinstance(p, ToolReturnPart)}
+    for m in messages:
+        if not isinstance(m, ModelResponse):
+            continue
+        for part in m.parts:
+            if isinstance(part, TextPart) and part.content.strip():
+                yield "text", part.content
+            elif isinstance(part, ToolCallPart) and part.tool_name == TOOL_NAME and (code := code_of(part)) is not None:
+                yield "cell", (code, returns.get(part.tool_call_id), attachments.get(part.tool_call_id, []))
+
+
+def _meta(ret: ToolReturnPart | None) -> dict[str, Any]:
+    return ret.metadata if ret is not None and isinstance(ret.metadata, dict) else {}
+
+
+def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str:
+    out = [f"# {title or 'Chat'}\n"]
+    for turn in turns:
+        out.append(f"## You\n\n{turn.user_text}\n\n## Varro\n")
+        for kind, value in _steps(turn):
+            if kind == "text":
+                out.append(value + "\n")
+                continue
+            code, ret, images = value
+            out.append(f"```python\n{code}\n```\n")
+            text = ret.model_response_str() if ret is not None else "(no result)"
+            out.append(f"```text\n{text}\n```\n")
+            for att in images:
+                data = read_image(att)
+                if data is not None:
+                    out.append(f"![figure](data:{att.media_type};base64,{base64.b64encode(data).decode()})\n")
+        if turn.status != "complete":
+            out.append(f"*({turn.status})*\n")
+    return "\n".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: ReadImage) -> list[dict[str, Any]]:
+    meta = _meta(ret)
+    outputs: list[dict[str, Any]] = []
+    for name in ("stdout", "stderr"):
+        if meta.get(name):
+            outputs.append({"output_type": "stream", "name": name, "text": _lines(meta[name])})
+    for att in images:
+        data = read_image(att)
+        if data is not None:
+            payload = base64.b64encode(data).decode() if att.media_type != "image/svg+xml" else data.decode()
+            outputs.append({"output_type": "display_data", "data": {att.media_type: payload}, "metadata": {}})
+    if meta.get("result"):
+        outputs.append({"output_type": "execute_result", "execution_count": None,
+                        "data": {"text/plain": _lines(meta["result"])}, "metadata": {}})
+    if meta.get("error"):
+        first, *rest = meta["error"].splitlines() or ["Error"]
+        ename, _, evalue = first.partition(": ")
+        outputs.append({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": rest})
+    if not meta and ret is not None:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": _lines(ret.model_response_str())})
+    return outputs
+
+
+def to_notebook(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str:
+    cells: list[dict[str, Any]] = [{"cell_type": "markdown", "metadata": {}, "source": _lines(f"# {title or 'Chat'}")}]
+    for turn in turns:
+        cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "user", "turn": turn.idx}},
+                      "source": _lines(f"**You:** {turn.user_text}")})
+        for kind, value in _steps(turn):
+            if kind == "text":
+                cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "assistant", "turn": turn.idx}},
+                              "source": _lines(value)})
+            else:
+                code, ret, images = value
+                cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
+                              "source": _lines(code), "outputs": _outputs(ret, images, read_image)})
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                     "language_info": {"name": "python"}},
+        "cells": [{**c, "id": f"cell-{i}"} for i, c in enumerate(cells)],
+    }
+    return json.dumps(notebook, indent=1)
