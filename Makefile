@@ -31,7 +31,6 @@ assets: node_modules/.package-lock.json $(STAMP)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/htmx-ext-ws/dist/ws.js $(VENDOR)/ws.js
 	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
-	$(PY) -m ui.highlight > $(VENDOR)/pygments.css
 	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
 
 node_modules/.package-lock.json: package.json package-lock.json

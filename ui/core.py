@@ -22,7 +22,7 @@ def chat_headers(static_url: str = STATIC_URL) -> tuple[Any, ...]:
         Meta(name="htmx-config", content=json.dumps(HTMX_CONFIG)),
         Link(rel="icon", href=f"{static_url}/favicon.svg", type="image/svg+xml"),
         Link(rel="stylesheet", href=f"{v}/app.css"),
-        Link(rel="stylesheet", href=f"{v}/pygments.css"),
+        Link(rel="stylesheet", href=f"{static_url}/css/pygments.css"),
         Script(src=f"{static_url}/js/theme.js"),
         Script(src=f"{v}/htmx.min.js"),
         Script(src=f"{v}/ws.js"),

@@ -40,7 +40,7 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
             cls="btn btn-ghost btn-sm text-base font-semibold truncate max-w-[40vw] normal-case",
             x_show="notRenaming",
             **on("click", "startRename"),
-            aria_label=f"Chat title: {chat.title or 'New chat'}. Rename",
+            aria_label=f"Rename chat “{chat.title or 'New chat'}”",
             data_testid="chat-title-text",
         ),
         Form(

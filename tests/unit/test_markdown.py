@@ -321,12 +321,29 @@ def test_render_arbitrary_text_is_a_fixed_point(text: str) -> None:
     assert sanitize_html(html) == html
 
 
-@settings(max_examples=300, deadline=None)
-@given(markdownish)
+HTML_FRAGMENTS = [
+    "<pre>", "</pre>", "<pre class=code-block>", "<table>", "</table>", "<tr>", "<td>", "<th>", "</td>", "<tbody>",
+    "<thead>", "<caption>", "<col>", "<p>", "</p>", "<a href=https://x>", "<a href='javascript:x'>", "</a>", "<li>",
+    "<ul>", "<ol start=3>", "</ul>", "<code>", "</code>", "<span class=hl-k>", "</span>", "<br>", "<hr>", "<h1>",
+    "</h1>", "<div>", "</div>", "<blockquote>", "<em>", "</em>", "<del>", "<img src=x>", "<script>", "</script>",
+    "<style>", "<svg>", "<math>", "<select>", "<option>", "<textarea>", "<!--", "-->", "<![CDATA[", "]]>",
+    "<noscript>", "<template>", "<form>", "<button>", "<p id=x>", "<body>", "<title>", "<plaintext>", "<xmp>",
+    "<iframe>", "<listing>", "\n", "\n\n", " ", "x", "&amp;", "&", "<", ">", '"', "'", "\x00", "\r", "&nbsp;",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(HTML_FRAGMENTS + FRAGMENTS), st.text(max_size=3)), max_size=30).map("".join))
 def test_sanitize_html_is_idempotent_on_raw_html(text: str) -> None:
     once = sanitize_html(text)
     assert sanitize_html(once) == once
     assert_safe(once)
+
+
+def test_a_leading_newline_in_pre_survives_reparsing() -> None:
+    # A parser drops the first newline after <pre>; the canonical step writes it back each time.
+    assert sanitize_html("<pre>\n\nx</pre>") == "<pre>\n\nx</pre>"
+    assert sanitize_html(sanitize_html("<pre>\n\nx</pre>")) == "<pre>\n\nx</pre>"
 
 
 # --- MarkdownBlocks ----------------------------------------------------------------------------------
@@ -448,7 +465,7 @@ def test_blocks_concatenate_to_the_whole_render_for_noise(data: st.DataObject) -
     check_stream(text, data.draw(split_points(text)))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(documents())
 def test_blocks_one_character_at_a_time(text: str) -> None:
     check_stream(text, list(text))

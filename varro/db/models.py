@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 TURN_STATUSES = ("complete", "stopped", "error")
@@ -28,7 +28,8 @@ class Chat(SQLModel, table=True):
     user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False))
     title: str = ""
     # Turn indexes before which the user reset the shell; a restore replays only cells after the last one.
-    shell_resets: list[int] = Field(default_factory=list, sa_type=JSON)
+    shell_resets: list[int] = Field(default_factory=list,
+                                    sa_column=Column(JSON, nullable=False, server_default=text("'[]'")))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
