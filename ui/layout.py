@@ -42,7 +42,7 @@ EXAMPLES = (
 )
 
 
-def Welcome() -> Any:
+def Welcome(model_label: str, model_help: str) -> Any:
     """Shown in an empty chat (CSS hides it once a turn exists): what Varro does, and prompts to try."""
     prompts = [
         Form(Input(type="hidden", name="action", value="send"), Input(type="hidden", name="msg", value=text),
@@ -57,6 +57,7 @@ def Welcome() -> Any:
         P("Ask anything. I can run Python in a shell that remembers your variables, and draw plots.",
           cls="opacity-70"),
         Div(*prompts, cls="grid gap-2 sm:grid-cols-3 w-full"),
+        P(f"Model: {model_label}. {model_help}", cls="text-xs opacity-60", data_testid="model-help"),
         cls="welcome flex flex-col items-center text-center gap-3 py-10", data_testid="welcome",
     )
 
@@ -70,7 +71,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             Main(
                 # A log region that is busy while an answer streams: screen readers wait for the
                 # finished turn instead of reading every token; #progress announces the state.
-                Div(Welcome(), *turns, id=ids.TURNS, role="log", aria_live="polite", aria_relevant="additions",
+                Div(Welcome(model_label, urls["model_help"]), *turns, id=ids.TURNS, role="log", aria_live="polite", aria_relevant="additions",
                     aria_label="Conversation", **bind("aria-busy", "busy"),
                     cls="flex flex-col gap-4 max-w-3xl mx-auto w-full p-3"),
                 id=ids.SCROLL, cls="flex-1 overflow-y-auto overflow-x-hidden", x_ref="scroller", **on("scroll", "onScroll"),
