@@ -47,10 +47,11 @@ class Renderer:
                 return Delta(k, n, p, text)
             case TurnStarted(turn=k, user_text=text, replaces=replaces):
                 shell = TurnShell(k, text)
+                cleared = Div(id=ids.NOTICES, hx_swap_oob="innerHTML")  # old notices are answered by now
                 if replaces:
                     shell.attrs["hx-swap-oob"] = "true"
-                    return shell
-                return append_to(ids.TURNS, shell)
+                    return shell, cleared
+                return append_to(ids.TURNS, shell), cleared
             case NodeStarted(turn=k, node=n):
                 return append_to(ids.assistant(k), NodeContainer(k, n))
             case PartStarted(turn=k, node=n, part=p, kind=kind, content=content, tool_name=tool):
