@@ -29,3 +29,19 @@ def wait_idle(page: Page, timeout: float = 60_000) -> None:
 def wait_turn_done(page: Page, k: int, timeout: float = 60_000) -> None:
     expect(page.locator(f"#meta-{k}[data-status]")).to_have_count(1, timeout=timeout)
     wait_idle(page, timeout)
+
+
+def converse(page: Page, *messages: str, first: int = 0) -> None:
+    """Send each message in turn, waiting for its answer to finish."""
+    for k, message in enumerate(messages, start=first):
+        send(page, message)
+        wait_turn_done(page, k)
+
+
+def py(code: str) -> str:
+    """A message holding one fenced python block (the demo model runs it with the tool)."""
+    return f"```python\n{code}\n```"
+
+
+def chat_id_of(page: Page) -> int:
+    return int(page.locator("#chat").get_attribute("data-chat-id"))

@@ -13,18 +13,12 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import wait_socket
-from tests.e2e.helpers import send, wait_turn_done
+from tests.e2e.helpers import chat_id_of, py, send, wait_turn_done
 from tests.e2e.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def py(code: str) -> str:
-    return f"```python\n{code}\n```"
-
-
-def chat_id_of(page: Page) -> int:
-    return int(page.locator("#chat").get_attribute("data-chat-id"))
 
 
 def test_a_new_chat_is_titled_from_its_first_message(new_chat: Page, server: Server) -> None:

@@ -7,7 +7,7 @@ import sqlite3
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
-from tests.e2e.helpers import send, wait_idle, wait_turn_done
+from tests.e2e.helpers import chat_id_of, converse, py, send, wait_idle, wait_turn_done
 from tests.e2e.server import Server
 
 
@@ -16,12 +16,6 @@ def stored(server: Server, chat_id: int) -> list[tuple[int, str, str]]:
         return db.execute("SELECT idx, status, user_text FROM turn WHERE chat_id=? ORDER BY idx", (chat_id,)).fetchall()
 
 
-def chat_id_of(page: Page) -> int:
-    return int(page.locator("#chat").get_attribute("data-chat-id"))
-
-
-def py(code: str) -> str:
-    return f"```python\n{code}\n```"
 
 
 def live_text(page: Page, k: int) -> str:
@@ -30,9 +24,7 @@ def live_text(page: Page, k: int) -> str:
 
 def test_editing_turn_1_of_3_truncates_and_regenerates(new_chat: Page, server: Server) -> None:
     page = new_chat
-    for k, code in enumerate(["a = 1", "b = 2", "c = 3"]):
-        send(page, py(code))
-        wait_turn_done(page, k)
+    converse(page, py("a = 1"), py("b = 2"), py("c = 3"))
     page.get_by_test_id("edit-1").click()
     editor = page.locator("#user-1 textarea")
     expect(editor).to_be_visible()
@@ -49,10 +41,7 @@ def test_editing_turn_1_of_3_truncates_and_regenerates(new_chat: Page, server: S
 
 def test_escape_cancels_an_edit_and_up_arrow_edits_the_last_message(new_chat: Page) -> None:
     page = new_chat
-    send(page, "first")
-    wait_turn_done(page, 0)
-    send(page, "second")
-    wait_turn_done(page, 1)
+    converse(page, "first", "second")
     page.locator("#chat-input").press("ArrowUp")
     editor = page.locator("#user-1 textarea")
     expect(editor).to_be_visible()

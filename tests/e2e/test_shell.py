@@ -10,15 +10,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import wait_socket
-from tests.e2e.helpers import send, wait_turn_done
+from tests.e2e.helpers import py, send, wait_turn_done
 from tests.e2e.server import Server, run_server
 
 SECRET = "sk-test-do-not-leak-4711"
 ENV = {"VARRO_CELL_TIMEOUT_S": "3", "OPENAI_API_KEY": SECRET, "VARRO_DEMO_TPS": "2000"}
 
-
-def py(code: str) -> str:
-    return f"```python\n{code}\n```"
 
 
 def kernels_under(folder: Path) -> list[int]:

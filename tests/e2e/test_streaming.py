@@ -9,7 +9,7 @@ import sqlite3
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import wait_socket
-from tests.e2e.helpers import WATCH_LIVE_TEXT, send, wait_turn_done
+from tests.e2e.helpers import WATCH_LIVE_TEXT, converse, send, wait_turn_done
 from tests.e2e.server import Server
 
 
@@ -73,10 +73,7 @@ def test_tool_call_streams_its_arguments_then_result_then_answer(new_chat: Page,
 
 def test_next_message_continues_with_the_history(new_chat: Page) -> None:
     page = new_chat
-    send(page, "First question about tides")
-    wait_turn_done(page, 0)
-    send(page, "And a second one")
-    wait_turn_done(page, 1)
+    converse(page, "First question about tides", "And a second one")
     expect(page.locator("#assistant-1 .assistant-text").last).to_contain_text("message 2")
     expect(page.locator("#assistant-1 .assistant-text").last).to_contain_text("tides")
 
