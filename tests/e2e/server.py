@@ -63,7 +63,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def run_server(data: Path, port: int | None = None, **env: str) -> Iterator[Server]:
+def run_server(data: Path, port: int | None = None, module: str = "app", **env: str) -> Iterator[Server]:
+    """`python -m module` (the standalone app, or a test host that mounts the chat) with its data in `data`."""
     data.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     full_env = {
@@ -79,7 +80,7 @@ def run_server(data: Path, port: int | None = None, **env: str) -> Iterator[Serv
     }
     log = data / f"server-{port}.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log)

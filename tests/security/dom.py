@@ -1,0 +1,92 @@
+"""What the browser tests watch in the page: dialogs, requests, CSP violations and the shape of the DOM.
+
+`WATCH` runs before any page script (an init script): it records CSP violations and every element that
+appears inside a turn's model output or user text with markup that could act. `CHECK_DOM` is evaluated
+after a turn: it returns a list of problems (ids moved, duplicated or foreign; active markup), empty when fine.
+"""
+
+from __future__ import annotations
+
+# Tags our own blocks use inside an assistant area, plus the sanitizer's allow-list for markdown.
+SAFE_TAGS = [
+    "div", "span", "pre", "code", "details", "summary", "img",
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "em", "strong", "del",
+    "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br",
+]  # fmt: skip
+SAFE_ATTRS = ["class", "id", "href", "rel", "target", "align", "start", "data-lang", "data-tool-call-id", "open",
+              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid"]
+
+_JS_RULES = f"""
+const SAFE_TAGS = new Set({SAFE_TAGS!r});
+const SAFE_ATTRS = new Set({SAFE_ATTRS!r});
+const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part)-(\\d+)-\\d+(?:-\\d+)?$/;
+/** Why `el` (inside model output or user text) could act, or null. */
+function activeMarkup(el) {{
+  const tag = el.tagName.toLowerCase();
+  if (!SAFE_TAGS.has(tag)) return `tag <${{tag}}>`;
+  for (const a of el.attributes) {{
+    if (!SAFE_ATTRS.has(a.name)) return `attribute ${{a.name}} on <${{tag}}>`;
+    if (a.name === 'href' && !/^(https?:|mailto:)/i.test(a.value)) return `href ${{a.value}}`;
+    if (a.name === 'src' && !(tag === 'img' && a.value.startsWith('/chat/uploads/'))) return `src ${{a.value}}`;
+    if (a.name === 'id' && !OUR_ID.test(a.value)) return `id ${{a.value}}`;
+  }}
+  return null;
+}}
+/** Inside (not itself) a turn's model output or the user's text. */
+function inHostileArea(el) {{
+  return el.parentElement && el.parentElement.closest('.assistant, [data-testid^="user-text-"]');
+}}
+"""
+
+WATCH = _JS_RULES + """
+window.__violations = [];
+window.__active = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample || ''}`);
+});
+new MutationObserver((records) => {
+  for (const r of records) for (const node of r.addedNodes) {
+    if (node.nodeType !== 1) continue;
+    for (const el of [node, ...node.querySelectorAll('*')]) {
+      if (!inHostileArea(el)) continue;
+      const why = activeMarkup(el);
+      if (why) window.__active.push(why + ': ' + el.outerHTML.slice(0, 120));
+    }
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+CHECK_DOM = "(texts) => {" + _JS_RULES + """
+const problems = [];
+const seen = new Set();
+for (const el of document.querySelectorAll('[id]')) {
+  if (seen.has(el.id)) problems.push('duplicate id ' + el.id);
+  seen.add(el.id);
+}
+const input = document.getElementById('chat-input');
+if (!input || input.tagName !== 'TEXTAREA' || !input.closest('#chat-form') || !input.closest('footer'))
+  problems.push('#chat-input is not the input bar textarea');
+for (const id of ['chat', 'chat-turns', 'chat-scroll', 'progress', 'chat-form', 'chat-title', 'chat-notices'])
+  if (!document.getElementById(id)) problems.push('missing #' + id);
+const turns = document.getElementById('chat-turns');
+[...turns.children].forEach((t, i) => {
+  if (t.id !== `turn-${i}` || !t.classList.contains('turn')) problems.push('odd child of #chat-turns: ' + t.id);
+});
+for (const el of turns.querySelectorAll('[id]')) {
+  const m = el.id.match(OUR_ID);
+  if (!m) { problems.push('foreign id in the turns: ' + el.id); continue; }
+  if (!el.closest(`#turn-${m[1] ?? m[2]}`)) problems.push('element out of its turn: ' + el.id);
+}
+for (const el of document.querySelectorAll('.assistant *, [data-testid^="user-text-"] *')) {
+  const why = activeMarkup(el);
+  if (why) problems.push(why);
+}
+texts.forEach((text, k) => {
+  const shown = document.querySelector(`[data-testid="user-text-${k}"]`);
+  if (!shown) problems.push(`no user text ${k}`);
+  else if (shown.children.length || shown.textContent !== text) problems.push(`user text ${k} is not shown verbatim`);
+});
+const title = document.querySelector('[data-testid="chat-title-text"]');
+if (title && title.children.length) problems.push('markup in the title');
+return problems;
+}"""
