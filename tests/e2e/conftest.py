@@ -53,7 +53,7 @@ def new_chat(page: Page, server: Server) -> Page:
 
 
 def wait_socket(page: Page) -> None:
-    page.wait_for_function("window.__wsOpen >= 1")
+    page.wait_for_function("() => window.__wsOpen >= 1")
 
 
 def data_dir(server: Server) -> Path:

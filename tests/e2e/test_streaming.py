@@ -96,7 +96,7 @@ def test_scrolled_up_reader_is_not_yanked_down(new_chat: Page) -> None:
     page.set_viewport_size({"width": 900, "height": 500})
     send(page, "/stream 1500 at 300")
     scroller = page.locator("#chat-scroll")
-    page.wait_for_function("document.getElementById('chat-scroll').scrollHeight > 1500")
+    page.wait_for_function("() => document.getElementById('chat-scroll').scrollHeight > 1500")
     at_bottom = "(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 60"
     assert scroller.evaluate(at_bottom), "following the stream while the reader is at the bottom"
     scroller.evaluate("(el) => el.scrollTo(0, 100)")
