@@ -9,7 +9,9 @@ chunks), then text quoting the result; a tool-less request mentioning "title" ge
 or from the latest tool result (so `print("HTTP_500")` fails the follow-up request): `FAIL_MIDSTREAM`,
 `HANG_MIDSTREAM` (a few chunks, then a dropped connection, or silence), `HTTP_500`, `HTTP_429` (with
 `Retry-After: 1`), `HANG` (silence, bounded, then 504), `FLAKY_500_THEN_OK[:n]` (the first n=2 requests
-with these exact messages get 500). `GET /_requests` lists every request body, `DELETE` forgets them.
+with these exact messages get 500). A prompt whose first line is `ECHO` is answered with the rest of it,
+verbatim, in 3-character chunks (hostile text split mid-tag, for the XSS tests); its title is that text too.
+`GET /_requests` lists every request body, `DELETE` forgets them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ FENCE = re.compile(r"```python[^\n]*\n(.*?)```", re.DOTALL)
 FAULT = re.compile(r"\b(FAIL_MIDSTREAM|HANG_MIDSTREAM|FLAKY_500_THEN_OK(?::\d+)?|HTTP_500|HTTP_429|HANG)\b")
 DELAY = re.compile(r"\bDELAY_MS=(\d+)\b")
 CHUNKS_BEFORE_FAULT = 5
+ECHO = "ECHO\n"
+ECHO_CHUNK = 3
 Body = dict[str, Any]
 
 
@@ -56,6 +60,7 @@ class State:
 class Reply(NamedTuple):
     text: str = ""
     code: str | None = None  # a run_python call with this code instead of text
+    chunk: int = 0  # stream the text in pieces of this many characters (0: word by word)
 
 
 def text_of(content: Any) -> str:
@@ -82,6 +87,8 @@ def script(body: Body) -> Reply:
     fences = FENCE.findall(prompt)
     if body.get("tools") and len(results) < len(fences):
         return Reply(code=fences[len(results)].rstrip("\n"))
+    if prompt.startswith(ECHO) and not results:
+        return Reply(prompt.removeprefix(ECHO), chunk=ECHO_CHUNK)
     if results:
         return Reply(f"The shell returned:\n\n```\n{results[-1].strip()}\n```\n\nThat is the result of the code.")
     if not body.get("tools") and re.search(r"\btitle\b", prompt, re.IGNORECASE):
@@ -106,7 +113,9 @@ def tool_call(code: str) -> dict[str, Any]:
 def deltas(reply: Reply) -> list[dict[str, Any]]:
     """Words of text; or a tool call whose JSON arguments then come 8 characters at a time."""
     if reply.code is None:
-        return [{"role": "assistant", "content": ""}] + [{"content": w} for w in re.findall(r"\s*\S+\s*", reply.text)]
+        pieces = ([reply.text[i:i + reply.chunk] for i in range(0, len(reply.text), reply.chunk)] if reply.chunk
+                  else re.findall(r"\s*\S+\s*", reply.text))
+        return [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
     call = tool_call(reply.code)
     args, call["function"]["arguments"] = call["function"]["arguments"], ""
     tail = [{"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]} for i in range(0, len(args), 8)]

