@@ -7,6 +7,7 @@ socket up whatever a handler raises. See docs/architecture.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
 from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame
+from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.db.models import Chat
 
@@ -29,6 +31,8 @@ log = logging.getLogger("varro.ws")
 
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
+FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
+FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str]) -> bool:
@@ -143,10 +147,18 @@ async def chat_ws(ws: WebSocket) -> None:
         return
     conn = Connection(ws, state, user_id, chat)
     session = await state.live.connect(user_id, chat.id, conn)
+    bucket = TokenBucket(settings.ws_frames_per_s, settings.ws_frame_burst)
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                break
+            if not bucket.take():
+                # Only this socket goes; a run it started carries on and is stored, as after any drop.
+                log.warning("closing a flooding socket of user %s", user_id)
+                with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
+                    await conn.send(notice(FLOOD_MESSAGE, False))
+                    await ws.close(code=FLOODED, reason="too many frames")
                 break
             try:
                 await conn.handle(session, message.get("text") or message.get("bytes") or "")

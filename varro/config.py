@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     cell_timeout_s: float = Field(30.0, gt=0)
     kernel_memory_mb: int = Field(2048, gt=0)
     max_message_chars: int = Field(20_000, gt=0)
+    # Frames a socket may send: a sustained rate per second, and a burst on top (a person sends a few a minute).
+    ws_frames_per_s: float = Field(10.0, gt=0)
+    ws_frame_burst: int = Field(30, gt=0)
+    # The longest wait for a model provider: for its first output, and then between two streamed chunks.
+    model_timeout_s: float = Field(120.0, gt=0)
     reconnect_grace_s: float = Field(30.0, ge=0)
 
     @property

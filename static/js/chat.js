@@ -4,6 +4,8 @@
 
 document.addEventListener("alpine:init", () => {
   const NEAR_BOTTOM_PX = 48;
+  // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
+  const TOO_BIG = 1009;
 
   Alpine.data("chat", () => ({
     running: false,
@@ -21,7 +23,9 @@ document.addEventListener("alpine:init", () => {
       this.onClick = (e) => this.clicked(e);
       this.$el.addEventListener("click", this.onClick);
       this.onOpen = (e) => this.hello(e);
+      this.onClose = (e) => this.closed(e);
       this.$el.addEventListener("htmx:wsOpen", this.onOpen);
+      this.$el.addEventListener("htmx:wsClose", this.onClose);
       this.$el.addEventListener("htmx:wsConfigSend", this.onConfigSend);
       this.$el.addEventListener("htmx:wsAfterSend", this.onAfterSend);
       this.$el.addEventListener("htmx:wsAfterMessage", this.onAfterMessage);
@@ -33,6 +37,7 @@ document.addEventListener("alpine:init", () => {
 
     destroy() {
       this.$el.removeEventListener("htmx:wsOpen", this.onOpen);
+      this.$el.removeEventListener("htmx:wsClose", this.onClose);
       this.$el.removeEventListener("htmx:wsConfigSend", this.onConfigSend);
       this.$el.removeEventListener("htmx:wsAfterSend", this.onAfterSend);
       this.$el.removeEventListener("htmx:wsAfterMessage", this.onAfterMessage);
@@ -59,6 +64,17 @@ document.addEventListener("alpine:init", () => {
         if (Number(marker.dataset.beforeTurn) >= known) marker.remove();
       });
       e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
+    },
+
+    /** The socket closed for good because a message was too large: tell the user and unlock the input. */
+    closed(e) {
+      if (e.detail.event.code !== TOO_BIG) return;
+      const alert = document.createElement("div");
+      alert.setAttribute("role", "alert");
+      alert.className = "alert alert-error alert-soft text-sm";
+      alert.textContent = "That message was far too long to send, so the connection was closed. Reload the page to continue.";
+      document.getElementById("chat-notices").replaceChildren(alert);
+      this.running = false;
     },
 
     /** Before a frame leaves: refuse empty or overlapping sends; an edit truncates the page at once. */

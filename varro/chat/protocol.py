@@ -41,6 +41,15 @@ class Invalid:
 
 Action = Send | Edit | Stop | Reset | Hello | Invalid
 
+# Room for the form's other fields and htmx's HEADERS around the message.
+FRAME_OVERHEAD = 8192
+
+
+def max_frame_size(max_chars: int) -> int:
+    """The longest frame a valid message can make: JSON escaping grows a character to at most 6 bytes
+    (`\\u0000`). uvicorn's `ws_max_size` is set to this, so anything it lets through gets a clear answer here."""
+    return max_chars * 6 + FRAME_OVERHEAD
+
 
 def _text(value: object) -> str | None:
     # A form field htmx sends twice arrives as a list; we take none of those.
@@ -48,7 +57,7 @@ def _text(value: object) -> str | None:
 
 
 def parse_frame(raw: str | bytes, max_chars: int) -> Action:
-    if len(raw) > max_chars * 6 + 4096:  # JSON escaping can grow text up to 6x; refuse before parsing
+    if len(raw) > max_frame_size(max_chars):  # refuse before parsing
         return Invalid(f"That message is too long (the limit is {max_chars:,} characters).")
     try:
         data = json.loads(raw)

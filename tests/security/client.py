@@ -1,0 +1,111 @@
+"""A scripted browser tab without a browser: sign in over HTTP, then speak the chat's websocket protocol.
+
+Frames are read the way the page reads them; a turn is finished when its `#meta-k` arrives with a status
+(the server sends it only after the turn is stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+START_TAG = re.compile(r"<div\b[^>]*>")
+META_ID = re.compile(r'\bid="meta-(\d+)"')
+STATUS = re.compile(r'\bdata-status="(\w+)"')
+
+
+def turn_statuses(frame: str) -> dict[int, str]:
+    """The turns a frame reports as stored: `#meta-k` elements with a `data-status` (attributes in any order)."""
+    found = {}
+    for tag in START_TAG.findall(frame):
+        if (meta := META_ID.search(tag)) and (status := STATUS.search(tag)):
+            found[int(meta[1])] = status[1]
+    return found
+
+
+@dataclass
+class Tab:
+    """One user's tab on one chat of a server at `base` (`http://127.0.0.1:N`)."""
+
+    base: str
+    name: str
+    cookies: str = ""
+    chat_id: int = 0
+    ws: ClientConnection | None = None
+    frames: list[str] = field(default_factory=list)
+    statuses: dict[int, str] = field(default_factory=dict)
+
+    async def sign_in(self, new_chat: bool = True) -> None:
+        """Log in through the host's `/login/{name}` (or the demo user's `/chat`) and open a fresh chat.
+
+        A client of its own, so no other tab's cookie comes along (and no proxy from the environment)."""
+        login = f"{self.base}/login/{self.name}" if self.name else f"{self.base}/chat"
+        async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+            await http.get(login, follow_redirects=False)
+            if new_chat:
+                resp = await http.post(f"{self.base}/chat/new", follow_redirects=False)
+                assert resp.status_code == 303, resp.text
+                self.chat_id = int(resp.headers["location"].rsplit("/", 1)[1])
+            self.cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+    async def open(self, known: int = 0, origin: str | None = "", **kw: Any) -> ClientConnection:
+        """Open the socket (same origin unless told otherwise) and say what the page shows."""
+        url = self.base.replace("http", "ws", 1) + f"/chat/ws?chat_id={self.chat_id}"
+        headers = {"Cookie": self.cookies} if self.cookies else {}
+        self.ws = await connect(url, origin=self.base if origin == "" else origin, additional_headers=headers,
+                                open_timeout=20, max_size=None, **kw)
+        await self.ws.send(json.dumps({"action": "hello", "known": known}))
+        return self.ws
+
+    async def send(self, msg: str) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps({"action": "send", "msg": msg}))
+
+    async def stop(self) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps({"action": "stop"}))
+
+    async def recv(self, seconds: float) -> str:
+        assert self.ws is not None
+        frame = await asyncio.wait_for(self.ws.recv(), seconds)
+        text = frame if isinstance(frame, str) else frame.decode()
+        self.frames.append(text)
+        self.statuses.update(turn_statuses(text))
+        return text
+
+    async def wait_turn(self, k: int, seconds: float = 60) -> str:
+        """Read frames until turn k is stored; its status."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while k not in self.statuses:
+            await self.recv(max(0.01, deadline - loop.time()))
+        return self.statuses[k]
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+            self.ws = None
+
+
+def stored_turns(db: Path, chat_id: int | None = None) -> list[dict[str, Any]]:
+    """Every stored turn (of one chat, or all), read with plain sqlite3 as an operator would."""
+    with closing(sqlite3.connect(db, timeout=30)) as conn:
+        conn.row_factory = sqlite3.Row
+        where, args = ("WHERE chat_id = ?", (chat_id,)) if chat_id is not None else ("", ())
+        rows = conn.execute(f"SELECT chat_id, idx, user_text, content, status FROM turn {where} ORDER BY chat_id, idx",
+                            args).fetchall()
+    return [{**dict(r), "content": json.loads(r["content"])} for r in rows]
+
+
+def integrity(db: Path) -> str:
+    with closing(sqlite3.connect(db, timeout=30)) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
