@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from varro.agent.models import resolve_model
+from varro.agent.models import request_settings, resolve_model
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, SessionDeps
 from varro.chat.shell_state import KernelFactory
@@ -50,7 +50,8 @@ async def open_state(settings: Settings) -> VarroState:
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
-    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings))
+    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
+                       model_settings=request_settings(settings.model_timeout_s))
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id)

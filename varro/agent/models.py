@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from pydantic_ai.models import Model, infer_model
+from pydantic_ai.settings import ModelSettings
 
 from varro.agent.demo import demo_model
 
@@ -25,3 +26,13 @@ def resolve_model(name: str, demo_tps: float) -> Model:
 
 def reads_images(model: Model) -> bool:
     return bool(model.profile.get("supports_image_input")) and model.system != "function"
+
+
+def request_settings(timeout_s: float) -> ModelSettings:
+    """Bound every wait on the provider, so a hung one ends in a clear error instead of a turn stuck "running".
+
+    `first_event_timeout` covers the request until its first output, SDK retries included; `timeout` is the
+    HTTP client's per-attempt limit, which on a stream is the longest silence between two chunks. Neither
+    limits a long answer that keeps coming.
+    """
+    return ModelSettings(timeout=timeout_s, first_event_timeout=timeout_s)

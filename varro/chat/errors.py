@@ -7,12 +7,15 @@ from pydantic_ai.exceptions import (
     ModelConnectionError,
     ModelHTTPError,
     ModelRateLimitError,
+    ModelRequestTimeout,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
 
 
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, ModelRequestTimeout):
+        return f"The model provider did not answer within {exc.timeout:g} s. Try again in a moment."
     if isinstance(exc, ModelRateLimitError):
         return "The model provider is rate limiting us (HTTP 429). Wait a moment and try again."
     if isinstance(exc, ModelConnectionError):

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic_ai.exceptions import RunCancelled
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
 
 from varro.agent.agent import agent
 from varro.agent.models import reads_images
@@ -61,6 +62,7 @@ class SessionDeps:
     model: Model
     uploads: UploadStore
     make_kernel: Callable[[int, int], KernelFactory]
+    model_settings: ModelSettings | None = None  # timeouts (varro.agent.models.request_settings)
 
 
 class ChatSession:
@@ -199,7 +201,8 @@ class ChatSession:
         error: str | None = None
         run: Any = None
         try:
-            async with agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps) as run:
+            async with agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps,
+                                  model_settings=self.deps.model_settings) as run:
                 self._run = run
                 await NodeStreamer(k, self._emit).run(run)
             messages, usage = run.new_messages(), run.usage
