@@ -1,0 +1,148 @@
+"""Every route and websocket action that takes a chat, turn or upload id, tried as another user: "not found"
+or a refused frame, and none of the owner's bytes. (tests/unit/test_routes.py has the basic cases; these add
+a chat with a stored turn and a figure, every id-taking route, path tricks, and frames naming the owner's ids.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fasthtml.common import FastHTML
+from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from tests.security.client import turn_statuses
+from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from varro.chat.content import Attachment, build_content
+from varro.db.models import utcnow
+
+SECRET = "alice-secret-7f3a"
+PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
+# Every path of the module that takes an id; a new one must be added to the tests below.
+ID_ROUTES = {"/chat/{chat_id:int}", "/chat/{chat_id:int}/rename", "/chat/{chat_id:int}/delete",
+             "/chat/uploads/{path:path}", "/chat/ws"}
+
+
+class World:
+    """Alice owns a chat with a stored turn (a code cell and its figure); Bob is signed in too."""
+
+    def __init__(self, app: FastHTML, alice: TestClient, bob: TestClient) -> None:
+        self.app, self.alice, self.bob = app, alice, bob
+        self.alice_id = int(alice.get("/login/alice").text.rsplit(" ", 1)[1])
+        self.bob_id = int(bob.get("/login/bob").text.rsplit(" ", 1)[1])
+        self.chat = new_chat(alice)
+        self.bob_chat = new_chat(bob)
+        alice.post(f"/chat/{self.chat}/rename", data={"title": f"Plans {SECRET}"})
+        self.upload = f"{self.alice_id}/{self.chat}/{'a' * 64}.png"
+        file = Path(app.state.varro.settings.uploads_dir) / self.upload
+        file.parent.mkdir(parents=True)
+        file.write_bytes(PNG)
+        messages = [ModelRequest(parts=[UserPromptPart(f"question {SECRET}")]),
+                    ModelResponse(parts=[ToolCallPart("run_python", {"code": f"print('{SECRET}')"}, tool_call_id="c1")]),
+                    ModelRequest(parts=[ToolReturnPart("run_python", SECRET, tool_call_id="c1")]),
+                    ModelResponse(parts=[TextPart(f"answer {SECRET}")])]
+        content = build_content(f"question {SECRET}", utcnow(), messages, {"c1": [Attachment(self.upload, "image/png")]},
+                                {"model": "demo"})
+
+        async def store_turn() -> None:
+            turns = await app.state.varro.store.chats.for_user(self.alice_id).turns(self.chat)
+            await turns.append(0, f"question {SECRET}", content)
+
+        alice.portal.call(store_turn)
+        self.alice_page = alice.get(f"/chat/{self.chat}").text
+
+    def assert_alice_intact(self) -> None:
+        assert self.alice.get(f"/chat/{self.chat}").text == self.alice_page
+        assert self.alice.get(f"/chat/uploads/{self.upload}").content == PNG
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("VARRO_DEMO_TPS", "0")  # the demo model answers at once
+    app = host_app(tmp_path)
+    with TestClient(app) as alice, TestClient(app) as bob:
+        yield World(app, alice, bob)
+
+
+def assert_nothing_of_alices(body: bytes | str) -> None:
+    data = body.encode() if isinstance(body, str) else body
+    assert SECRET.encode() not in data and b"PNG" not in data
+
+
+def test_the_id_taking_routes_are_all_tried(world: World) -> None:
+    paths = {r.path for r in world.app.routes if isinstance(r, Route | WebSocketRoute)
+             and r.path.startswith("/chat") and ("{" in r.path or isinstance(r, WebSocketRoute))}
+    assert paths == ID_ROUTES
+
+
+def test_routes_as_another_user(world: World) -> None:
+    chat, bob = world.chat, world.bob
+    for method, path in [("get", f"/chat/{chat}"), ("post", f"/chat/{chat}/rename"), ("post", f"/chat/{chat}/delete"),
+                         ("get", f"/chat/uploads/{world.upload}")]:
+        resp = bob.post(path, data={"title": "pwned"}) if method == "post" else bob.get(path)
+        assert resp.status_code == 404, path
+        assert_nothing_of_alices(resp.content)
+    for path in [f"/chat/history?current={chat}", "/chat/history", f"/chat/{world.bob_chat}"]:
+        resp = bob.get(path)
+        assert resp.status_code == 200
+        assert_nothing_of_alices(resp.content)
+    assert bob.get("/chat", follow_redirects=False).headers["location"] == f"/chat/{world.bob_chat}"
+    world.assert_alice_intact()
+
+
+@pytest.mark.parametrize("path", [
+    "{alice}/{chat}/{file}", "{bob}/{chat}/{file}", "{bob}/../{alice}/{chat}/{file}", "{bob}/{chat}/../../{alice}/{chat}/{file}",
+    "{bob}/%2e%2e/{alice}/{chat}/{file}", "{bob}%2f..%2f{alice}/{chat}/{file}", "%2F{alice}/{chat}/{file}",
+    "{bob}/{chat}/..%5c..%5c{alice}%5c{chat}%5c{file}", "{alice}/{chat}/{file}%00.png", "{alice}/{chat}/./{file}",
+    "{alice}/{chat}", "{alice}", "../../../../etc/passwd", "{bob}/{chat}/%2e%2e%2f%2e%2e%2f{alice}%2f{chat}%2f{file}",
+])
+def test_upload_paths_as_another_user(world: World, path: str) -> None:
+    alice, file = str(world.alice_id), world.upload.rsplit("/", 1)[1]
+    url = "/chat/uploads/" + path.format(alice=alice, bob=world.bob_id, chat=world.chat, file=file)
+    resp = world.bob.get(url)
+    assert resp.status_code == 404, url
+    assert_nothing_of_alices(resp.content)
+
+
+def read_until_stored(ws, k: int) -> str:  # noqa: ANN001  (Starlette's test session)
+    frames = ""
+    while k not in turn_statuses(frames):
+        frames += ws.receive_text()
+    return frames
+
+
+def test_socket_for_another_users_chat_is_refused_and_leaves_hers_alone(world: World) -> None:
+    with world.alice.websocket_connect(f"/chat/ws?chat_id={world.chat}", headers=ORIGIN) as mine:
+        mine.send_text(json.dumps({"action": "hello", "known": 1}))
+        with world.bob.websocket_connect(f"/chat/ws?chat_id={world.chat}", headers=ORIGIN) as theirs:
+            reply = theirs.receive_text()
+            assert "not found" in reply
+            assert_nothing_of_alices(reply)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                theirs.receive_text()
+            assert closed.value.code == 4404
+        # Alice's socket was not taken over: it still answers her.
+        mine.send_text(json.dumps({"action": "edit", "turn": "9", "msg": "x"}))
+        assert "no turn 9" in mine.receive_text()
+    world.assert_alice_intact()
+
+
+def test_frames_naming_another_users_ids_act_on_ones_own_chat_only(world: World) -> None:
+    with world.bob.websocket_connect(f"/chat/ws?chat_id={world.bob_chat}", headers=ORIGIN) as ws:
+        # The socket's chat is fixed when it opens; ids in a frame never pick another one.
+        ws.send_text(json.dumps({"action": "hello", "known": 0, "chat_id": world.chat}))
+        ws.send_text(json.dumps({"action": "edit", "turn": "0", "msg": "pwned", "chat_id": world.chat}))
+        reply = ws.receive_text()
+        assert "no turn 0" in reply
+        ws.send_text(json.dumps({"action": "send", "msg": "hello", "chat_id": world.chat, "turn": "0"}))
+        frames = read_until_stored(ws, 0)
+        assert_nothing_of_alices(reply + frames)
+        ws.send_text(json.dumps({"action": "stop", "chat_id": world.chat}))
+    page = world.bob.get(f"/chat/{world.bob_chat}").text
+    assert 'data-testid="user-text-0"' in page
+    assert_nothing_of_alices(page)
+    world.assert_alice_intact()
