@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import RedirectResponse
 
 from app.mount import mount_chat
@@ -18,6 +19,9 @@ def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app
     app, rt = daisy_app(title="Varro Chat", secret_key=settings.secret_key, key_fname=str(key_file),
                         htmlkw={"lang": "en"})
     mount_chat(app, settings)
+    # Standalone, the app is on a developer's machine and runs code for whoever is signed in (the demo user:
+    # anyone). A host app does its own Host checking.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
 
     @rt("/")
     def home() -> RedirectResponse:

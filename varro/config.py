@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
     allowed_origins: list[str] = Field(default_factory=list)
+    # Host names the standalone app answers to; None: loopback names, or any when VARRO_HOST is 0.0.0.0 / ::.
+    allowed_hosts: list[str] | None = None
     cell_timeout_s: float = Field(30.0, gt=0)
     kernel_memory_mb: int = Field(2048, gt=0)
     max_message_chars: int = Field(20_000, gt=0)
@@ -36,6 +38,16 @@ class Settings(BaseSettings):
     # The longest wait for a model provider: for its first output, and then between two streamed chunks.
     model_timeout_s: float = Field(120.0, gt=0)
     reconnect_grace_s: float = Field(30.0, ge=0)
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Refusing other Host headers stops DNS rebinding: a page on evil.example whose name now points to
+        127.0.0.1 is same-origin with itself, so only the Host tells it apart from the real app."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        if self.host in ("0.0.0.0", "::"):
+            return ["*"]
+        return sorted({"127.0.0.1", "localhost", "[::1]", self.host})
 
     @property
     def sqlite_path(self) -> Path | None:
