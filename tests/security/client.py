@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from varro.chat.content import messages_of
+
 START_TAG = re.compile(r"<div\b[^>]*>")
 META_ID = re.compile(r'\bid="meta-(\d+)"')
 STATUS = re.compile(r'\bdata-status="(\w+)"')
@@ -109,3 +111,34 @@ def stored_turns(db: Path, chat_id: int | None = None) -> list[dict[str, Any]]:
 def integrity(db: Path) -> str:
     with closing(sqlite3.connect(db, timeout=30)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def unanswered_tool_calls(turn: dict[str, Any]) -> list[str]:
+    """Tool calls in a stored turn without a result in the same turn (a provider would refuse the history)."""
+    parts = [p for m in turn["content"]["assistant"]["messages"] for p in m["parts"]]
+    answered = {p["tool_call_id"] for p in parts if p["part_kind"] in ("tool-return", "retry-prompt")}
+    return [p["tool_call_id"] for p in parts if p["part_kind"] == "tool-call" and p["tool_call_id"] not in answered]
+
+
+def answer_text(turn: dict[str, Any]) -> str:
+    """The turn's model text, every text part joined."""
+    return "".join(p["content"] for m in turn["content"]["assistant"]["messages"] for p in m["parts"]
+                   if p["part_kind"] == "text")
+
+
+def check_stored(db: Path) -> dict[int, list[dict[str, Any]]]:
+    """What holds for the database whatever happened: intact file, foreign keys, every chat's turns numbered
+    0..n-1 with a final status, readable content and no tool call left without its result. Turns by chat."""
+    assert integrity(db) == "ok"
+    with closing(sqlite3.connect(db, timeout=30)) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    by_chat: dict[int, list[dict[str, Any]]] = {}
+    for turn in stored_turns(db):
+        by_chat.setdefault(turn["chat_id"], []).append(turn)
+    for chat, turns in by_chat.items():
+        assert [t["idx"] for t in turns] == list(range(len(turns))), chat
+        for t in turns:
+            assert t["status"] in ("complete", "stopped", "error"), t
+            messages_of(t["content"])  # parses as pydantic-ai messages
+            assert unanswered_tool_calls(t) == [], (chat, t["idx"])
+    return by_chat

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
+from dataclasses import replace
+
+from pydantic_ai.messages import (
+    INTERRUPTED_TOOL_RETURN_CONTENT,
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ToolCallPart,
+    ToolReturnPart,
+)
+
+
+def _interrupted(call: ToolCallPart) -> ToolReturnPart:
+    return ToolReturnPart(call.tool_name, INTERRUPTED_TOOL_RETURN_CONTENT, call.tool_call_id, outcome="interrupted")
 
 
 def closed(messages: list[ModelMessage]) -> list[ModelMessage]:
-    """Drop a trailing response whose tool calls never got results, so the next run can send it.
+    """Give every tool call a result, so the next run can send this history to a provider.
 
-    Stopped runs come back already repaired by pydantic-ai (`RunCancelled.all_messages()`); a run that
-    failed mid-way does not, and a provider would reject a tool call without its result.
+    A turn stopped while its tools ran ends in a request holding only the results that came back (often
+    none); pydantic-ai repairs that only while it is the very end of the history, and this turn's messages
+    will be followed by others'. So the calls still open get an `interrupted` result (shown as such, never
+    replayed), and an empty request goes. A run that failed with a response whose calls never ran loses
+    that response instead: nothing of it happened.
     """
     out = list(messages)
     answered = {p.tool_call_id for m in out if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, ToolReturnPart)}
+    if len(out) >= 2 and isinstance(out[-1], ModelRequest) and isinstance(out[-2], ModelResponse):
+        missing = [c for c in out[-2].tool_calls if c.tool_call_id not in answered]
+        if missing:
+            out[-1] = replace(out[-1], parts=[*out[-1].parts, *map(_interrupted, missing)])
+            answered.update(c.tool_call_id for c in missing)
+    if out and isinstance(out[-1], ModelRequest) and not out[-1].parts:
+        out.pop()
     while out and isinstance(out[-1], ModelResponse):
         calls = [p for p in out[-1].parts if isinstance(p, ToolCallPart)]
         if all(c.tool_call_id in answered for c in calls):
