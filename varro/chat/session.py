@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from pydantic_ai.exceptions import RunCancelled
-from pydantic_ai.messages import ModelMessage
+from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
@@ -236,7 +236,9 @@ class ChatSession:
         usage: Any,
         error: str | None = None,
     ) -> None:
-        messages = closed(messages)
+        # A turn stopped (or failed) before its run began has no messages; keep the user's words in the history
+        # anyway, as the page keeps them, so the model is not told a different conversation.
+        messages = closed(messages) or [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])]
         meta: dict[str, Any] = {
             "model": self.deps.model.model_name,
             "duration_ms": round((time.monotonic() - started) * 1000),
