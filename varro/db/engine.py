@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -11,7 +14,28 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from varro.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-Sessions = async_sessionmaker[AsyncSession]
+
+class Sessions:
+    """The session factory: `sessions()` for reads, `async with sessions.write() as s` for a transaction that writes.
+
+    SQLite lets one writer at a time hold its lock, and ours hold it across several event-loop hops (a statement
+    each); under load the writers queued in SQLite's busy handler, which is unfair and gives up after the busy
+    timeout ("database is locked"). So writers of this process queue here instead, in order, and SQLite's
+    timeout is left for other processes. Other databases need no such queue.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        # expire_on_commit=False: reading attributes after commit would otherwise need a greenlet (MissingGreenlet).
+        self._maker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    def __call__(self) -> AsyncSession:
+        return self._maker()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        async with self._write_lock or contextlib.nullcontext(), self._maker() as session:
+            yield session
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -32,8 +56,7 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
-    # expire_on_commit=False: reading attributes after commit would otherwise need a greenlet (MissingGreenlet).
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return Sessions(engine)
 
 
 async def create_tables(engine: AsyncEngine) -> None:

@@ -45,7 +45,7 @@ class UserChats:
             return chat if chat is not None and chat.user_id == self.user_id else None
 
     async def create(self, title: str = "") -> Chat:
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             chat = Chat(user_id=self.user_id, title=clean_title(title))
             s.add(chat)
             await s.commit()
@@ -53,7 +53,7 @@ class UserChats:
             return chat
 
     async def rename(self, chat_id: int, title: str) -> Chat | None:
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             chat = await s.get(Chat, chat_id)
             if chat is None or chat.user_id != self.user_id:
                 return None
@@ -66,7 +66,7 @@ class UserChats:
 
     async def delete(self, chat_id: int) -> bool:
         """Delete the chat and (by cascade) its turns; False when it is not this user's."""
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             chat = await s.get(Chat, chat_id)
             if chat is None or chat.user_id != self.user_id:
                 return False

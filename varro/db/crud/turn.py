@@ -25,7 +25,7 @@ class ChatTurns:
         """Write one finished turn and touch the chat, in one transaction."""
         if status not in TURN_STATUSES:
             raise ValueError(f"unknown turn status {status!r}")
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             turn = Turn(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=status)
             s.add(turn)
             chat = await s.get(Chat, self.chat_id)
@@ -41,7 +41,7 @@ class ChatTurns:
 
         Shell resets recorded after turn idx belong to the discarded future and go with it.
         """
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             stmt = delete(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx)
             result = await s.exec(stmt)
             chat = await s.get(Chat, self.chat_id)
@@ -53,7 +53,7 @@ class ChatTurns:
 
     async def record_shell_reset(self, before_turn: int) -> list[int]:
         """Remember that the shell was reset before turn `before_turn`; returns all resets."""
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             chat = await s.get(Chat, self.chat_id)
             if chat is None:
                 return []

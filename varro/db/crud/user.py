@@ -20,7 +20,7 @@ class UserCrud:
 
     async def ensure(self, name: str) -> User:
         """The user called `name`, created if missing (used for the demo user)."""
-        async with self.sessions() as s:
+        async with self.sessions.write() as s:
             user = (await s.exec(select(User).where(User.name == name))).first()
             if user is None:
                 user = User(name=name)
