@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from pydantic_ai.models import Model
@@ -10,6 +11,8 @@ from pydantic_ai.models import Model
 from varro.agent.title import model_title, quick_title
 from varro.chat.events import Event, TitleChanged
 from varro.db.crud import UserChats
+
+log = logging.getLogger("varro.chat")
 
 
 class Titler:
@@ -22,19 +25,29 @@ class Titler:
         self._task: asyncio.Task[None] | None = None
 
     async def first_message(self, text: str) -> None:
-        """Name the chat after `text` if it has no title yet; the model's better title follows."""
+        """Name the chat after `text` if it has no title yet; the model's better title follows.
+
+        A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it.
+        """
         if self.chats is None:
             return
-        chat = await self.chats.get(self.chat_id)
-        if chat is None or chat.title:
+        try:
+            chat = await self.chats.get(self.chat_id)
+            if chat is None or chat.title:
+                return
+            await self._retitle(quick_title(text))
+        except Exception:
+            log.warning("could not title chat %s", self.chat_id, exc_info=True)
             return
-        await self._retitle(quick_title(text))
         self._task = asyncio.create_task(self._refine(text))
 
     async def _refine(self, text: str) -> None:
         title = await model_title(self.model, text)
         if title:
-            await self._retitle(title)
+            try:
+                await self._retitle(title)
+            except Exception:
+                log.warning("could not retitle chat %s", self.chat_id, exc_info=True)
 
     async def _retitle(self, title: str) -> None:
         if self.chats is not None and await self.chats.rename(self.chat_id, title) is not None:
