@@ -20,6 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from varro.chat.content import messages_of
 
+IDLE = 'data-running="false"'
+LOST_AFTER_S = 5.0  # a finished turn's stored status follows its "done" at once
 START_TAG = re.compile(r"<div\b[^>]*>")
 META_ID = re.compile(r'\bid="meta-(\d+)"')
 STATUS = re.compile(r'\bdata-status="(\w+)"')
@@ -81,15 +83,26 @@ class Tab:
         frame = await asyncio.wait_for(self.ws.recv(), seconds)
         text = frame if isinstance(frame, str) else frame.decode()
         self.frames.append(text)
-        self.statuses.update(turn_statuses(text))
+        if "data-status" in text:  # most frames are deltas: skip the parse
+            self.statuses.update(turn_statuses(text))
         return text
 
     async def wait_turn(self, k: int, seconds: float = 60) -> str:
-        """Read frames until turn k is stored; its status."""
+        """Read frames until turn k is stored; its status. A turn that ends (progress back to idle) and is not
+        stored right after is a lost turn: that fails at once rather than at the deadline."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
+        deadline, ended = loop.time() + seconds, None
         while k not in self.statuses:
-            await self.recv(max(0.01, deadline - loop.time()))
+            if ended is not None and loop.time() > ended + LOST_AFTER_S:
+                raise AssertionError(f"turn {k} ended but was not stored: {self.frames[-3:]}")
+            try:
+                frame = await self.recv(max(0.01, min(deadline, (ended or deadline) + LOST_AFTER_S) - loop.time()))
+            except TimeoutError:
+                if ended is None:
+                    raise
+                continue
+            if IDLE in frame and k not in self.statuses:
+                ended = loop.time()
         return self.statuses[k]
 
     async def close(self) -> None:

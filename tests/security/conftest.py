@@ -33,12 +33,6 @@ def host_server(data: Path, **env: str) -> Iterator[Server]:
         yield srv
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/security/" in str(item.fspath) and "page" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.e2e)
-
-
 @pytest.fixture
 def page(page):  # noqa: ANN001, ANN201  (pytest-playwright's Page)
     """A page that records CSP violations and active markup from the start (see tests/security/dom.py)."""

@@ -14,14 +14,25 @@ SAFE_TAGS = [
     "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br",
 ]  # fmt: skip
 SAFE_ATTRS = ["class", "id", "href", "rel", "target", "align", "start", "data-lang", "data-tool-call-id", "open",
-              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid"]
+              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid", "data-decorated"]
+# Buttons the page itself puts into answers (ui/nodes.py, static/js/chat.js), with their icons.
+OUR_ACTIONS = ["copy-code", "copy-answer", "toggle-output"]
+OUR_BUTTON_ATTRS = ["type", "class", "data-action", "aria-label"]
 
 _JS_RULES = f"""
 const SAFE_TAGS = new Set({SAFE_TAGS!r});
 const SAFE_ATTRS = new Set({SAFE_ATTRS!r});
+const OUR_ACTIONS = new Set({OUR_ACTIONS!r});
+const OUR_BUTTON_ATTRS = new Set({OUR_BUTTON_ATTRS!r});
+/** One of the page's own copy / show-more buttons (or its icon), which model markup can never be. */
+function ourControl(el) {{
+  const b = el.closest('button[data-action]');
+  return b && OUR_ACTIONS.has(b.dataset.action) && [...b.attributes].every((a) => OUR_BUTTON_ATTRS.has(a.name));
+}}
 const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part)-(\\d+)-\\d+(?:-\\d+)?$/;
 /** Why `el` (inside model output or user text) could act, or null. */
 function activeMarkup(el) {{
+  if (ourControl(el)) return null;
   const tag = el.tagName.toLowerCase();
   if (!SAFE_TAGS.has(tag)) return `tag <${{tag}}>`;
   for (const a of el.attributes) {{
@@ -69,7 +80,7 @@ if (!input || input.tagName !== 'TEXTAREA' || !input.closest('#chat-form') || !i
 for (const id of ['chat', 'chat-turns', 'chat-scroll', 'progress', 'chat-form', 'chat-title', 'chat-notices'])
   if (!document.getElementById(id)) problems.push('missing #' + id);
 const turns = document.getElementById('chat-turns');
-[...turns.children].forEach((t, i) => {
+[...turns.children].filter((t) => t.dataset.testid !== 'welcome').forEach((t, i) => {
   if (t.id !== `turn-${i}` || !t.classList.contains('turn')) problems.push('odd child of #chat-turns: ' + t.id);
 });
 for (const el of turns.querySelectorAll('[id]')) {

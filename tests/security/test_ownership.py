@@ -24,7 +24,7 @@ SECRET = "alice-secret-7f3a"
 PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
 # Every path of the module that takes an id; a new one must be added to the tests below.
 ID_ROUTES = {"/chat/{chat_id:int}", "/chat/{chat_id:int}/rename", "/chat/{chat_id:int}/delete",
-             "/chat/uploads/{path:path}", "/chat/ws"}
+             "/chat/{chat_id:int}/export.{fmt}", "/chat/uploads/{path:path}", "/chat/ws"}
 
 
 class World:
@@ -58,6 +58,7 @@ class World:
     def assert_alice_intact(self) -> None:
         assert self.alice.get(f"/chat/{self.chat}").text == self.alice_page
         assert self.alice.get(f"/chat/uploads/{self.upload}").content == PNG
+        assert SECRET in self.alice.get(f"/chat/{self.chat}/export.md").text
 
 
 @pytest.fixture
@@ -82,6 +83,7 @@ def test_the_id_taking_routes_are_all_tried(world: World) -> None:
 def test_routes_as_another_user(world: World) -> None:
     chat, bob = world.chat, world.bob
     for method, path in [("get", f"/chat/{chat}"), ("post", f"/chat/{chat}/rename"), ("post", f"/chat/{chat}/delete"),
+                         ("get", f"/chat/{chat}/export.md"), ("get", f"/chat/{chat}/export.ipynb"),
                          ("get", f"/chat/uploads/{world.upload}")]:
         resp = bob.post(path, data={"title": "pwned"}) if method == "post" else bob.get(path)
         assert resp.status_code == 404, path
@@ -142,6 +144,7 @@ def test_frames_naming_another_users_ids_act_on_ones_own_chat_only(world: World)
         frames = read_until_stored(ws, 0)
         assert_nothing_of_alices(reply + frames)
         ws.send_text(json.dumps({"action": "stop", "chat_id": world.chat}))
+        ws.send_text(json.dumps({"action": "reset", "chat_id": world.chat}))
     page = world.bob.get(f"/chat/{world.bob_chat}").text
     assert 'data-testid="user-text-0"' in page
     assert_nothing_of_alices(page)
