@@ -80,3 +80,14 @@ def test_allowed_origins_and_hosts() -> None:
     assert Settings(host="127.0.0.1").trusted_hosts == ["127.0.0.1", "[::1]", "localhost"]
     assert Settings(host="0.0.0.0").trusted_hosts == ["*"]
     assert Settings(host="0.0.0.0", allowed_hosts=["chat.example"]).trusted_hosts == ["chat.example"]
+
+
+def test_the_session_cookie_is_not_sent_by_cross_site_posts(server: Server) -> None:
+    """Renames and deletes are POSTs: SameSite=Lax keeps another site's form from carrying the session."""
+    with socket.create_connection((urlsplit(server.url).hostname, urlsplit(server.url).port), timeout=10) as conn:
+        conn.sendall(f"GET /chat HTTP/1.1\r\nHost: {urlsplit(server.url).netloc}\r\nConnection: close\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+    cookie = next(line for line in head.decode().split("\r\n") if line.lower().startswith("set-cookie:")).lower()
+    assert "samesite=lax" in cookie and "httponly" in cookie
