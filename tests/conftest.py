@@ -20,10 +20,12 @@ BROWSER_FIXTURES = {"page", "context", "browser"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark browser tests `e2e`: they run in their own pytest process (see the Makefile), because
-    Playwright's sync API keeps an event loop running that later asyncio tests would trip over."""
+    Playwright's sync API keeps an event loop running that later asyncio tests would trip over.
+    In a single run (`pytest tests`) they go last for the same reason."""
     for item in items:
         if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)  # stable: order otherwise kept
 
 
 @pytest.fixture
