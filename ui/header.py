@@ -54,29 +54,29 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
     )
 
 
+MENU_CLS = "dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap"
+
+
 def ChatMenu(history_url: str) -> Any:
     """The recent-chats dropdown; its list is fetched each time it opens, so it is never stale."""
     return Div(
         Div(Icon("menu"), tabindex="0", role="button", cls="btn btn-ghost btn-sm", aria_label="Chats",
-            data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}", hx_trigger="click, focus"),
-        Ul(Li(Span("Loading…", cls="opacity-60")), id=ids.MENU, tabindex="0",
-           cls="dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap"),
+            data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}", hx_swap="outerHTML",
+            hx_trigger="click, focus"),
+        Ul(Li(Span("Loading…", cls="opacity-60")), id=ids.MENU, tabindex="0", cls=MENU_CLS),
         cls="dropdown",
     )
 
 
 def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
     """The entries of the chat menu: title, relative time, the current one marked."""
-    if not chats:
-        return Ul(Li(Span("No chats yet", cls="opacity-60")), id=ids.MENU)
     items = [
         Li(A(Span(c.title or "New chat", cls="truncate"), Span(relative_time(c.updated_at), cls="text-xs opacity-60"),
              href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
              aria_current="page" if c.id == current else None, data_testid=f"chat-link-{c.id}"))
         for c in chats
-    ]
-    return Ul(*items, id=ids.MENU,
-              cls="dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap")
+    ] or [Li(Span("No chats yet", cls="opacity-60"))]
+    return Ul(*items, id=ids.MENU, tabindex="0", cls=MENU_CLS)
 
 
 def DeleteDialog(delete_url: str) -> Any:
