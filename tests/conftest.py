@@ -21,3 +21,10 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await create_tables(engine)
     yield Store(make_sessions(engine))
     await engine.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last: sync Playwright keeps an event loop running in this thread for the rest
+    of the session, and every asyncio test collected after it would fail with "Cannot run the event loop
+    while another loop is running"."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))  # stable: each group keeps its own order
