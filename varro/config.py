@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     kernel_memory_mb: int = Field(2048, gt=0)
     max_message_chars: int = Field(20_000, gt=0)
     reconnect_grace_s: float = Field(30.0, ge=0)
+    trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
     @property
     def sqlite_path(self) -> Path | None:
