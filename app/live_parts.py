@@ -79,15 +79,14 @@ class LiveParts:
         k, n = ev.turn, ev.node
         live = {a[2]: self._parts.pop(a) for a in [a for a in self._parts if a[:2] == (k, n)]}
         parts = {p: part for p, part in enumerate(ev.response.parts) if _kind(part) is not None}
-        whole = [ResponseBlock(k, n, ev.response, oob=True)]
         if live.keys() != parts.keys() or any(_kind(parts[p]) != live[p].kind for p in live):
-            return whole
+            return self._whole(ev)
         out: list[Any] = []
         for p, part in parts.items():
             if isinstance(part, TextPart):
                 md = live[p].md
                 if md is None or "".join(live[p].chunks) != part.content:
-                    return whole
+                    return self._whole(ev)
                 if not part.content.strip():
                     out.append(Remove(ids.block(k, n, p)))  # a stored response shows no empty text
                     continue
@@ -100,4 +99,8 @@ class LiveParts:
             elif isinstance(part, ToolCallPart):
                 out.append(ToolCallBlock(part, ids.block(k, n, p), oob=True))
         return out
+
+    @staticmethod
+    def _whole(ev: ResponseFinished) -> list[Any]:
+        return [ResponseBlock(ev.turn, ev.node, ev.response, oob=True)]
 

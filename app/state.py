@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ui.highlight import warm_lexers
 from varro.agent.models import resolve_model
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, SessionDeps
@@ -47,6 +49,7 @@ def kernel_factory(settings: Settings) -> callable:
 async def open_state(settings: Settings) -> VarroState:
     if (path := settings.sqlite_path) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(warm_lexers)
     engine = make_engine(settings.database_url)
     await create_tables(engine)
     store = Store(make_sessions(engine))
