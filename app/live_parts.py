@@ -18,7 +18,19 @@ from pydantic_ai.messages import TextPart, ThinkingPart, ToolCallPart
 
 from ui import ids
 from ui.md_blocks import MarkdownBlocks
-from ui.nodes import Delta, FinishedBlocks, LivePart, Remove, ResponseBlock, TailText, ThinkingBlock, ToolCallBlock
+from ui.nodes import (
+    CHUNK_BLOCKS,
+    Delta,
+    LivePart,
+    MarkdownChunks,
+    NewChunks,
+    Remove,
+    ResponseBlock,
+    TailText,
+    ThinkingBlock,
+    ToChunk,
+    ToolCallBlock,
+)
 from varro.chat.events import PartDelta, PartKind, PartStarted, ResponseFinished
 
 Addr = tuple[int, int, int]
@@ -29,6 +41,7 @@ class _Part:
     kind: PartKind
     md: MarkdownBlocks | None  # text parts only
     chunks: list[str] = field(default_factory=list)  # all text so far, to check it against the final response
+    blocks: int = 0  # rendered blocks so far (they fill chunks of CHUNK_BLOCKS in order)
 
 
 def _kind(part: Any) -> PartKind | None:
@@ -55,8 +68,8 @@ class LiveParts:
             return LivePart(ev.turn, ev.node, ev.part, ev.kind, ev.content, ev.tool_name)
         md = MarkdownBlocks()
         blocks = md.feed(ev.content)  # a catch-up starts with all the text so far
-        self._parts[(ev.turn, ev.node, ev.part)] = _Part("text", md, [ev.content])
-        return LivePart(ev.turn, ev.node, ev.part, "text", md.tail, blocks_html="".join(blocks))
+        self._parts[(ev.turn, ev.node, ev.part)] = _Part("text", md, [ev.content], len(blocks))
+        return LivePart(ev.turn, ev.node, ev.part, "text", md.tail, blocks=blocks)
 
     def delta(self, ev: PartDelta) -> list[Any]:
         k, n, p = addr = (ev.turn, ev.node, ev.part)
@@ -68,7 +81,7 @@ class LiveParts:
         before = live.md.tail_len
         blocks = live.md.feed(ev.text)
         if blocks:
-            return [FinishedBlocks(k, n, p, "".join(blocks)), TailText(k, n, p, live.md.tail)]
+            return [*self._place(addr, live, blocks), TailText(k, n, p, live.md.tail)]
         if live.md.tail_len - before == len(ev.text):
             return [Delta(k, n, p, ev.text)]
         # The tail took the delta normalised (blank lines between blocks dropped, "\r\n" as "\n"): show it so.
@@ -90,14 +103,26 @@ class LiveParts:
                 if not part.content.strip():
                     out.append(Remove(ids.block(k, n, p)))  # a stored response shows no empty text
                     continue
-                if html := "".join(md.finish()):
-                    out.append(FinishedBlocks(k, n, p, html))
+                out += self._place((k, n, p), live[p], md.finish())
                 out.append(Remove(ids.part(k, n, p)))
             elif isinstance(part, ThinkingPart):
                 block_id = ids.block(k, n, p)
                 out.append(ThinkingBlock(part.content, block_id, oob=True) if part.content.strip() else Remove(block_id))
             elif isinstance(part, ToolCallPart):
                 out.append(ToolCallBlock(part, ids.block(k, n, p), oob=True))
+        return out
+
+    @staticmethod
+    def _place(addr: Addr, live: _Part, blocks: list[str]) -> list[Any]:
+        """Fill the last chunk up to CHUNK_BLOCKS, then start new chunks before the tail."""
+        k, n, p = addr
+        out: list[Any] = []
+        room = -live.blocks % CHUNK_BLOCKS
+        if room and blocks:
+            out.append(ToChunk(k, n, p, (live.blocks - 1) // CHUNK_BLOCKS, blocks[:room]))
+        if rest := blocks[room:]:
+            out.append(NewChunks(k, n, p, MarkdownChunks(k, n, p, rest, first=(live.blocks + room) // CHUNK_BLOCKS)))
+        live.blocks += len(blocks)
         return out
 
     @staticmethod

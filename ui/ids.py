@@ -38,6 +38,11 @@ def block(k: int, n: int, p: int) -> str:
     return f"block-{k}-{n}-{p}"
 
 
+def chunk(k: int, n: int, p: int, c: int) -> str:
+    """Chunk c of a text part's rendered markdown blocks (see ui/nodes.py, CHUNK_BLOCKS)."""
+    return f"chunk-{k}-{n}-{p}-{c}"
+
+
 def part(k: int, n: int, p: int) -> str:
     """The live element a part's deltas are appended to (for text: the open tail); gone once the part is finished."""
     return f"part-{k}-{n}-{p}"

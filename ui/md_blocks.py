@@ -43,6 +43,12 @@ _UNSURE_STARTS = frozenset(" \t-+*0123456789")
 _SETTLED_AFTER_BLANK = frozenset({"paragraph_open", "table_open", "blockquote_open", "heading_open", "hr"})
 
 
+def render_blocks(text: str) -> list[str]:
+    """The sanitized HTML of each top-level block of ``text``: the blocks a stream of it yields, in one go."""
+    blocks = MarkdownBlocks()
+    return blocks.feed(text) + blocks.finish()
+
+
 def _is_blank(line: str) -> bool:
     # markdown-it's notion of blank: only spaces and tabs (not every Unicode space).
     return not line.strip(" \t\n")

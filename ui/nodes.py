@@ -14,10 +14,14 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, Thinking
 
 from ui import ids
 from ui.highlight import highlight_code
-from ui.markdown import render_markdown
+from ui.md_blocks import render_blocks
 from varro.chat.content import Attachment
 
 TEXT_CLS = "assistant-text prose max-w-none break-words"
+# Rendered markdown blocks are grouped in chunks of this many. A new block is appended to the last chunk
+# only, so the browser restyles a bounded number of siblings (prose styles `p:last-of-type`), and chunks
+# out of view are skipped by `content-visibility` (static/css/app.css): a frame costs the same at any length.
+CHUNK_BLOCKS = 16
 LIVE_CLS = {
     "text": "whitespace-pre-wrap break-words leading-relaxed",
     "thinking": "whitespace-pre-wrap break-words text-sm opacity-70 italic",
@@ -30,12 +34,22 @@ def NodeContainer(k: int, n: int) -> Any:
     return Div(id=ids.node(k, n), cls="node flex flex-col gap-2")
 
 
+def MarkdownChunk(k: int, n: int, p: int, c: int, blocks: Sequence[str]) -> Any:
+    return Div(NotStr("".join(blocks)), id=ids.chunk(k, n, p, c), cls="md-chunk")
+
+
+def MarkdownChunks(k: int, n: int, p: int, blocks: Sequence[str], first: int = 0) -> list[Any]:
+    """Rendered blocks in chunks of CHUNK_BLOCKS, numbered from `first`."""
+    return [MarkdownChunk(k, n, p, first + i // CHUNK_BLOCKS, blocks[i : i + CHUNK_BLOCKS])
+            for i in range(0, len(blocks), CHUNK_BLOCKS)]
+
+
 def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | None = None,
-             blocks_html: str = "") -> Any:
+             blocks: Sequence[str] = ()) -> Any:
     """A part as it streams: `#block-k-n-p` around the element `#part-k-n-p` its deltas are appended to.
 
-    A text part is already the finished block's container: markdown blocks that are complete (`blocks_html`,
-    rendered once) sit before the open tail, which grows as plain text.
+    A text part is already the finished block's container: markdown blocks that are complete (`blocks`,
+    rendered once) sit in chunks before the open tail, which grows as plain text.
     """
     body = Div(content, id=ids.part(k, n, p), cls=LIVE_CLS[kind])
     if kind == "thinking":
@@ -43,7 +57,7 @@ def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | N
                        id=ids.block(k, n, p))
     if kind == "tool_call":
         return ToolFrame(tool_name or "tool", body, live=True, id=ids.block(k, n, p))
-    return Div(NotStr(blocks_html), body, id=ids.block(k, n, p), cls=TEXT_CLS)
+    return Div(*MarkdownChunks(k, n, p, blocks), body, id=ids.block(k, n, p), cls=TEXT_CLS)
 
 
 def Delta(k: int, n: int, p: int, text: str) -> Any:
@@ -51,9 +65,14 @@ def Delta(k: int, n: int, p: int, text: str) -> Any:
     return Span(text, id=ids.part(k, n, p), hx_swap_oob="beforeend")
 
 
-def FinishedBlocks(k: int, n: int, p: int, html: str) -> Any:
-    """Markdown blocks of a streaming text that just became complete: inserted once, before its open tail."""
-    return Div(NotStr(html), id=ids.part(k, n, p), hx_swap_oob="beforebegin")
+def ToChunk(k: int, n: int, p: int, c: int, blocks: Sequence[str]) -> Any:
+    """Markdown blocks of a streaming text that just became complete, appended once to its last chunk."""
+    return Div(NotStr("".join(blocks)), id=ids.chunk(k, n, p, c), hx_swap_oob="beforeend")
+
+
+def NewChunks(k: int, n: int, p: int, chunks: Sequence[Any]) -> Any:
+    """New chunks of complete blocks, inserted before the open tail."""
+    return Div(*chunks, id=ids.part(k, n, p), hx_swap_oob="beforebegin")
 
 
 def TailText(k: int, n: int, p: int, text: str) -> Any:
@@ -72,8 +91,9 @@ def ToolFrame(tool_name: str, *body: Any, live: bool = False, id: str | None = N
                *body, id=id, cls="tool-call rounded-box border border-base-300 bg-base-200 p-2 flex flex-col gap-1")
 
 
-def TextBlock(text: str, id: str | None = None) -> Any:
-    return Div(NotStr(render_markdown(text)), id=id, cls=TEXT_CLS)
+def TextBlock(k: int, n: int, p: int, text: str) -> Any:
+    """Finished markdown, in the chunks the live stream built (a reload looks the same)."""
+    return Div(*MarkdownChunks(k, n, p, render_blocks(text)), id=ids.block(k, n, p), cls=TEXT_CLS)
 
 
 def ThinkingBlock(text: str, id: str | None = None, oob: bool = False) -> Any:
@@ -105,7 +125,7 @@ def ResponseBlock(k: int, n: int, response: ModelResponse, oob: bool = False) ->
     blocks = []
     for p, part in enumerate(response.parts):
         if isinstance(part, TextPart) and part.content.strip():
-            blocks.append(TextBlock(part.content, ids.block(k, n, p)))
+            blocks.append(TextBlock(k, n, p, part.content))
         elif isinstance(part, ThinkingPart) and part.content.strip():
             blocks.append(ThinkingBlock(part.content, ids.block(k, n, p)))
         elif isinstance(part, ToolCallPart):

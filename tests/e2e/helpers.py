@@ -13,7 +13,7 @@ WATCH_LIVE_TEXT = """(k) => {
   const obs = new MutationObserver(() => {
     const live = document.querySelector(`#assistant-${k} .assistant-text > [id^="part-"]`);
     if (!live) return;
-    const state = [live.parentElement.children.length - 1, live.textContent.length];
+    const state = [live.parentElement.querySelectorAll(":scope > .md-chunk > *").length, live.textContent.length];
     if (!seen.has(String(state))) { seen.add(String(state)); window.__lengths.push(state); }
   });
   obs.observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});

@@ -88,7 +88,7 @@ def test_text_streams_token_by_token_through_the_provider(page: Page, provider: 
         const live = document.querySelector('#assistant-0 [id^="part-0-"]');
         if (live) {
           // [finished blocks, open tail]: the tail starts over with the open text when a block is rendered.
-          const n = [live.parentElement.children.length - 1, live.textContent.length];
+          const n = [live.parentElement.querySelectorAll(':scope > .md-chunk > *').length, live.textContent.length];
           if (String(s.lengths[s.lengths.length - 1]) !== String(n)) s.lengths.push(n);
         } else if (document.querySelector('#assistant-0 .assistant-text')) {
           s.finishedAfter = s.lengths.length;

@@ -7,15 +7,18 @@ page's end state can be compared with what a reload renders.
 from __future__ import annotations
 
 import random
-import re
 
 from bs4 import BeautifulSoup, Tag
 from fasthtml.common import to_xml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic_ai.messages import ModelResponse, TextPart, ThinkingPart, ToolCallPart
 
 from app.render import Renderer
+from tests.unit.test_markdown import markdownish
 from ui.markdown import render_markdown
-from ui.nodes import ResponseBlock
+from ui.md_blocks import MarkdownBlocks, render_blocks
+from ui.nodes import CHUNK_BLOCKS, ResponseBlock
 from varro.agent.demo import stream_chunks
 from varro.chat.events import Event, NodeStarted, PartDelta, PartStarted, ResponseFinished, TurnStarted
 
@@ -90,17 +93,37 @@ def test_streamed_markdown_ends_as_the_stored_block_renders() -> None:
         assert page.find(id="part-0-0-1") is None, "the live tail is gone"
 
 
+def sent_blocks(frames: list[str]) -> list[str]:
+    """The rendered blocks the frames carry: appended to a chunk, or in new chunks before the tail."""
+    out = []
+    for frame in frames:
+        for el in [c for c in BeautifulSoup(frame, "html.parser").contents if isinstance(c, Tag)]:
+            if el["hx-swap-oob"] == "beforeend" and el["id"].startswith("chunk-"):
+                out.append(el.decode_contents())
+            elif el["hx-swap-oob"] == "beforebegin":
+                out += [chunk.decode_contents() for chunk in el.find_all(class_="md-chunk", recursive=False)]
+    return out
+
+
 def test_each_block_is_rendered_and_sent_once() -> None:
     text = demo_text(2000)
     events, _ = stream_events(text, "Hm.", 1)
     _, frames = run(events)
-    sent = re.findall(r'<div hx-swap-oob="beforebegin" id="part-0-0-1">(.*?)</div><div hx-swap-oob="(?:innerHTML|delete)"',
-                      "".join(frames), flags=re.DOTALL)
+    sent = sent_blocks(frames)
     # The rendered blocks, in order, make up the whole rendered text: each was sent once, none again.
-    assert len(sent) > 20 and "".join(sent) == render_markdown(text)
+    assert len(sent) > 20 and canonical("".join(sent)) == canonical(render_markdown(text))
     # Everything else is the text itself as deltas and tails, with a little markup per frame.
     rest = sum(len(f) for f in frames) - sum(len(b) for b in sent)
-    assert rest < 2 * len(text) + 80 * len(frames)
+    assert rest < 2 * len(text) + 120 * len(frames)
+
+
+def test_blocks_fill_chunks_of_a_fixed_size_in_order() -> None:
+    text = demo_text(3000)
+    page, _ = run(stream_events(text, "Hm.", 3)[0])
+    chunks = page.find(id="block-0-0-1").find_all(class_="md-chunk", recursive=False)
+    sizes = [len([c for c in chunk.contents if isinstance(c, Tag)]) for chunk in chunks]
+    assert len(sizes) >= 3 and set(sizes[:-1]) == {CHUNK_BLOCKS} and 0 < sizes[-1] <= CHUNK_BLOCKS
+    assert [c["id"] for c in chunks] == [f"chunk-0-0-1-{i}" for i in range(len(chunks))]
 
 
 def test_the_final_swap_is_as_small_as_the_last_open_block() -> None:
@@ -118,8 +141,10 @@ def test_a_block_finishing_resets_the_tail_to_the_open_text() -> None:
     r.frame([NodeStarted(0, 0), PartStarted(0, 0, 0, "text", "First para")])
     assert r.frame([PartDelta(0, 0, 0, "graph.")]).startswith('<span hx-swap-oob="beforeend"')
     frame = r.frame([PartDelta(0, 0, 0, "\n\nSecond")])
-    assert "<p>First paragraph.</p>" in frame
+    assert '<div id="chunk-0-0-0-0" class="md-chunk"><p>First paragraph.</p>' in frame
     assert frame.endswith('<div hx-swap-oob="innerHTML" id="part-0-0-0">Second</div>')
+    assert r.frame([PartDelta(0, 0, 0, " para\n\nThird")]).startswith(
+        '<div hx-swap-oob="beforeend" id="chunk-0-0-0-0"><p>Second para</p>'), "the next block joins the chunk"
 
 
 def test_blank_lines_between_blocks_are_not_appended_to_the_tail() -> None:
@@ -159,3 +184,15 @@ def test_a_new_turn_forgets_the_parts_of_the_one_it_replaces() -> None:
     # The old part is not live any more: the new turn's node 0-0 finishing with a part it never streamed is re-sent whole.
     final = r.frame([ResponseFinished(0, 0, ModelResponse(parts=[TextPart("old")]))])
     assert final.startswith('<div hx-swap-oob="true" id="node-0-0"')
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markdownish, st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=20))
+def test_a_stream_yields_the_same_blocks_as_the_stored_render(text: str, cuts: list[int]) -> None:
+    """Chunks are counted in blocks, so the live blocks must be the stored render's, one for one (not just joined)."""
+    blocks, out, i = MarkdownBlocks(), [], 0
+    for step in cuts * (len(text) // max(1, sum(cuts)) + 1):
+        out += blocks.feed(text[i:i + step])
+        i += step
+    out += blocks.feed(text[i:]) + blocks.finish()
+    assert out == render_blocks(text)
