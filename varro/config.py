@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     kernels_dir: Path = Path("data/kernels")
     secret_key: str | None = None
     model: str = "demo"
-    stream_flush_ms: float = Field(16.0, ge=0)
+    # Half a frame: a delta waits 4 ms on average instead of 8, at most 125 frames a second reach the page
+    # (docs/benchmarks.md has the trade-off measured for 0, 8, 16 and 33 ms).
+    stream_flush_ms: float = Field(8.0, ge=0)
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
     allowed_origins: list[str] = Field(default_factory=list)
