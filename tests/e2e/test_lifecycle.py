@@ -66,7 +66,7 @@ def test_stop_keeps_the_partial_answer_marked_stopped(new_chat: Page, server: Se
     page = new_chat
     send(page, "/stream 3000 at 150")
     expect(page.locator("#assistant-0 [id^='part-']").first).to_be_visible()
-    page.wait_for_function("document.querySelector('#assistant-0').innerText.length > 200")
+    page.wait_for_function("document.querySelector('#assistant-0')?.innerText.length > 200")
     page.get_by_test_id("stop").click()
     expect(page.locator("#progress")).to_have_attribute("data-running", "false", timeout=1_000)
     expect(page.get_by_test_id("stopped-0")).to_be_visible()
@@ -83,7 +83,7 @@ def test_stop_keeps_the_partial_answer_marked_stopped(new_chat: Page, server: Se
 def test_escape_stops_a_running_answer(new_chat: Page, server: Server) -> None:
     page = new_chat
     send(page, "/stream 3000 at 150")
-    page.wait_for_function("document.querySelector('#assistant-0').innerText.length > 50")
+    page.wait_for_function("document.querySelector('#assistant-0')?.innerText.length > 50")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("stopped-0")).to_be_visible(timeout=2_000)
 
@@ -114,7 +114,7 @@ def test_a_second_tab_takes_over_and_the_first_goes_quiet(new_chat: Page, contex
 def test_reloading_mid_answer_shows_it_continuing_to_the_end(new_chat: Page, server: Server) -> None:
     page = new_chat
     send(page, "/stream 400 at 100")
-    page.wait_for_function("document.querySelector('#assistant-0').innerText.length > 100")
+    page.wait_for_function("document.querySelector('#assistant-0')?.innerText.length > 100")
     page.reload()
     wait_socket(page)
     expect(page.locator("#progress")).to_have_attribute("data-running", "true")
