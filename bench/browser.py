@@ -73,6 +73,10 @@ def open_chat(browser: Browser, server: Server, base_url: str | None = None) -> 
     else:
         page.goto(f"{url}/chat?run={next(_runs)}")
     page.wait_for_function("window.__wsOpen >= 1")
+    # A person types once the page has settled; without this, the first frames of a turn shared the main
+    # thread with the page's own start-up (readystatechange, Alpine's first pass, lazy compiles).
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
     return page, int(page.locator("#chat").get_attribute("data-chat-id") or 0)
 
 

@@ -21,6 +21,7 @@ class Row:
     baseline: float
     unit: str
     ok: Check | None  # None: shown for context, no target
+    quiet: tuple[float, float] = (float("nan"), float("nan"))  # Varro's figure in its quietest run, others' CPU %
 
     @property
     def met(self) -> str:
@@ -47,6 +48,12 @@ def _m(runs: list[dict], key: str) -> float:
     return median([r[key] for r in runs])
 
 
+def _q(runs: list[dict], key: str) -> tuple[float, float]:
+    """The figure from the run in which the rest of the machine used the least CPU (chosen by load, not by result)."""
+    run = min(runs, key=lambda r: r.get("others_cpu_pct", float("inf")))
+    return run[key], run.get("others_cpu_pct", float("nan"))
+
+
 def _wire(sys: dict, size: str, key: str) -> float:
     r = sys["wire"].get(size)
     return r[key] / r["text_bytes"] if r else float("nan")
@@ -71,9 +78,9 @@ def rows(res: dict[str, Any]) -> list[Row]:
         a, b = app["latency"][str(tps)], base["latency"][str(tps)]
         n = plan["latency_tokens"]
         out.append(Row("1", f"token-to-paint p50, {n} tokens at {tps}/s", "<= 20 ms", _m(a, "p50_ms"),
-                       _m(b, "p50_ms"), "ms", lambda v: v <= 20))
+                       _m(b, "p50_ms"), "ms", lambda v: v <= 20, _q(a, "p50_ms")))
         out.append(Row("1", f"token-to-paint p99, {n} tokens at {tps}/s", "<= 50 ms", _m(a, "p99_ms"),
-                       _m(b, "p99_ms"), "ms", lambda v: v <= 50))
+                       _m(b, "p99_ms"), "ms", lambda v: v <= 50, _q(a, "p99_ms")))
         out.append(Row("1", f"  (context) socket-to-paint p50 at {tps}/s", "", _m(a, "send_p50_ms"),
                        _m(b, "send_p50_ms"), "ms", None))
         out.append(Row("1", f"  (context) socket-to-paint p99 at {tps}/s", "", _m(a, "send_p99_ms"),
@@ -81,22 +88,24 @@ def rows(res: dict[str, Any]) -> list[Row]:
     a, b, n = app["long"], base["long"], plan["long_tokens"]
     out += [
         Row("2", f"frames a second, {n} tokens at {plan['long_tps']}/s", ">= 58", _m(a, "fps"), _m(b, "fps"), "fps",
-            lambda v: v >= 58),
-        Row("2", "longest frame", "<= 50 ms", _m(a, "max_frame_ms"), _m(b, "max_frame_ms"), "ms", lambda v: v <= 50),
-        Row("2", "long tasks (> 50 ms)", "0", _m(a, "long_tasks"), _m(b, "long_tasks"), "", lambda v: v == 0),
+            lambda v: v >= 58, _q(a, "fps")),
+        Row("2", "longest frame", "<= 50 ms", _m(a, "max_frame_ms"), _m(b, "max_frame_ms"), "ms", lambda v: v <= 50,
+            _q(a, "max_frame_ms")),
+        Row("2", "long tasks (> 50 ms)", "0", _m(a, "long_tasks"), _m(b, "long_tasks"), "", lambda v: v == 0,
+            _q(a, "long_tasks")),
         Row("2", "final block swap (handler + its frame)", "< 50 ms", _m(a, "final_swap_ms"), _m(b, "final_swap_ms"),
-            "ms", lambda v: v < 50),
+            "ms", lambda v: v < 50, _q(a, "final_swap_ms")),
         Row("3", "client time per token, last fifth / first", "<= 1.5", _m(a, "linearity"), _m(b, "linearity"), "x",
-            lambda v: v <= 1.5),
+            lambda v: v <= 1.5, _q(a, "linearity")),
     ]
     every = [r for runs in app["latency"].values() for r in runs] + app["long"]
     every_b = [r for runs in base["latency"].values() for r in runs] + base["long"]
     out += [
         Row("4", "model's first delta to paint, p50 of runs", "<= 15 ms", _m(every, "first_token_ms"),
-            _m(every_b, "first_token_ms"), "ms", lambda v: v <= 15),
+            _m(every_b, "first_token_ms"), "ms", lambda v: v <= 15, _q(every, "first_token_ms")),
         Row("4", "Enter to the user's bubble, worst run", "<= 100 ms",
             max(r["enter_to_bubble_ms"] for r in every), max(r["enter_to_bubble_ms"] for r in every_b), "ms",
-            lambda v: v <= 100),
+            lambda v: v <= 100, _q(every, "enter_to_bubble_ms")),
     ]
     ca, cb = res["capacity"]["app"], res["capacity"]["baseline"]
     s = plan["sessions"]
@@ -104,7 +113,7 @@ def rows(res: dict[str, Any]) -> list[Row]:
         Row("5", f"sessions completed of {s} at {plan['session_tps']} tokens/s each", f">= {s}", _m(ca, "completed"),
             _m(cb, "completed"), "", lambda v: v >= s),
         Row("5", "delta delivery p99 (model to client)", "<= 50 ms", _m(ca, "p99_ms"), _m(cb, "p99_ms"), "ms",
-            lambda v: v <= 50),
+            lambda v: v <= 50, _q(ca, "p99_ms")),
         Row("5", "server memory per active session", "<= 1024 KiB", _m(ca, "kib_per_session"),
             _m(cb, "kib_per_session"), "KiB", lambda v: v <= 1024),
     ]
@@ -121,8 +130,9 @@ def rows(res: dict[str, Any]) -> list[Row]:
 
 
 def table(res: dict[str, Any], markdown: bool = False) -> str:
-    head = ["fig", "measure", "target", "Varro", "baseline", "Varro / baseline", ""]
-    body = [[r.figure, r.what, r.target, _fmt(r.app, r.unit), _fmt(r.baseline, r.unit), r.ratio, r.met]
+    head = ["fig", "measure", "target", "Varro", "baseline", "Varro / baseline", "", "Varro, quietest run"]
+    body = [[r.figure, r.what, r.target, _fmt(r.app, r.unit), _fmt(r.baseline, r.unit), r.ratio, r.met,
+             "" if r.quiet[0] != r.quiet[0] else f"{_fmt(r.quiet[0], r.unit)} (others {r.quiet[1]:.0f}%)"]
             for r in rows(res)]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
