@@ -7,10 +7,11 @@ from typing import Any
 
 from fasthtml.common import Div, to_xml
 
+from app.live_parts import LiveParts
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
-from ui.nodes import Delta, LivePart, NodeContainer, ResponseBlock, ToolsBlock
+from ui.nodes import NodeContainer, ToolsBlock
 from ui.turns import ErrorBlock, NoticeBlock, ShellResetMarker, TurnMeta, TurnShell
 from varro.chat.events import (
     Event,
@@ -35,16 +36,32 @@ def append_to(target: str, *children: Any) -> Any:
 
 
 class Renderer:
-    """Turns events into HTML; `image_url` maps a stored attachment path to its URL, `title` renders the header title."""
+    """Turns events into HTML; `image_url` maps a stored attachment path to its URL, `title` renders the header title.
+
+    One per connection: it remembers what the live parts of the current turn show (`LiveParts`).
+    """
 
     def __init__(self, image_url: Callable[[str], str], title: Callable[[str], Any]) -> None:
         self.image_url = image_url
         self.title = title
+        self.live = LiveParts()
+
+    def fragments(self, event: Event) -> list[Any]:
+        """The elements for an event, in order; parts of a streaming response go through `LiveParts`."""
+        match event:
+            case PartDelta():
+                return self.live.delta(event)
+            case ResponseFinished():
+                return self.live.finished(event)
+            case PartStarted(turn=k, node=n):
+                return [append_to(ids.node(k, n), self.live.started(event))]
+            case TurnStarted():
+                self.live.reset()
+        return [self.fragment(event)]
 
     def fragment(self, event: Event) -> Any:
+        """The one element for an event that needs no memory of the stream."""
         match event:
-            case PartDelta(turn=k, node=n, part=p, text=text):
-                return Delta(k, n, p, text)
             case TurnStarted(turn=k, user_text=text, replaces=replaces):
                 shell = TurnShell(k, text)
                 cleared = Div(id=ids.NOTICES, hx_swap_oob="innerHTML")  # old notices are answered by now
@@ -54,10 +71,6 @@ class Renderer:
                 return append_to(ids.TURNS, shell), cleared
             case NodeStarted(turn=k, node=n):
                 return append_to(ids.assistant(k), NodeContainer(k, n))
-            case PartStarted(turn=k, node=n, part=p, kind=kind, content=content, tool_name=tool):
-                return append_to(ids.node(k, n), LivePart(k, n, p, kind, content, tool))
-            case ResponseFinished(turn=k, node=n, response=response):
-                return ResponseBlock(k, n, response, oob=True)
             case ToolsFinished(turn=k, node=n, request=request, attachments=attachments):
                 return ToolsBlock(k, n, request, attachments, self.image_url, oob=True)
             case ProgressChanged(state=state, detail=detail):
@@ -77,4 +90,4 @@ class Renderer:
         raise TypeError(f"no fragment for {event!r}")
 
     def frame(self, events: Sequence[Event]) -> str:
-        return "".join(to_xml(self.fragment(e), indent=False) for e in events)
+        return "".join(to_xml(f, indent=False) for e in events for f in self.fragments(e))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ui.highlight import warm_lexers
 from varro.agent.models import request_settings, resolve_model
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, SessionDeps
 from varro.chat.shell_state import KernelFactory
+from varro.chat.trace import TraceLog
 from varro.config import Settings
 from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
@@ -28,6 +31,7 @@ class VarroState:
     model: Model
     live: LiveSessions
     demo_user_id: int | None = None
+    trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
 
     @property
     def model_label(self) -> str:
@@ -45,6 +49,7 @@ def kernel_factory(settings: Settings) -> callable:
 async def open_state(settings: Settings) -> VarroState:
     if (path := settings.sqlite_path) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(warm_lexers)
     engine = make_engine(settings.database_url)
     await create_tables(engine)
     store = Store(make_sessions(engine))
@@ -65,9 +70,13 @@ async def open_state(settings: Settings) -> VarroState:
     demo_user_id = None
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
-    return VarroState(settings, engine, store, uploads, model, LiveSessions(open_session, settings.reconnect_grace_s), demo_user_id)
+    trace = TraceLog(settings.trace_file) if settings.trace_file else None
+    live = LiveSessions(open_session, settings.reconnect_grace_s)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace)
 
 
 async def close_state(state: VarroState) -> None:
     await state.live.close_all()
     await state.engine.dispose()
+    if state.trace is not None:
+        state.trace.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from varro.chat.events import Event
 from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame
 from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
+from varro.chat.trace import StreamTrace
 from varro.db.models import Chat
 
 log = logging.getLogger("varro.ws")
@@ -63,18 +65,32 @@ class Connection:
         self.user_id = user_id
         self.chat_url = chat_url(chat.id)
         self.renderer = chat_renderer(state, chat)
-        self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self.ws.send_text)
+        self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self._send_text)
         self.session: ChatSession | None = None
         self._stored_html = ""  # stored turns the page lacks, sent ahead of the catch-up
+        self.trace = StreamTrace(state.trace, chat.id) if state.trace is not None else None
 
     async def _send_batch(self, events: list[Event]) -> None:
-        await self.ws.send_text(self.renderer.frame(events))
+        if self.trace is None:
+            await self.ws.send_text(self.renderer.frame(events))
+            return
+        started = time.perf_counter()
+        frame = self.renderer.frame(events)
+        self.trace.sent(frame, events, time.perf_counter() - started)
+        await self.ws.send_text(frame)
+
+    async def _send_text(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace.sent(text)
+        await self.ws.send_text(text)
 
     async def send(self, text: str) -> None:
         if self.ws.client_state == WebSocketState.CONNECTED:
-            await self.ws.send_text(text)
+            await self._send_text(text)
 
     async def deliver(self, event: Event) -> None:
+        if self.trace is not None:
+            self.trace.received(event)
         await self.coalescer(event)
 
     async def catch_up(self, events: list[Event]) -> None:

@@ -34,3 +34,4 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await create_tables(engine)
     yield Store(make_sessions(engine))
     await engine.dispose()
+

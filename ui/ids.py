@@ -34,5 +34,16 @@ def node(k: int, n: int) -> str:
     return f"node-{k}-{n}"
 
 
+def block(k: int, n: int, p: int) -> str:
+    """Part p of node n: its live element while it streams, then its finished block (live and on reload alike)."""
+    return f"block-{k}-{n}-{p}"
+
+
+def chunk(k: int, n: int, p: int, c: int) -> str:
+    """Chunk c of a text part's rendered markdown blocks (see ui/nodes.py, CHUNK_BLOCKS)."""
+    return f"chunk-{k}-{n}-{p}-{c}"
+
+
 def part(k: int, n: int, p: int) -> str:
+    """The live element a part's deltas are appended to (for text: the open tail); gone once the part is finished."""
     return f"part-{k}-{n}-{p}"

@@ -43,6 +43,12 @@ _UNSURE_STARTS = frozenset(" \t-+*0123456789")
 _SETTLED_AFTER_BLANK = frozenset({"paragraph_open", "table_open", "blockquote_open", "heading_open", "hr"})
 
 
+def render_blocks(text: str) -> list[str]:
+    """The sanitized HTML of each top-level block of ``text``: the blocks a stream of it yields, in one go."""
+    blocks = MarkdownBlocks()
+    return blocks.feed(text) + blocks.finish()
+
+
 def _is_blank(line: str) -> bool:
     # markdown-it's notion of blank: only spaces and tabs (not every Unicode space).
     return not line.strip(" \t\n")
@@ -78,6 +84,7 @@ class MarkdownBlocks:
         self._lines: list[str] = []  # complete lines of the open text, each ending in "\n"
         self._chars = 0  # total length of self._lines
         self._partial: list[str] = []  # pieces of the incomplete last line (joined once it completes)
+        self._partial_chars = 0  # total length of self._partial
         self._partial_asked = False  # the partial line was already tried as the start of a new block
         self._pending_cr = False  # the last delta ended in "\r": a leading "\n" of the next one belongs to it
         self._reset_open()
@@ -96,6 +103,11 @@ class MarkdownBlocks:
         """The raw text not rendered yet (normalised newlines, leading blank lines dropped)."""
         return "".join(self._lines) + "".join(self._partial)
 
+    @property
+    def tail_len(self) -> int:
+        """``len(self.tail)`` without building it: a streamer checks it after every delta."""
+        return self._chars + self._partial_chars
+
     def feed(self, delta: str) -> list[str]:
         """Append a delta; return the HTML of the blocks it finished, in order."""
         delta = self._normalize_newlines(delta)
@@ -104,19 +116,20 @@ class MarkdownBlocks:
         while (end := delta.find("\n", start)) != -1:
             self._partial.append(delta[start : end + 1])
             line = "".join(self._partial)
-            self._partial = []
+            self._partial, self._partial_chars = [], 0
             self._partial_asked = False
             self._on_line(line, out)
             start = end + 1
         if start < len(delta):
             self._partial.append(delta[start:])
+            self._partial_chars += len(delta) - start
             self._on_partial(out)
         return out
 
     def finish(self) -> list[str]:
         """Render whatever is still open, block by block; the object starts over afterwards."""
         text = self.tail
-        self._partial = []
+        self._partial, self._partial_chars = [], 0
         self._partial_asked = False
         self._pending_cr = False
         self._reset_open()

@@ -15,9 +15,14 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, Thinking
 from ui import ids
 from ui.highlight import highlight_code
 from ui.icons import Icon
-from ui.markdown import render_markdown
+from ui.md_blocks import render_blocks
 from varro.chat.content import Attachment
 
+TEXT_CLS = "assistant-text prose max-w-none break-words"
+# Rendered markdown blocks are grouped in chunks of this many. A new block is appended to the last chunk
+# only, so the browser restyles a bounded number of siblings (prose styles `p:last-of-type`), and chunks
+# out of view are skipped by `content-visibility` (static/css/app.css): a frame costs the same at any length.
+CHUNK_BLOCKS = 16
 LIVE_CLS = {
     "text": "whitespace-pre-wrap break-words leading-relaxed",
     "thinking": "whitespace-pre-wrap break-words text-sm opacity-70 italic",
@@ -30,14 +35,30 @@ def NodeContainer(k: int, n: int) -> Any:
     return Div(id=ids.node(k, n), cls="node flex flex-col gap-2")
 
 
-def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | None = None) -> Any:
-    """The element deltas are appended to; its text arrives escaped."""
+def MarkdownChunk(k: int, n: int, p: int, c: int, blocks: Sequence[str]) -> Any:
+    return Div(NotStr("".join(blocks)), id=ids.chunk(k, n, p, c), cls="md-chunk")
+
+
+def MarkdownChunks(k: int, n: int, p: int, blocks: Sequence[str], first: int = 0) -> list[Any]:
+    """Rendered blocks in chunks of CHUNK_BLOCKS, numbered from `first`."""
+    return [MarkdownChunk(k, n, p, first + i // CHUNK_BLOCKS, blocks[i : i + CHUNK_BLOCKS])
+            for i in range(0, len(blocks), CHUNK_BLOCKS)]
+
+
+def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | None = None,
+             blocks: Sequence[str] = ()) -> Any:
+    """A part as it streams: `#block-k-n-p` around the element `#part-k-n-p` its deltas are appended to.
+
+    A text part is already the finished block's container: markdown blocks that are complete (`blocks`,
+    rendered once) sit in chunks before the open tail, which grows as plain text.
+    """
     body = Div(content, id=ids.part(k, n, p), cls=LIVE_CLS[kind])
     if kind == "thinking":
-        return Details(Summary("Thinking…", cls="cursor-pointer text-sm opacity-70"), body, open=True, cls="thinking")
+        return Details(Summary("Thinking…", cls="cursor-pointer text-sm opacity-70"), body, open=True, cls="thinking",
+                       id=ids.block(k, n, p))
     if kind == "tool_call":
-        return ToolFrame(tool_name or "tool", body, live=True)
-    return Div(body, cls="assistant-text")
+        return ToolFrame(tool_name or "tool", body, live=True, id=ids.block(k, n, p))
+    return Div(*MarkdownChunks(k, n, p, blocks), body, id=ids.block(k, n, p), cls=TEXT_CLS)
 
 
 def Delta(k: int, n: int, p: int, text: str) -> Any:
@@ -45,19 +66,41 @@ def Delta(k: int, n: int, p: int, text: str) -> Any:
     return Span(text, id=ids.part(k, n, p), hx_swap_oob="beforeend")
 
 
-def ToolFrame(tool_name: str, *body: Any, live: bool = False) -> Any:
+def ToChunk(k: int, n: int, p: int, c: int, blocks: Sequence[str]) -> Any:
+    """Markdown blocks of a streaming text that just became complete, appended once to its last chunk."""
+    return Div(NotStr("".join(blocks)), id=ids.chunk(k, n, p, c), hx_swap_oob="beforeend")
+
+
+def NewChunks(k: int, n: int, p: int, chunks: Sequence[Any]) -> Any:
+    """New chunks of complete blocks, inserted before the open tail."""
+    return Div(*chunks, id=ids.part(k, n, p), hx_swap_oob="beforebegin")
+
+
+def TailText(k: int, n: int, p: int, text: str) -> Any:
+    """The open tail of a streaming text, set anew: after blocks left it, or when the stream normalised it."""
+    return Div(text, id=ids.part(k, n, p), hx_swap_oob="innerHTML")
+
+
+def Remove(target: str) -> Any:
+    """Delete the element with this id (a finished text's tail, or a part that ended up empty)."""
+    return Div(id=target, hx_swap_oob="delete")
+
+
+def ToolFrame(tool_name: str, *body: Any, live: bool = False, id: str | None = None) -> Any:
     label = Span(tool_name, cls="badge badge-outline badge-sm font-mono")
     return Div(Div(label, Span("running…" if live else "", cls="text-xs opacity-60"), cls="flex items-center gap-2"),
-               *body, cls="tool-call rounded-box border border-base-300 bg-base-200 p-2 flex flex-col gap-1")
+               *body, id=id, cls="tool-call rounded-box border border-base-300 bg-base-200 p-2 flex flex-col gap-1")
 
 
-def TextBlock(text: str) -> Any:
-    return Div(NotStr(render_markdown(text)), cls="assistant-text prose max-w-none break-words")
+def TextBlock(k: int, n: int, p: int, text: str) -> Any:
+    """Finished markdown, in the chunks the live stream built (a reload looks the same)."""
+    return Div(*MarkdownChunks(k, n, p, render_blocks(text)), id=ids.block(k, n, p), cls=TEXT_CLS)
 
 
-def ThinkingBlock(text: str) -> Any:
+def ThinkingBlock(text: str, id: str | None = None, oob: bool = False) -> Any:
     return Details(Summary("Thought", cls="cursor-pointer text-sm opacity-70"),
-                   Div(text, cls="whitespace-pre-wrap text-sm opacity-70 italic"), cls="thinking")
+                   Div(text, cls="whitespace-pre-wrap text-sm opacity-70 italic"), id=id, cls="thinking",
+                   hx_swap_oob="true" if oob else None)
 
 
 def _code_arg(call: ToolCallPart) -> tuple[str | None, str]:
@@ -69,22 +112,25 @@ def _code_arg(call: ToolCallPart) -> tuple[str | None, str]:
     return (code, "") if isinstance(code, str) else (None, json.dumps(args, indent=2))
 
 
-def ToolCallBlock(call: ToolCallPart) -> Any:
+def ToolCallBlock(call: ToolCallPart, id: str | None = None, oob: bool = False) -> Any:
     code, raw = _code_arg(call)
     body = Pre(NotStr(highlight_code(code, "python")), cls="code-block") if code is not None else Pre(raw, cls="text-xs")
-    return ToolFrame(call.tool_name, body)
+    block = ToolFrame(call.tool_name, body, id=id)
+    if oob:
+        block.attrs["hx-swap-oob"] = "true"
+    return block
 
 
 def ResponseBlock(k: int, n: int, response: ModelResponse, oob: bool = False) -> Any:
     """A finished model response: markdown text, collapsed thinking, tool calls with their code."""
     blocks = []
-    for part in response.parts:
+    for p, part in enumerate(response.parts):
         if isinstance(part, TextPart) and part.content.strip():
-            blocks.append(TextBlock(part.content))
+            blocks.append(TextBlock(k, n, p, part.content))
         elif isinstance(part, ThinkingPart) and part.content.strip():
-            blocks.append(ThinkingBlock(part.content))
+            blocks.append(ThinkingBlock(part.content, ids.block(k, n, p)))
         elif isinstance(part, ToolCallPart):
-            blocks.append(ToolCallBlock(part))
+            blocks.append(ToolCallBlock(part, ids.block(k, n, p)))
     if any(isinstance(p, TextPart) and p.content.strip() for p in response.parts):
         blocks.append(CopyAnswer())
     return Div(*blocks, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     kernels_dir: Path = Path("data/kernels")
     secret_key: str | None = None
     model: str = "demo"
-    stream_flush_ms: float = Field(16.0, ge=0)
+    # Half a frame: a delta waits 4 ms on average instead of 8, at most 125 frames a second reach the page
+    # (docs/benchmarks.md has the trade-off measured for 0, 8, 16 and 33 ms).
+    stream_flush_ms: float = Field(8.0, ge=0)
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
     allowed_origins: list[str] = Field(default_factory=list)
@@ -38,6 +40,7 @@ class Settings(BaseSettings):
     # The longest wait for a model provider: for its first output, and then between two streamed chunks.
     model_timeout_s: float = Field(120.0, gt=0)
     reconnect_grace_s: float = Field(30.0, ge=0)
+    trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
     @property
     def trusted_hosts(self) -> list[str]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-# Records every distinct length the first live text part of a turn takes, until it is replaced.
+# Records every distinct state of the first live text part of a turn, until it is finished, as
+# [finished blocks, length of the open tail]: blocks are only ever added, and between two of them the
+# tail only grows (it starts over with the open text when a block is rendered out of it).
 WATCH_LIVE_TEXT = """(k) => {
   window.__lengths = [];
   const seen = new Set();
   const obs = new MutationObserver(() => {
     const live = document.querySelector(`#assistant-${k} .assistant-text > [id^="part-"]`);
-    if (live) { const n = live.textContent.length; if (!seen.has(n)) { seen.add(n); window.__lengths.push(n); } }
+    if (!live) return;
+    const state = [live.parentElement.querySelectorAll(":scope > .md-chunk > *").length, live.textContent.length];
+    if (!seen.has(String(state))) { seen.add(String(state)); window.__lengths.push(state); }
   });
   obs.observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
 }"""

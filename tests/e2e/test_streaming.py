@@ -28,7 +28,8 @@ def test_answer_grows_token_by_token_then_renders_markdown(new_chat: Page) -> No
     wait_turn_done(page, 0)
     lengths = page.evaluate("window.__lengths")
     assert len(lengths) >= 10, lengths
-    assert lengths == sorted(lengths), "the live text only ever grows"
+    assert lengths == sorted(lengths), "finished blocks are only added, and the open tail only grows between them"
+    assert lengths[-1][0] >= 2, "blocks were rendered while the answer streamed"
     final = page.locator("#assistant-0 .assistant-text").last
     expect(final.locator("h2")).to_have_count(1)
     assert final.locator("li").count() >= 2
@@ -109,3 +110,17 @@ def test_scrolled_up_reader_is_not_yanked_down(new_chat: Page) -> None:
     assert scroller.evaluate(at_bottom)
     expect(jump).to_be_hidden()
     page.get_by_test_id("stop").click()
+
+
+def test_a_long_answer_rendered_by_blocks_looks_as_a_reload_renders_it(new_chat: Page) -> None:
+    """Blocks are rendered while the answer streams; the page it ends with is the stored turn's, element for element."""
+    page = new_chat
+    page.evaluate(WATCH_LIVE_TEXT, 0)
+    send(page, "/stream 1500 at 3000")
+    wait_turn_done(page, 0)
+    assert page.evaluate("Math.max(...window.__lengths.map(s => s[0]))") >= 10, "blocks appeared while it streamed"
+    live = page.locator("#assistant-0").inner_html()
+    assert page.locator("#assistant-0 pre.code-block").count() >= 1
+    page.reload()
+    wait_socket(page)
+    assert tidy(page.locator("#assistant-0").inner_html()) == tidy(live)

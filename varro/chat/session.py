@@ -191,7 +191,7 @@ class ChatSession:
         started, ts = time.monotonic(), utcnow()
         await self._emit(TurnStarted(k, text, replaces))
         if k == 0:
-            await self.titler.first_message(text)
+            self.titler.first_message(text)
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),

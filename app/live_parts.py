@@ -1,0 +1,135 @@
+"""What each streaming part of a connection's current turn shows, so markdown is rendered by blocks.
+
+A text part's markdown goes through `MarkdownBlocks`: a block that is complete is rendered once and
+inserted before the open tail, and never sent again; only the tail grows, as plain text. When the
+response ends, the rest of the tail is rendered and the tail removed, so the final swap is as small
+as the last open block and the page ends up exactly as a reload renders the stored response
+(`ResponseBlock`). Thinking and tool-call parts stay plain text until their finished block replaces them.
+
+One per connection (a reconnecting tab gets a new one, rebuilt from the catch-up events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fasthtml.common import Div
+from pydantic_ai.messages import TextPart, ThinkingPart, ToolCallPart
+
+from ui import ids
+from ui.md_blocks import MarkdownBlocks
+from ui.nodes import (
+    CHUNK_BLOCKS,
+    CopyAnswer,
+    Delta,
+    LivePart,
+    MarkdownChunks,
+    NewChunks,
+    Remove,
+    ResponseBlock,
+    TailText,
+    ThinkingBlock,
+    ToChunk,
+    ToolCallBlock,
+)
+from varro.chat.events import PartDelta, PartKind, PartStarted, ResponseFinished
+
+Addr = tuple[int, int, int]
+
+
+@dataclass
+class _Part:
+    kind: PartKind
+    md: MarkdownBlocks | None  # text parts only
+    chunks: list[str] = field(default_factory=list)  # all text so far, to check it against the final response
+    blocks: int = 0  # rendered blocks so far (they fill chunks of CHUNK_BLOCKS in order)
+
+
+def _kind(part: Any) -> PartKind | None:
+    if isinstance(part, TextPart):
+        return "text"
+    if isinstance(part, ThinkingPart):
+        return "thinking"
+    if isinstance(part, ToolCallPart):
+        return "tool_call"
+    return None
+
+
+class LiveParts:
+    def __init__(self) -> None:
+        self._parts: dict[Addr, _Part] = {}
+
+    def reset(self) -> None:
+        """A turn starts (perhaps replacing one with the same number): nothing earlier is live any more."""
+        self._parts.clear()
+
+    def started(self, ev: PartStarted) -> Any:
+        if ev.kind != "text":
+            self._parts[(ev.turn, ev.node, ev.part)] = _Part(ev.kind, None, [ev.content])
+            return LivePart(ev.turn, ev.node, ev.part, ev.kind, ev.content, ev.tool_name)
+        md = MarkdownBlocks()
+        blocks = md.feed(ev.content)  # a catch-up starts with all the text so far
+        self._parts[(ev.turn, ev.node, ev.part)] = _Part("text", md, [ev.content], len(blocks))
+        return LivePart(ev.turn, ev.node, ev.part, "text", md.tail, blocks=blocks)
+
+    def delta(self, ev: PartDelta) -> list[Any]:
+        k, n, p = addr = (ev.turn, ev.node, ev.part)
+        live = self._parts.get(addr)
+        if live is not None:
+            live.chunks.append(ev.text)
+        if live is None or live.md is None:
+            return [Delta(k, n, p, ev.text)]
+        before = live.md.tail_len
+        blocks = live.md.feed(ev.text)
+        if blocks:
+            return [*self._place(addr, live, blocks), TailText(k, n, p, live.md.tail)]
+        if live.md.tail_len - before == len(ev.text):
+            return [Delta(k, n, p, ev.text)]
+        # The tail took the delta normalised (blank lines between blocks dropped, "\r\n" as "\n"): show it so.
+        return [TailText(k, n, p, live.md.tail)]
+
+    def finished(self, ev: ResponseFinished) -> list[Any]:
+        """Finish each live part in place; if what streamed does not match the response, replace the node."""
+        k, n = ev.turn, ev.node
+        live = {a[2]: self._parts.pop(a) for a in [a for a in self._parts if a[:2] == (k, n)]}
+        parts = {p: part for p, part in enumerate(ev.response.parts) if _kind(part) is not None}
+        if live.keys() != parts.keys() or any(_kind(parts[p]) != live[p].kind for p in live):
+            return self._whole(ev)
+        out: list[Any] = []
+        for p, part in parts.items():
+            if isinstance(part, TextPart):
+                md = live[p].md
+                if md is None or "".join(live[p].chunks) != part.content:
+                    return self._whole(ev)
+                if not part.content.strip():
+                    out.append(Remove(ids.block(k, n, p)))  # a stored response shows no empty text
+                    continue
+                out += self._place((k, n, p), live[p], md.finish())
+                out.append(Remove(ids.part(k, n, p)))
+            elif isinstance(part, ThinkingPart):
+                block_id = ids.block(k, n, p)
+                out.append(ThinkingBlock(part.content, block_id, oob=True) if part.content.strip() else Remove(block_id))
+            elif isinstance(part, ToolCallPart):
+                out.append(ToolCallBlock(part, ids.block(k, n, p), oob=True))
+        if any(isinstance(part, TextPart) and part.content.strip() for part in parts.values()):
+            out.append(Div(CopyAnswer(), id=ids.node(k, n), hx_swap_oob="beforeend"))  # last, as ResponseBlock has it
+        return out
+
+    @staticmethod
+    def _place(addr: Addr, live: _Part, blocks: list[str]) -> list[Any]:
+        """Fill the last chunk up to CHUNK_BLOCKS, then start new chunks before the tail."""
+        k, n, p = addr
+        out: list[Any] = []
+        room = -live.blocks % CHUNK_BLOCKS
+        if room and blocks:
+            out.append(ToChunk(k, n, p, (live.blocks - 1) // CHUNK_BLOCKS, blocks[:room]))
+        if rest := blocks[room:]:
+            out.append(NewChunks(k, n, p, MarkdownChunks(k, n, p, rest, first=(live.blocks + room) // CHUNK_BLOCKS)))
+        live.blocks += len(blocks)
+        return out
+
+    @staticmethod
+    def _whole(ev: ResponseFinished) -> list[Any]:
+        return [ResponseBlock(ev.turn, ev.node, ev.response, oob=True)]
+

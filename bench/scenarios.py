@@ -1,0 +1,152 @@
+"""The set of runs `python -m bench` makes, and what each run is reduced to (one dict of figures)."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser
+
+from bench import capacity, servers
+from bench.analyze import analyze, percentile
+from bench.browser import ask, open_chat
+from bench.load import Load
+from bench.wire import ByteCountingProxy
+from varro.agent.demo import stream_chunks
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int = 3
+    speeds: tuple[int, ...] = (200, 1000, 3000)
+    latency_tokens: int = 5000
+    long_tokens: int = 20_000
+    long_tps: int = 1000
+    flushes: tuple[int, ...] = (0, 8, 16, 33)
+    flush_tokens: int = 5000
+    flush_tps: int = 1000
+    flush_runs: int = 2
+    sessions: int = 50
+    session_tokens: int = 1000
+    session_tps: int = 100
+    capacity_runs: int = 2
+    wire_sizes: tuple[int, ...] = (2500, 5000, 10_000)
+    wire_tps: int = 1000
+
+
+FULL = Plan()
+QUICK = Plan(runs=1, latency_tokens=1500, long_tokens=6000, flush_tokens=1500, flush_runs=1, session_tokens=300,
+             capacity_runs=1, wire_sizes=(1000, 2000, 4000))
+
+
+def text_bytes(tokens: int) -> int:
+    """The answer's markdown for `/stream N` (what the demo model streams), in UTF-8 bytes."""
+    return len("".join(stream_chunks(tokens, tokens)).encode())
+
+
+def summarize(run: Any, tokens: int) -> dict[str, Any]:
+    a = analyze(run)
+    return {
+        "tokens": tokens, "deltas": a.tokens,
+        "p50_ms": percentile(a.lat_model, 50), "p99_ms": percentile(a.lat_model, 99),
+        "send_p50_ms": percentile(a.lat_send, 50), "send_p99_ms": percentile(a.lat_send, 99),
+        "first_token_ms": a.first_token_ms, "enter_to_bubble_ms": a.enter_to_bubble_ms,
+        "fps": a.fps, "max_frame_ms": a.max_frame_ms, "long_tasks": a.long_tasks, "longest_task_ms": a.longest_task_ms,
+        "final_swap_ms": a.final_swap_ms, "final_swap_wait_ms": a.final_swap_wait_ms,
+        "final_render_ms": a.final_render_ms, "fifths_us": a.fifths_us, "linearity": a.linearity,
+        "payload_bytes": a.payload_bytes, "text_bytes": text_bytes(tokens), "frames_sent": a.frames_sent,
+        "duration_s": a.duration_s, "clock_error_ms": a.clock_error_ms,
+    }
+
+
+def browser_run(browser: Browser, server: servers.Server, tokens: int, tps: int, base_url: str | None = None) -> dict:
+    page, chat = open_chat(browser, server, base_url)
+    try:
+        load = Load.now()
+        out = summarize(ask(page, chat, server, f"/stream {tokens} at {tps}"), tokens)
+        out["chat"], out["others_cpu_pct"] = chat, load.others_percent()
+        return out
+    finally:
+        page.close()
+
+
+def stream_runs(browser: Browser, plan: Plan, kind: servers.Kind, root: Path, log: Log) -> dict[str, Any]:
+    """Figures 1-4 and 6 for one system: latency at each speed, the long answer, wire bytes by length."""
+    out: dict[str, Any] = {"latency": {}, "long": [], "wire": {}}
+    with servers.run(kind, root / kind) as server:
+        browser_run(browser, server, 300, 3000)  # warm-up: first page load, first socket, imports
+        for i in range(plan.runs):
+            for tps in plan.speeds:
+                r = browser_run(browser, server, plan.latency_tokens, tps)
+                out["latency"].setdefault(str(tps), []).append(r)
+                log(f"  {kind} run {i + 1}: {plan.latency_tokens} tokens at {tps}/s  p50 {r['p50_ms']:.1f} ms"
+                    f"  p99 {r['p99_ms']:.1f} ms  fps {r['fps']:.1f}  (others {r['others_cpu_pct']:.0f}%)")
+            r = browser_run(browser, server, plan.long_tokens, plan.long_tps)
+            out["long"].append(r)
+            log(f"  {kind} run {i + 1}: {plan.long_tokens} tokens at {plan.long_tps}/s  fps {r['fps']:.1f}"
+                f"  max frame {r['max_frame_ms']:.1f} ms  long tasks {r['long_tasks']}  final swap"
+                f" {r['final_swap_ms']:.1f} ms  last/first fifth {r['linearity']:.2f}  (others {r['others_cpu_pct']:.0f}%)")
+        proxy = ByteCountingProxy(int(server.url.rsplit(":", 1)[1]))
+        try:
+            for tokens in plan.wire_sizes:
+                r = browser_run(browser, server, tokens, plan.wire_tps, proxy.url)
+                r["wire_bytes"] = proxy.ws_bytes.get(r["chat"], 0)
+                out["wire"][str(tokens)] = r
+                log(f"  {kind}: {tokens} tokens  payload {r['payload_bytes'] / r['text_bytes']:.2f}x text,"
+                    f" wire {r['wire_bytes'] / r['text_bytes']:.2f}x text")
+        finally:
+            proxy.close()
+    return out
+
+
+def flush_runs(browser: Browser, plan: Plan, root: Path, log: Log) -> dict[str, list[dict]]:
+    """The app at each VARRO_STREAM_FLUSH_MS: latency, frames a second and bytes."""
+    out: dict[str, list[dict]] = {}
+    for flush in plan.flushes:
+        with servers.run("app", root / f"flush-{flush}", VARRO_STREAM_FLUSH_MS=str(flush)) as server:
+            browser_run(browser, server, 300, 3000)
+            for _ in range(plan.flush_runs):
+                r = browser_run(browser, server, plan.flush_tokens, plan.flush_tps)
+                out.setdefault(str(flush), []).append(r)
+                log(f"  flush {flush} ms: p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  fps {r['fps']:.1f}"
+                    f"  {r['payload_bytes'] / r['text_bytes']:.2f}x text  {r['frames_sent']} frames"
+                    f"  (others {r['others_cpu_pct']:.0f}%)")
+    return out
+
+
+def capacity_runs(plan: Plan, kind: servers.Kind, root: Path, log: Log) -> list[dict]:
+    out = []
+    for i in range(plan.capacity_runs):
+        data = root / f"capacity-{kind}-{i}"
+        pairs = capacity.prepare(data, plan.sessions) if kind == "app" else \
+            [(0, 10_000 + j) for j in range(plan.sessions + 1)]
+        with servers.run(kind, data) as server:
+            load = Load.now()
+            c = capacity.measure(server, pairs, plan.session_tokens, plan.session_tps)
+            others = load.others_percent()
+        steady = [x for x, t in zip(c.delivery_ms, c.late_s, strict=True) if 2 <= t <= c.wall_s - 2]
+        r = {**{k: v for k, v in asdict(c).items() if k not in ("delivery_ms", "wire_ms", "late_s")},
+             "p50_ms": percentile(c.delivery_ms, 50), "p99_ms": percentile(c.delivery_ms, 99),
+             "max_ms": max(c.delivery_ms, default=float("nan")), "steady_p99_ms": percentile(steady, 99),
+             "wire_p99_ms": percentile(c.wire_ms, 99), "deltas": len(c.delivery_ms), "kib_per_session": c.kib_per_session,
+             "others_cpu_pct": others}
+        out.append(r)
+        log(f"  {kind} capacity run {i + 1}: {c.completed}/{c.sessions} sessions, delivery p50 {r['p50_ms']:.1f} ms"
+            f"  p99 {r['p99_ms']:.1f} ms  {r['kib_per_session']:.0f} KiB a session  server CPU {c.cpu_percent:.0f}%"
+            f"  (others {others:.0f}%)")
+    return out
+
+
+def median(values: list[float]) -> float:
+    values = [v for v in values if v is not None and v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def temp_root() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="varro-bench-")
