@@ -29,7 +29,7 @@ function ourControl(el) {{
   const b = el.closest('button[data-action]');
   return b && OUR_ACTIONS.has(b.dataset.action) && [...b.attributes].every((a) => OUR_BUTTON_ATTRS.has(a.name));
 }}
-const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part)-(\\d+)-\\d+(?:-\\d+)?$/;
+const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part|block|chunk)-(\\d+)-\\d+(?:-\\d+)?(?:-\\d+)?$/;
 /** Why `el` (inside model output or user text) could act, or null. */
 function activeMarkup(el) {{
   if (ourControl(el)) return null;
