@@ -47,16 +47,13 @@ def run(plan: scenarios.Plan) -> dict[str, Any]:
     t0 = time.monotonic()
     with scenarios.temp_root() as tmp, chromium() as browser:
         root = Path(tmp)
-        for kind in ("app", "baseline"):
-            log(f"{kind}: streams in Chromium")
-            res[kind] = scenarios.stream_runs(browser, plan, kind, root, log)
+        log("streams in Chromium, app and baseline runs interleaved")
+        res.update(scenarios.stream_runs(browser, plan, root, log))
         log("app: flush settings")
         res["flush"] = scenarios.flush_runs(browser, plan, root, log)
     with scenarios.temp_root() as tmp:
-        res["capacity"] = {}
-        for kind in ("app", "baseline"):
-            log(f"{kind}: {plan.sessions} sessions at once")
-            res["capacity"][kind] = scenarios.capacity_runs(plan, kind, Path(tmp), log)
+        log(f"{plan.sessions} sessions at once, app and baseline interleaved")
+        res["capacity"] = scenarios.capacity_runs(plan, Path(tmp), log)
     res["minutes"] = round((time.monotonic() - t0) / 60, 1)
     return res
 

@@ -6,30 +6,31 @@ is rendered as markdown (the same `render_markdown`) and swapped in, as a chat m
 The page uses the same stylesheet and htmx files, the same ids the harness looks for, and scrolls to
 the bottom at most once per animation frame, like ours, so the comparison is about the stream itself.
 
-It streams the same tokens as the demo model's `/stream N at R` (same text, same pacer) and writes
-the same trace lines as `varro.chat.trace` when VARRO_TRACE_FILE is set.
+It runs the same offline demo model through pydantic-ai (`run_stream`, text deltas as they come,
+no debounce), so `/stream N at R` gives the same tokens at the same pace as in the app, and it
+writes the same trace lines as `varro.chat.trace` when VARRO_TRACE_FILE is set.
 Run: `python -m bench.baseline_app` with VARRO_HOST, VARRO_PORT, VARRO_TRACE_FILE.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fasthtml.common import Div, FastHTML, Form, Link, Main, NotStr, Script, Span, Textarea, Title, to_xml
+from pydantic_ai import Agent
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ui.markdown import render_markdown
-from varro.agent.demo import Pacer, stream_chunks
+from varro.agent.demo import demo_model
 from varro.chat.trace import TraceLog
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-_STREAM = re.compile(r"/stream\s+(\d+)\s+at\s+(\d+(?:\.\d*)?)")
+agent = Agent(demo_model(60.0))
 
 # Enter sends (and clears the input); scrolling follows the stream once per animation frame.
 PAGE_JS = """
@@ -98,13 +99,11 @@ async def ws(msg: str, run: int, send, ws) -> None:  # noqa: ANN001  FastHTML in
                 Div(id=answer, cls="whitespace-pre-wrap break-words leading-relaxed"), id=f"turn-{k}")
     await out(Div(shell, id="chat-turns", hx_swap_oob="beforeend"), ["TurnStarted"])
     await out(Progress(True), ["ProgressChanged"])
-    m = _STREAM.fullmatch(msg.strip())
-    count, rate = (int(m[1]), float(m[2])) if m else (50, 60.0)
-    pacer, text = Pacer(rate), []
-    for token in stream_chunks(count, count):
-        await pacer.tick()
-        text.append(token)
-        await out(Span(token, id=answer, hx_swap_oob="beforeend"), [], made=time.time())
+    text = []
+    async with agent.run_stream(msg) as result:
+        async for token in result.stream_text(delta=True, debounce_by=None):
+            text.append(token)
+            await out(Span(token, id=answer, hx_swap_oob="beforeend"), [], made=time.time())
     started = time.perf_counter()
     final = Div(NotStr(render_markdown("".join(text))), id=answer, cls="prose max-w-none break-words",
                 hx_swap_oob="true")

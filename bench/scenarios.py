@@ -76,32 +76,52 @@ def browser_run(browser: Browser, server: servers.Server, tokens: int, tps: int,
         page.close()
 
 
-def stream_runs(browser: Browser, plan: Plan, kind: servers.Kind, root: Path, log: Log) -> dict[str, Any]:
-    """Figures 1-4 and 6 for one system: latency at each speed, the long answer, wire bytes by length."""
-    out: dict[str, Any] = {"latency": {}, "long": [], "wire": {}}
-    with servers.run(kind, root / kind) as server:
-        browser_run(browser, server, 300, 3000)  # warm-up: first page load, first socket, imports
+KINDS: tuple[servers.Kind, ...] = ("app", "baseline")
+
+
+def _order(i: int) -> tuple[servers.Kind, ...]:
+    """App and baseline take turns going first, so neither always runs right after the other."""
+    return KINDS if i % 2 == 0 else KINDS[::-1]
+
+
+def stream_runs(browser: Browser, plan: Plan, root: Path, log: Log) -> dict[str, dict[str, Any]]:
+    """Figures 1-4 and 6, the app's and the baseline's runs interleaved so that both meet the same machine."""
+    out: dict[str, dict[str, Any]] = {k: {"latency": {}, "long": [], "wire": {}} for k in KINDS}
+    with servers.run("app", root / "app") as app, servers.run("baseline", root / "baseline") as base:
+        srv = {"app": app, "baseline": base}
+        for kind in KINDS:
+            browser_run(browser, srv[kind], 300, 3000)  # warm-up: first page load, first socket, imports
         for i in range(plan.runs):
             for tps in plan.speeds:
-                r = browser_run(browser, server, plan.latency_tokens, tps)
-                out["latency"].setdefault(str(tps), []).append(r)
-                log(f"  {kind} run {i + 1}: {plan.latency_tokens} tokens at {tps}/s  p50 {r['p50_ms']:.1f} ms"
-                    f"  p99 {r['p99_ms']:.1f} ms  fps {r['fps']:.1f}  (others {r['others_cpu_pct']:.0f}%)")
-            r = browser_run(browser, server, plan.long_tokens, plan.long_tps)
-            out["long"].append(r)
-            log(f"  {kind} run {i + 1}: {plan.long_tokens} tokens at {plan.long_tps}/s  fps {r['fps']:.1f}"
-                f"  max frame {r['max_frame_ms']:.1f} ms  long tasks {r['long_tasks']}  final swap"
-                f" {r['final_swap_ms']:.1f} ms  last/first fifth {r['linearity']:.2f}  (others {r['others_cpu_pct']:.0f}%)")
-        proxy = ByteCountingProxy(int(server.url.rsplit(":", 1)[1]))
-        try:
-            for tokens in plan.wire_sizes:
-                r = browser_run(browser, server, tokens, plan.wire_tps, proxy.url)
-                r["wire_bytes"] = proxy.ws_bytes.get(r["chat"], 0)
-                out["wire"][str(tokens)] = r
-                log(f"  {kind}: {tokens} tokens  payload {r['payload_bytes'] / r['text_bytes']:.2f}x text,"
-                    f" wire {r['wire_bytes'] / r['text_bytes']:.2f}x text")
-        finally:
-            proxy.close()
+                for kind in _order(i):
+                    r = browser_run(browser, srv[kind], plan.latency_tokens, tps)
+                    out[kind]["latency"].setdefault(str(tps), []).append(r)
+                    log(f"  {kind} run {i + 1}: {plan.latency_tokens} tokens at {tps}/s  p50 {r['p50_ms']:.1f} ms"
+                        f"  p99 {r['p99_ms']:.1f} ms  fps {r['fps']:.1f}  (others {r['others_cpu_pct']:.0f}%)")
+            for kind in _order(i):
+                r = browser_run(browser, srv[kind], plan.long_tokens, plan.long_tps)
+                out[kind]["long"].append(r)
+                log(f"  {kind} run {i + 1}: {plan.long_tokens} tokens at {plan.long_tps}/s  fps {r['fps']:.1f}"
+                    f"  max frame {r['max_frame_ms']:.1f} ms  long tasks {r['long_tasks']}  final swap"
+                    f" {r['final_swap_ms']:.1f} ms  last/first fifth {r['linearity']:.2f}"
+                    f"  (others {r['others_cpu_pct']:.0f}%)")
+        for kind in KINDS:
+            out[kind]["wire"] = wire_runs(browser, plan, srv[kind], log)
+    return out
+
+
+def wire_runs(browser: Browser, plan: Plan, server: servers.Server, log: Log) -> dict[str, dict]:
+    out = {}
+    proxy = ByteCountingProxy(int(server.url.rsplit(":", 1)[1]))
+    try:
+        for tokens in plan.wire_sizes:
+            r = browser_run(browser, server, tokens, plan.wire_tps, proxy.url)
+            r["wire_bytes"] = proxy.ws_bytes.get(r["chat"], 0)
+            out[str(tokens)] = r
+            log(f"  {server.kind}: {tokens} tokens  payload {r['payload_bytes'] / r['text_bytes']:.2f}x text,"
+                f" wire {r['wire_bytes'] / r['text_bytes']:.2f}x text")
+    finally:
+        proxy.close()
     return out
 
 
@@ -120,27 +140,31 @@ def flush_runs(browser: Browser, plan: Plan, root: Path, log: Log) -> dict[str, 
     return out
 
 
-def capacity_runs(plan: Plan, kind: servers.Kind, root: Path, log: Log) -> list[dict]:
-    out = []
+def capacity_runs(plan: Plan, root: Path, log: Log) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {k: [] for k in KINDS}
     for i in range(plan.capacity_runs):
-        data = root / f"capacity-{kind}-{i}"
-        pairs = capacity.prepare(data, plan.sessions) if kind == "app" else \
-            [(0, 10_000 + j) for j in range(plan.sessions + 1)]
-        with servers.run(kind, data) as server:
-            load = Load.now()
-            c = capacity.measure(server, pairs, plan.session_tokens, plan.session_tps)
-            others = load.others_percent()
-        steady = [x for x, t in zip(c.delivery_ms, c.late_s, strict=True) if 2 <= t <= c.wall_s - 2]
-        r = {**{k: v for k, v in asdict(c).items() if k not in ("delivery_ms", "wire_ms", "late_s")},
-             "p50_ms": percentile(c.delivery_ms, 50), "p99_ms": percentile(c.delivery_ms, 99),
-             "max_ms": max(c.delivery_ms, default=float("nan")), "steady_p99_ms": percentile(steady, 99),
-             "wire_p99_ms": percentile(c.wire_ms, 99), "deltas": len(c.delivery_ms), "kib_per_session": c.kib_per_session,
-             "others_cpu_pct": others}
-        out.append(r)
-        log(f"  {kind} capacity run {i + 1}: {c.completed}/{c.sessions} sessions, delivery p50 {r['p50_ms']:.1f} ms"
-            f"  p99 {r['p99_ms']:.1f} ms  {r['kib_per_session']:.0f} KiB a session  server CPU {c.cpu_percent:.0f}%"
-            f"  (others {others:.0f}%)")
+        for kind in _order(i):
+            r = capacity_run(plan, kind, root / f"capacity-{kind}-{i}")
+            out[kind].append(r)
+            log(f"  {kind} capacity run {i + 1}: {r['completed']}/{r['sessions']} sessions, delivery p50"
+                f" {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  {r['kib_per_session']:.0f} KiB a session"
+                f"  server CPU {r['cpu_percent']:.0f}%  (others {r['others_cpu_pct']:.0f}%)")
     return out
+
+
+def capacity_run(plan: Plan, kind: servers.Kind, data: Path) -> dict[str, Any]:
+    pairs = capacity.prepare(data, plan.sessions) if kind == "app" else \
+        [(0, 10_000 + j) for j in range(plan.sessions + 1)]
+    with servers.run(kind, data) as server:
+        load = Load.now()
+        c = capacity.measure(server, pairs, plan.session_tokens, plan.session_tps)
+        others = load.others_percent()
+    steady = [x for x, t in zip(c.delivery_ms, c.late_s, strict=True) if 2 <= t <= c.wall_s - 2]
+    return {**{k: v for k, v in asdict(c).items() if k not in ("delivery_ms", "wire_ms", "late_s")},
+            "p50_ms": percentile(c.delivery_ms, 50), "p99_ms": percentile(c.delivery_ms, 99),
+            "max_ms": max(c.delivery_ms, default=float("nan")), "steady_p99_ms": percentile(steady, 99),
+            "wire_p99_ms": percentile(c.wire_ms, 99), "deltas": len(c.delivery_ms),
+            "kib_per_session": c.kib_per_session, "others_cpu_pct": others}
 
 
 def median(values: list[float]) -> float:

@@ -53,3 +53,24 @@ async def test_other_events_flush_pending_deltas_first() -> None:
     assert isinstance(batches[0][1], NodeStarted)
     await asyncio.sleep(0)
     c.close()
+
+
+async def test_a_delta_after_a_quiet_spell_goes_at_once_and_later_ones_wait_for_the_window() -> None:
+    sent: list[tuple[float, str]] = []
+
+    async def send(batch: list[Event]) -> None:
+        sent.append((asyncio.get_running_loop().time(), "".join(e.text for e in batch)))
+
+    c = Coalescer(50, send, send_raw)
+    start = asyncio.get_running_loop().time()
+    await c(PartDelta(0, 0, 0, "a"))
+    await asyncio.sleep(0.01)
+    assert [text for _, text in sent] == ["a"] and sent[0][0] - start < 0.03, "the first delta is not held back"
+    await c(PartDelta(0, 0, 0, "b"))
+    await asyncio.sleep(0.01)
+    await c(PartDelta(0, 0, 0, "c"))
+    await asyncio.sleep(0.02)
+    assert [text for _, text in sent] == ["a"], "a delta soon after a frame waits for the window to end"
+    await asyncio.sleep(0.05)
+    assert [text for _, text in sent] == ["a", "bc"] and sent[1][0] - sent[0][0] >= 0.045
+    c.close()

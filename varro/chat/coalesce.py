@@ -1,12 +1,17 @@
 """Coalesce streamed deltas so that a burst of tokens travels in one frame.
 
-Deltas to the same part within `flush_ms` are joined; any other event first flushes what is pending,
-so order is kept. `flush_ms=0` sends every delta as it comes.
+At most one frame of deltas leaves every `flush_ms`: a delta that comes after a quiet spell goes at
+once (with whatever else arrives in the same turn of the event loop), and deltas that come sooner
+after the last frame wait for the window to end, joined per part. A slow stream (a token every
+10 ms) is therefore not delayed at all, and a fast one still reaches the page at most 1000/flush_ms
+times a second. Any other event first flushes what is pending, so order is kept. `flush_ms=0`
+sends every delta as it comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from varro.chat.events import Event, PartDelta
@@ -25,12 +30,14 @@ class Coalescer:
         self._pending: dict[tuple[int, int, int], list[str]] = {}
         self._timer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # FIFO, so batches leave in the order they were formed
+        self._last_sent = -float("inf")  # monotonic time the last frame left
 
     async def __call__(self, event: Event) -> None:
         if isinstance(event, PartDelta) and self.flush_s > 0:
             self._pending.setdefault((event.turn, event.node, event.part), []).append(event.text)
             if self._timer is None:
-                self._timer = asyncio.create_task(self._flush_later())
+                wait = self._last_sent + self.flush_s - time.monotonic()
+                self._timer = asyncio.create_task(self._flush_later(max(0.0, wait)))
             return
         batch = self._take()
         batch.append(event)
@@ -46,8 +53,8 @@ class Coalescer:
         if batch:
             await self._send(batch)
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.flush_s)
+    async def _flush_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
         self._timer = None
         await self.flush()
 
@@ -61,6 +68,7 @@ class Coalescer:
 
     async def _send(self, batch: list[Event]) -> None:
         async with self._lock:
+            self._last_sent = time.monotonic()
             await self.send(batch)
 
     def close(self) -> None:
