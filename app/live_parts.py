@@ -1,7 +1,8 @@
 """What each streaming part of a connection's current turn shows, so markdown is rendered by blocks.
 
-A text part's markdown goes through `MarkdownBlocks`: a block that is complete is rendered once and
-inserted before the open tail, and never sent again; only the tail grows, as plain text. When the
+A text part's markdown goes through `MarkdownBlocks`: a block that is complete is rendered once,
+appended to the part's last chunk of blocks (or a new one, before the open tail) and never sent
+again; only the tail grows, as plain text. When the
 response ends, the rest of the tail is rendered and the tail removed, so the final swap is as small
 as the last open block and the page ends up exactly as a reload renders the stored response
 (`ResponseBlock`). Thinking and tool-call parts stay plain text until their finished block replaces them.
@@ -42,7 +43,7 @@ Addr = tuple[int, int, int]
 class _Part:
     kind: PartKind
     md: MarkdownBlocks | None  # text parts only
-    chunks: list[str] = field(default_factory=list)  # all text so far, to check it against the final response
+    texts: list[str] = field(default_factory=list)  # all text so far, to check it against the final response
     blocks: int = 0  # rendered blocks so far (they fill chunks of CHUNK_BLOCKS in order)
 
 
@@ -57,6 +58,8 @@ def _kind(part: Any) -> PartKind | None:
 
 
 class LiveParts:
+    """The live parts of one connection's current turn, by (turn, node, part)."""
+
     def __init__(self) -> None:
         self._parts: dict[Addr, _Part] = {}
 
@@ -77,7 +80,7 @@ class LiveParts:
         k, n, p = addr = (ev.turn, ev.node, ev.part)
         live = self._parts.get(addr)
         if live is not None:
-            live.chunks.append(ev.text)
+            live.texts.append(ev.text)
         if live is None or live.md is None:
             return [Delta(k, n, p, ev.text)]
         before = live.md.tail_len
@@ -100,7 +103,7 @@ class LiveParts:
         for p, part in parts.items():
             if isinstance(part, TextPart):
                 md = live[p].md
-                if md is None or "".join(live[p].chunks) != part.content:
+                if md is None or "".join(live[p].texts) != part.content:
                     return self._whole(ev)
                 if not part.content.strip():
                     out.append(Remove(ids.block(k, n, p)))  # a stored response shows no empty text

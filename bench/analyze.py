@@ -21,6 +21,7 @@ class Answer:
     lat_model: list[float]  # per delta: model hand-over -> painted, ms
     lat_send: list[float]  # per delta: frame handed to the socket -> painted, ms
     first_token_ms: float  # the response's first delta -> painted
+    first_text_ms: float  # the first delta of the answer's text (after the demo model's thinking) -> painted
     enter_to_bubble_ms: float | None
     fps: float
     max_frame_ms: float
@@ -65,6 +66,10 @@ def analyze(run: PageRun) -> Answer:
     first_delta = next(i for i, r in enumerate(recs) if r["d"])
     final = max(i for i, r in enumerate(recs) if "ResponseFinished" in r["k"])
     bubble = next((i for i, r in enumerate(recs) if "TurnStarted" in r["k"]), None)
+    # The app's text part is the second part started (its first chunk rides in that frame); the baseline
+    # shows only text, so its first delta is the text's.
+    starts = [i for i, r in enumerate(recs) if r["k"].count("PartStarted")]
+    text = starts[1] if len(starts) > 1 else first_delta
     # The stream's window on the page: from the first delta's paint to the finished response's paint.
     start, end = msgs[first_delta][4], msgs[final][4]
     frames = [f for f in run.frames if start <= f <= end]
@@ -76,6 +81,7 @@ def analyze(run: PageRun) -> Answer:
         lat_model=lat_model,
         lat_send=lat_send,
         first_token_ms=msgs[first_delta][4] - recs[first_delta]["d"][0] * 1000,
+        first_text_ms=msgs[text][4] - recs[text]["d"][-1] * 1000,
         enter_to_bubble_ms=msgs[bubble][4] - run.key_at if bubble is not None and run.key_at else None,
         fps=(len(frames) - 1) / (frames[-1] - frames[0]) * 1000 if len(frames) > 1 else float("nan"),
         max_frame_ms=max(gaps, default=float("nan")),

@@ -56,7 +56,7 @@ def summarize(run: Any, tokens: int) -> dict[str, Any]:
         "tokens": tokens, "deltas": a.tokens,
         "p50_ms": percentile(a.lat_model, 50), "p99_ms": percentile(a.lat_model, 99),
         "send_p50_ms": percentile(a.lat_send, 50), "send_p99_ms": percentile(a.lat_send, 99),
-        "first_token_ms": a.first_token_ms, "enter_to_bubble_ms": a.enter_to_bubble_ms,
+        "first_token_ms": a.first_token_ms, "first_text_ms": a.first_text_ms, "enter_to_bubble_ms": a.enter_to_bubble_ms,
         "fps": a.fps, "max_frame_ms": a.max_frame_ms, "long_tasks": a.long_tasks, "longest_task_ms": a.longest_task_ms,
         "final_swap_ms": a.final_swap_ms, "final_swap_wait_ms": a.final_swap_wait_ms,
         "final_render_ms": a.final_render_ms, "fifths_us": a.fifths_us, "linearity": a.linearity,
