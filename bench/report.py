@@ -145,13 +145,16 @@ def table(res: dict[str, Any], markdown: bool = False) -> str:
 
 def flush_table(res: dict[str, Any], markdown: bool = False) -> str:
     plan = res["plan"]
-    head = ["VARRO_STREAM_FLUSH_MS", "p50 ms", "p99 ms", "fps", "frames sent", "payload / text", "longest frame ms"]
+    head = ["VARRO_STREAM_FLUSH_MS", "tokens/s", "p50 ms", "p99 ms", "fps", "longest frame ms", "frames sent",
+            "payload / text", "others' CPU %"]
     body = []
-    for flush, runs in res["flush"].items():
-        body.append([flush, _fmt(_m(runs, "p50_ms"), "ms"), _fmt(_m(runs, "p99_ms"), "ms"), _fmt(_m(runs, "fps"), ""),
-                     f"{_m(runs, 'frames_sent'):.0f}", f"{median([r['payload_bytes'] / r['text_bytes'] for r in runs]):.2f}",
-                     _fmt(_m(runs, "max_frame_ms"), "ms")])
-    title = f"{plan['flush_tokens']} tokens at {plan['flush_tps']} tokens/s"
+    for flush, by_speed in res["flush"].items():
+        for tps, runs in by_speed.items():
+            body.append([flush, tps, _fmt(_m(runs, "p50_ms"), "ms"), _fmt(_m(runs, "p99_ms"), "ms"),
+                         _fmt(_m(runs, "fps"), ""), _fmt(_m(runs, "max_frame_ms"), "ms"), f"{_m(runs, 'frames_sent'):.0f}",
+                         f"{median([r['payload_bytes'] / r['text_bytes'] for r in runs]):.2f}",
+                         f"{_m(runs, 'others_cpu_pct'):.0f}"])
+    title = f"{plan['flush_tokens']} tokens, median of {plan['flush_runs']} runs"
     if markdown:
         lines = [f"*{title}*", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
