@@ -169,6 +169,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     speeds = res["plan"]["speeds"]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
@@ -177,11 +178,13 @@ def plot(res: dict[str, Any], path: Path) -> None:
         for key, style in (("p50_ms", "-o"), ("p99_ms", "--s")):
             ax.plot(speeds, [_m(lat[str(s)], key) for s in speeds], style, color=color,
                     label=f"{label} {key.split('_')[0]}")
-    ax.axhline(20, color="grey", lw=0.8, ls=":")
-    ax.axhline(50, color="grey", lw=0.8, ls=":")
+    for target, label in ((20, "p50 target"), (50, "p99 target")):
+        ax.axhline(target, color="grey", lw=0.8, ls=":")
+        ax.text(speeds[0], target * 1.04, label, color="grey", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(speeds, [str(s) for s in speeds])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("stream speed, tokens a second")
     ax.set_ylabel("model delta to paint, ms")
     ax.set_title(f"Token-to-paint latency, {res['plan']['latency_tokens']} tokens (median of {res['plan']['runs']} runs)")
