@@ -145,13 +145,16 @@ def table(res: dict[str, Any], markdown: bool = False) -> str:
 
 def flush_table(res: dict[str, Any], markdown: bool = False) -> str:
     plan = res["plan"]
-    head = ["VARRO_STREAM_FLUSH_MS", "p50 ms", "p99 ms", "fps", "frames sent", "payload / text", "longest frame ms"]
+    head = ["VARRO_STREAM_FLUSH_MS", "tokens/s", "p50 ms", "p99 ms", "fps", "longest frame ms", "frames sent",
+            "payload / text", "others' CPU %"]
     body = []
-    for flush, runs in res["flush"].items():
-        body.append([flush, _fmt(_m(runs, "p50_ms"), "ms"), _fmt(_m(runs, "p99_ms"), "ms"), _fmt(_m(runs, "fps"), ""),
-                     f"{_m(runs, 'frames_sent'):.0f}", f"{median([r['payload_bytes'] / r['text_bytes'] for r in runs]):.2f}",
-                     _fmt(_m(runs, "max_frame_ms"), "ms")])
-    title = f"{plan['flush_tokens']} tokens at {plan['flush_tps']} tokens/s"
+    for flush, by_speed in res["flush"].items():
+        for tps, runs in by_speed.items():
+            body.append([flush, tps, _fmt(_m(runs, "p50_ms"), "ms"), _fmt(_m(runs, "p99_ms"), "ms"),
+                         _fmt(_m(runs, "fps"), ""), _fmt(_m(runs, "max_frame_ms"), "ms"), f"{_m(runs, 'frames_sent'):.0f}",
+                         f"{median([r['payload_bytes'] / r['text_bytes'] for r in runs]):.2f}",
+                         f"{_m(runs, 'others_cpu_pct'):.0f}"])
+    title = f"{plan['flush_tokens']} tokens, median of {plan['flush_runs']} runs"
     if markdown:
         lines = [f"*{title}*", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
@@ -166,6 +169,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     speeds = res["plan"]["speeds"]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
@@ -174,11 +178,13 @@ def plot(res: dict[str, Any], path: Path) -> None:
         for key, style in (("p50_ms", "-o"), ("p99_ms", "--s")):
             ax.plot(speeds, [_m(lat[str(s)], key) for s in speeds], style, color=color,
                     label=f"{label} {key.split('_')[0]}")
-    ax.axhline(20, color="grey", lw=0.8, ls=":")
-    ax.axhline(50, color="grey", lw=0.8, ls=":")
+    for target, label in ((20, "p50 target"), (50, "p99 target")):
+        ax.axhline(target, color="grey", lw=0.8, ls=":")
+        ax.text(speeds[0], target * 1.04, label, color="grey", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(speeds, [str(s) for s in speeds])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("stream speed, tokens a second")
     ax.set_ylabel("model delta to paint, ms")
     ax.set_title(f"Token-to-paint latency, {res['plan']['latency_tokens']} tokens (median of {res['plan']['runs']} runs)")
