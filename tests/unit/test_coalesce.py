@@ -12,25 +12,25 @@ async def send_raw(frame: str) -> None:
     raise AssertionError("no raw frames in these tests")
 
 
-async def test_zero_flush_sends_every_delta_alone() -> None:
+def recording(flush_ms: float) -> tuple[Coalescer, list[list[Event]]]:
+    """A coalescer whose batches are kept, in the order they were sent."""
     batches: list[list[Event]] = []
 
     async def send(batch: list[Event]) -> None:
         batches.append(batch)
 
-    c = Coalescer(0, send, send_raw)
+    return Coalescer(flush_ms, send, send_raw), batches
+
+
+async def test_zero_flush_sends_every_delta_alone() -> None:
+    c, batches = recording(0)
     for ch in "abc":
         await c(PartDelta(0, 0, 0, ch))
     assert [[e.text for e in b] for b in batches] == [["a"], ["b"], ["c"]]
 
 
 async def test_deltas_within_the_window_travel_together() -> None:
-    batches: list[list[Event]] = []
-
-    async def send(batch: list[Event]) -> None:
-        batches.append(batch)
-
-    c = Coalescer(20, send, send_raw)
+    c, batches = recording(20)
     for ch in "hello":
         await c(PartDelta(0, 0, 1, ch))
     await c(PartDelta(0, 0, 2, "!"))
@@ -40,12 +40,7 @@ async def test_deltas_within_the_window_travel_together() -> None:
 
 
 async def test_other_events_flush_pending_deltas_first() -> None:
-    batches: list[list[Event]] = []
-
-    async def send(batch: list[Event]) -> None:
-        batches.append(batch)
-
-    c = Coalescer(1000, send, send_raw)
+    c, batches = recording(1000)
     await c(PartDelta(0, 0, 0, "tail"))
     await c(NodeStarted(0, 1))
     assert len(batches) == 1
