@@ -6,8 +6,10 @@
 PY      := .venv/bin/python
 VENDOR  := static/vendor
 STAMP   := .venv/.installed
+KPY     := .venv-kernel/bin/python
+KSTAMP  := .venv-kernel/.installed
 
-.PHONY: run test setup assets browser bench lint clean
+.PHONY: run test setup assets browser sandbox bench lint clean
 
 run: setup
 	$(PY) -m app
@@ -17,13 +19,31 @@ test: setup browser
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
-setup: $(STAMP) assets
+setup: $(STAMP) $(KSTAMP) assets sandbox
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
+
+# The kernel's own environment: code in a cell imports from here, never from the server's .venv. Compiled and
+# with matplotlib's font list built once, because the sandbox mounts it read-only (no .pyc or cache written there).
+$(KSTAMP): kernel-requirements.txt
+	test -x $(KPY) || python3 -m venv .venv-kernel
+	$(KPY) -m pip install -q --upgrade pip
+	$(KPY) -m pip install -q -r kernel-requirements.txt
+	$(KPY) -m compileall -q -j2 .venv-kernel/lib >/dev/null
+	mkdir -p .venv-kernel/mplconfig
+	MPLCONFIGDIR=.venv-kernel/mplconfig $(KPY) -c "import matplotlib.font_manager"
+	touch $(KSTAMP)
+
+# bubblewrap runs every kernel in a sandbox; without it the app chats but refuses to run code (README, Security).
+sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then echo "bubblewrap: $$(command -v bwrap)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	else echo "bubblewrap is missing: install it (Debian/Ubuntu: apt-get install bubblewrap), or code cells won't run"; fi
 
 # Browser libraries from npm, copied next to our own files; Tailwind + DaisyUI built to one CSS file.
 assets: node_modules/.package-lock.json $(STAMP)
@@ -53,4 +73,4 @@ lint: setup
 	.venv/bin/ruff check app ui varro tests bench
 
 clean:
-	rm -rf .venv node_modules $(VENDOR) data
+	rm -rf .venv .venv-kernel node_modules $(VENDOR) data
