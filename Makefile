@@ -68,6 +68,7 @@ browser: $(STAMP)
 
 bench: setup browser
 	$(PY) -m bench
+	$(PY) -m bench.sandbox
 
 lint: setup
 	.venv/bin/ruff check app ui varro tests bench
