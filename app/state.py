@@ -36,14 +36,22 @@ class VarroState:
     demo_user_id: int | None = None
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
 
+    def workdir(self, user_id: int, chat_id: int) -> Path:
+        """The chat's working directory: its kernel's home, with the files its code wrote."""
+        return chat_workdir(self.settings, user_id, chat_id)
+
     @property
     def model_label(self) -> str:
         return "demo model (offline)" if self.settings.model == "demo" else self.settings.model
 
 
+def chat_workdir(settings: Settings, user_id: int, chat_id: int) -> Path:
+    return Path(settings.kernels_dir) / str(user_id) / str(chat_id)
+
+
 def kernel_factory(settings: Settings, isolation: Isolation) -> Callable[[int, int], KernelFactory]:
     def for_chat(user_id: int, chat_id: int) -> KernelFactory:
-        workdir = Path(settings.kernels_dir) / str(user_id) / str(chat_id)
+        workdir = chat_workdir(settings, user_id, chat_id)
         return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb,
                                    isolation=isolation, workdir_mb=settings.kernel_workdir_mb)
 
