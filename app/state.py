@@ -21,6 +21,7 @@ from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
+from varro.shell.keeper import KernelKeeper
 from varro.shell.sandbox import Isolation
 from varro.uploads import UploadStore
 
@@ -68,7 +69,8 @@ async def open_state(settings: Settings) -> VarroState:
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
     isolation = await make_isolation(settings)
-    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation),
+    keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
+    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
                        model_settings=request_settings(settings.model_timeout_s))
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
@@ -84,12 +86,14 @@ async def open_state(settings: Settings) -> VarroState:
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
-    live = LiveSessions(open_session, settings.reconnect_grace_s)
+    live = LiveSessions(open_session, settings.reconnect_grace_s, keeper)
     return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace)
 
 
 async def close_state(state: VarroState) -> None:
-    await state.live.close_all()
+    await state.live.close_all()  # hands the live kernels to the keeper ...
+    if (keeper := state.live.keeper) is not None:
+        await keeper.close_all()  # ... which shuts every one down at once
     await state.engine.dispose()
     if state.trace is not None:
         state.trace.close()
