@@ -71,6 +71,25 @@ def test_state_survives_turns_and_a_server_restart(page: Page, shell_server: Ser
         assert "42" in result_of(page, 2), "the earlier cells were replayed into the new kernel"
 
 
+def test_after_a_restart_the_state_comes_back_from_its_snapshot(page: Page, shell_server: Server,
+                                                                  data: Path) -> None:
+    """Not a re-run: the same random number, and a cell that appended to a file did not append again."""
+    open_new_chat(page, shell_server)
+    send(page, py("import random\nr = random.random()\nopen('log.txt', 'a').write('ran\\n')\nprint(r)"))
+    wait_turn_done(page, 0)
+    first = result_of(page, 0).strip().splitlines()[-1]
+    chat_url = page.url
+
+    page.goto("about:blank")
+    with run_server(data, **ENV) as restarted:
+        page.goto(chat_url.replace(shell_server.url, restarted.url))
+        wait_socket(page)
+        send(page, py("print(r)\nprint(open('log.txt').read().count('ran'))"))
+        wait_turn_done(page, 1)
+        assert result_of(page, 1).strip().splitlines()[-2:] == [first, "1"]
+        expect(page.locator("#chat-turns")).to_contain_text("Restoring Python state from its last snapshot")
+
+
 def test_a_figure_shows_inline_and_after_a_reload(page: Page, shell_server: Server) -> None:
     open_new_chat(page, shell_server)
     send(page, "Please plot a histogram of some random numbers")

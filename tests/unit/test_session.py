@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from varro.chat.events import (
 from varro.chat.session import Busy, ChatSession, SessionDeps
 from varro.db.crud import Store
 from varro.shell import KernelShell
+from varro.shell.snapshots import FOLDER
 from varro.uploads import UploadStore
 
 Script = FunctionModel
@@ -200,6 +202,8 @@ async def test_restored_state_that_differs_is_reported(store: Store, tmp_path: P
     first, _ = await make_session(store, tmp_path, model)
     await first.send("roll")
     await first.close()
+    # Without its snapshot (tests/unit/test_snapshots.py has that path), the restore replays the cell.
+    shutil.rmtree(tmp_path / "kernel" / FOLDER)
 
     again = ChatSession(first.user_id, first.chat_id, first.turns, first.deps)
     closing.append(again)

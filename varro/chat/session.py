@@ -91,7 +91,8 @@ class ChatSession:
         self.history = [m for t in stored for m in closed(messages_of(t.content))]
         self.turn_count = stored[-1].idx + 1 if stored else 0
         since = max(await self.turns.shell_resets(), default=0)  # cells before a reset are not restored
-        await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))])
+        await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))],
+                               valid=range(since, self.turn_count))
         self.shell.resume()  # the kernel of this chat's last session, if it was kept: nothing to re-run
         return stored
 
@@ -117,7 +118,7 @@ class ChatSession:
 
     async def _reset_shell(self) -> None:
         await self.turns.record_shell_reset(self.turn_count)
-        await self.shell.reset([])
+        await self.shell.reset([], valid=range(self.turn_count, self.turn_count))
         await self._emit(ShellWasReset(self.turn_count))
         await self._emit(ShellChanged(self.shell.status))
 
@@ -175,6 +176,7 @@ class ChatSession:
 
     async def _edit(self, k: int, text: str) -> None:
         await self.turns.truncate_from(k)
+        self.shell.forget_snapshots_from(k)
         remaining = await self.load()
         keep = {a.path for t in remaining for atts in attachments_of(t.content).values() for a in atts}
         await asyncio.to_thread(self.deps.uploads.collect, self.user_id, self.chat_id, keep)
@@ -185,12 +187,14 @@ class ChatSession:
             which = ", ".join(str(t + 1) for t in turns)
             await self._emit(Notice(turn, f"Restored shell state differs from what turn {which} showed."))
 
-        if replaying := self.shell.will_replay:
-            await self._emit(Notice(turn, f"Restoring Python state: re-running {replaying} earlier "
-                                          f"cell{'s' if replaying > 1 else ''} first."))
+        async def notice(text: str) -> None:
+            await self._emit(Notice(turn, text))
+
+        if (restoring := self.shell.restore_note()) is not None:
+            await notice(restoring)
         await self._emit(ShellChanged("busy"))
         try:
-            return await self.shell.run(code, diverged)
+            return await self.shell.run(code, diverged, notice)
         finally:
             await self._emit(ShellChanged(self.shell.status))
 
@@ -257,6 +261,8 @@ class ChatSession:
         await self.turns.append(k, text, content, status)
         self.history.extend(messages)
         self.turn_count = k + 1
-        self.shell.record(cells_of(k, messages))
+        if cells := cells_of(k, messages):
+            self.shell.record(cells)
+            self.shell.snapshot_after(k)  # a later restore starts from here, not from the first cell
         await self._emit(ProgressChanged(k, "done"))
         await self._emit(TurnFinished(k, status, meta))

@@ -25,7 +25,18 @@ from varro.shell import cgroup
 from varro.shell.launch import unsandboxed_plan
 from varro.shell.quota import WorkdirQuota
 from varro.shell.result import CellResult, OutputCollector
-from varro.shell.sandbox import OPT_VARRO, Isolation, NoSandbox, Refused, Sandbox, Unavailable, kernel_env, launcher
+from varro.shell.sandbox import (
+    HOME,
+    OPT_VARRO,
+    Isolation,
+    NoSandbox,
+    Refused,
+    Sandbox,
+    Unavailable,
+    kernel_env,
+    launcher,
+)
+from varro.shell.snapshots import FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +46,14 @@ Outcome = Literal["idle", "timeout", "dead", "gone", "quota"]
 START_TIMEOUT = 60.0
 INTERRUPT_GRACE = 5.0  # how long an interrupted cell may take to unwind before its kernel is deemed stuck
 POLL_INTERVAL = 0.5  # how often a silent kernel is checked for having died
+SNAPSHOT_TIMEOUT = 60.0  # saving or loading a namespace snapshot
 MAX_MESSAGE_BYTES = 32 * 2**20  # the largest message the server reads from a kernel
 QUOTA_INTERVAL = 0.25  # how often a running cell's working directory is measured
 INSIDE = Path(__file__).with_name("inside")  # the kernel's entry point, bound read-only into the sandbox
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot could not be loaded (corrupt, or from another version): restore by replay instead."""
 
 
 class _FixedSpecManager(KernelSpecManager):
@@ -172,8 +188,40 @@ class KernelShell:
             return "no log"
         return lines[-1] if lines else "no output"
 
+    @property
+    def home(self) -> str:
+        """The chat's working directory as code in the kernel sees it."""
+        return HOME if isinstance(self.isolation, Sandbox) else str(self.workdir)
+
+    async def save_snapshot(self, turn: int, limit_bytes: int) -> dict[str, Any] | None:
+        """Pickle the namespace, name by name, into the snapshot of `turn` (inside the kernel); what it said."""
+        path = f"{self.home}/{FOLDER}/turn-{turn}.pkl"
+        return await self._hidden(f"__import__('snapshot').save({path!r}, {limit_bytes})")
+
+    async def load_snapshot(self, turn: int) -> list[str]:
+        """Load the snapshot of `turn` into the namespace (inside the kernel); the names it could not bring back.
+        Raises SnapshotError if the snapshot can't be read at all."""
+        path = f"{self.home}/{FOLDER}/turn-{turn}.pkl"
+        said = await self._hidden(f"__import__('snapshot').load({path!r})")
+        if said is None or not isinstance(said.get("failed"), list):
+            raise SnapshotError(f"the snapshot of turn {turn} could not be loaded")
+        return [str(name) for name in said["failed"]]
+
+    async def _hidden(self, code: str) -> dict[str, Any] | None:
+        """Run code of the server's own (not the user's history: no execution count); its JSON line, or None."""
+        result = await self.execute(code, timeout=SNAPSHOT_TIMEOUT, store_history=False)
+        if result.error is not None or result.timed_out:
+            log.warning("hidden cell failed: %s", (result.error or "timed out").splitlines()[0])
+            return None
+        try:
+            said = json.loads(result.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return None
+        return said if isinstance(said, dict) else None
+
     # ASYNC109: the timeout is not a cancellation; it ends in a kernel interrupt that keeps the namespace.
-    async def execute(self, code: str, timeout: float | None = None) -> CellResult:  # noqa: ASYNC109
+    async def execute(self, code: str, timeout: float | None = None,  # noqa: ASYNC109
+                      store_history: bool = True) -> CellResult:
         limit = self.timeout if timeout is None else timeout
         async with self._lock:
             replaced = self._km is not None and not self._alive()
@@ -183,7 +231,7 @@ class KernelShell:
                 return CellResult(error=f"SandboxUnavailable: {exc}")
             self._busy = True
             try:
-                result = await self._run(code, limit)
+                result = await self._run(code, limit, store_history)
             except asyncio.CancelledError:
                 # The caller gave up (e.g. the user pressed stop); without this the kernel would keep running the
                 # cell and every later cell would queue behind it.
@@ -195,7 +243,7 @@ class KernelShell:
             result.kernel_restarted |= replaced
             return result
 
-    async def _run(self, code: str, limit: float) -> CellResult:
+    async def _run(self, code: str, limit: float, store_history: bool = True) -> CellResult:
         kc = self._kc
         assert kc is not None
         collector = OutputCollector()
@@ -203,7 +251,7 @@ class KernelShell:
         before = await asyncio.to_thread(self.quota.listing)
         # stop_on_error=False: otherwise ipykernel aborts requests queued behind a failing (or interrupted) cell,
         # e.g. the next cell sent right after a cancelled one, and they come back empty.
-        msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+        msg_id = kc.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
         outcome = await self._read_until_idle(kc, msg_id, collector, started + limit)
         timed_out = outcome == "timeout"
         if timed_out:
