@@ -69,6 +69,7 @@ browser: $(STAMP)
 bench: setup browser
 	$(PY) -m bench
 	$(PY) -m bench.sandbox
+	$(PY) -m bench.restore
 
 lint: setup
 	.venv/bin/ruff check app ui varro tests bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic_ai.models import Model
@@ -22,7 +23,8 @@ from varro.db.engine import create_tables, make_engine, make_sessions
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
 from varro.shell.keeper import KernelKeeper
-from varro.shell.sandbox import Isolation
+from varro.shell.pool import KernelPool
+from varro.shell.sandbox import Isolation, Refused
 from varro.uploads import UploadStore
 
 
@@ -36,6 +38,7 @@ class VarroState:
     live: LiveSessions
     demo_user_id: int | None = None
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
+    pool: KernelPool | None = None  # kernels started ahead of need (closed last)
 
     def workdir(self, user_id: int, chat_id: int) -> Path:
         """The chat's working directory: its kernel's home, with the files its code wrote."""
@@ -50,13 +53,26 @@ def chat_workdir(settings: Settings, user_id: int, chat_id: int) -> Path:
     return Path(settings.kernels_dir) / str(user_id) / str(chat_id)
 
 
+def kernel_in(settings: Settings, isolation: Isolation, workdir: Path) -> KernelShell:
+    return KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb,
+                       isolation=isolation, workdir_mb=settings.kernel_workdir_mb)
+
+
 def kernel_factory(settings: Settings, isolation: Isolation) -> Callable[[int, int], KernelFactory]:
     def for_chat(user_id: int, chat_id: int) -> KernelFactory:
-        workdir = chat_workdir(settings, user_id, chat_id)
-        return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb,
-                                   isolation=isolation, workdir_mb=settings.kernel_workdir_mb)
+        return partial(kernel_in, settings, isolation, chat_workdir(settings, user_id, chat_id))
 
     return for_chat
+
+
+def kernel_pool(settings: Settings, isolation: Isolation) -> KernelPool | None:
+    """Beside the chats' folders (a pooled kernel's folder is renamed to its chat's: one filesystem)."""
+    if isinstance(isolation, Refused) or settings.kernel_pool == 0:
+        return None
+    pool = KernelPool(settings.kernel_pool, Path(settings.kernels_dir).parent / "kernel-pool",
+                      partial(kernel_in, settings, isolation))
+    pool.fill()
+    return pool
 
 
 async def open_state(settings: Settings) -> VarroState:
@@ -70,7 +86,9 @@ async def open_state(settings: Settings) -> VarroState:
     model = resolve_model(settings.model, settings.demo_tps)
     isolation = await make_isolation(settings)
     keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
+    pool = kernel_pool(settings, isolation)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
+                       pool=pool,
                        model_settings=request_settings(settings.model_timeout_s))
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
@@ -87,13 +105,15 @@ async def open_state(settings: Settings) -> VarroState:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, settings.reconnect_grace_s, keeper)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, pool)
 
 
 async def close_state(state: VarroState) -> None:
     await state.live.close_all()  # hands the live kernels to the keeper ...
     if (keeper := state.live.keeper) is not None:
         await keeper.close_all()  # ... which shuts every one down at once
+    if state.pool is not None:
+        await state.pool.close()
     await state.engine.dispose()
     if state.trace is not None:
         state.trace.close()

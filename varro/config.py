@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     # A kernel outlives its tab this long, so a reload or a return finds it as it was (0: shut down at once).
     kernel_idle_s: float = Field(600.0, ge=0)
     max_kernels_per_user: int = Field(2, ge=1)  # live and kept together; the least recently used goes first
-    max_kernels: int = Field(50, ge=1)  # kept kernels on this server  # kernels run as uids from here on, one each, never the server's
+    max_kernels: int = Field(50, ge=1)  # kept kernels on this server
+    kernel_pool: int = Field(1, ge=0)  # kernels started ahead, so a new chat's first cell doesn't wait  # kernels run as uids from here on, one each, never the server's
     max_message_chars: int = Field(20_000, gt=0)
     # Frames a socket may send: a sustained rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)

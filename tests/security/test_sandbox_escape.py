@@ -52,7 +52,9 @@ def kernel_rundirs() -> set[Path]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("escape")
+    # No pool: the fixture tells bob's kernel by the run folder that appears when his first cell starts one.
     env = {"OPENAI_API_KEY": CANARY, "VARRO_KERNEL_WORKDIR_MB": str(WORKDIR_MB), "VARRO_DEMO_TPS": "3000",
+           "VARRO_KERNEL_POOL": "0",
            "VARRO_CELL_TIMEOUT_S": "20"}
     with host_server(data, **env) as srv:
         before = kernel_rundirs()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,22 @@ def test_uids_are_never_shared() -> None:
         sandbox.take_uid()
     sandbox.release_uid(uids[1])
     assert sandbox.take_uid() == uids[1]
+    for uid in uids:
+        sandbox.release_uid(uid)
+
+
+def test_another_server_process_never_gets_the_same_uid() -> None:
+    """Two servers on one machine (two processes: here, the other takes its uids in a child process)."""
+    mine = Sandbox(PYTHON, "bwrap", uid_base=410_000, uid_count=4)
+    held = [mine.take_uid(), mine.take_uid()]
+    script = ("from pathlib import Path\nfrom varro.shell.sandbox import Sandbox\n"
+              "s = Sandbox(Path('python'), 'bwrap', uid_base=410_000, uid_count=4)\nprint(s.take_uid(), s.take_uid())")
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo, check=True)
+    theirs = [int(uid) for uid in out.stdout.split()]
+    assert not set(theirs) & set(held) and len(set(theirs)) == 2
+    for uid in held:
+        mine.release_uid(uid)
 
 
 def test_seccomp_program_is_a_filter() -> None:

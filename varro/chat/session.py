@@ -46,6 +46,7 @@ from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
 from varro.shell import CellResult
 from varro.shell.keeper import KernelKeeper
+from varro.shell.pool import KernelPool
 from varro.uploads import UploadStore
 
 Sink = Callable[[Event], Awaitable[None]]
@@ -65,6 +66,7 @@ class SessionDeps:
     make_kernel: Callable[[int, int], KernelFactory]
     model_settings: ModelSettings | None = None  # timeouts (varro.agent.models.request_settings)
     keeper: KernelKeeper | None = None  # kernels kept between a chat's sessions
+    pool: KernelPool | None = None  # kernels started before they are needed
 
 
 class ChatSession:
@@ -77,7 +79,7 @@ class ChatSession:
         self.titler = Titler(chats, chat_id, deps.model, self._emit)
         self.history: list[ModelMessage] = []
         self.turn_count = 0
-        self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [], deps.keeper, (user_id, chat_id))
+        self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [], deps.keeper, (user_id, chat_id), deps.pool)
         self.sink: Sink | None = None
         self.inflight = InflightLog()
         self._task: asyncio.Task[None] | None = None

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from varro.shell import CellResult, KernelShell, StoredCell, replay
 from varro.shell.keeper import KernelKeeper, Key
 from varro.shell.kernel import SnapshotError
+from varro.shell.pool import KernelPool
 from varro.shell.sandbox import Unavailable
 from varro.shell.snapshots import Snapshots, cells_to_replay
 
@@ -26,13 +27,14 @@ class SessionShell:
     """Lazily started kernel plus the cells that rebuild its namespace; kept warm by `keeper` between sessions."""
 
     def __init__(self, make_kernel: KernelFactory, cells: list[StoredCell], keeper: KernelKeeper | None = None,
-                 key: Key | None = None) -> None:
+                 key: Key | None = None, pool: KernelPool | None = None) -> None:
         self._make_kernel = make_kernel
         self._cells = list(cells)
         self._valid = range(0)  # the turns whose snapshots a restore may use
         self._kernel: KernelShell | None = None
         self._keeper = keeper
         self._key = key
+        self._pool = pool
         self.snapshots = Snapshots(make_kernel().workdir)
         self.snapshot_bytes = SNAPSHOT_BYTES
         self._saving: asyncio.Task[None] | None = None
@@ -63,7 +65,9 @@ class SessionShell:
 
     async def run(self, code: str, on_diverged: OnDiverged, on_notice: OnNotice) -> CellResult:
         if self._kernel is None:
-            kernel = self._make_kernel()
+            # A kernel started ahead of time, if the pool has one: no process start before the first cell.
+            kernel = await self._pool.take(self.snapshots.workdir) if self._pool is not None else None
+            kernel = kernel or self._make_kernel()
             try:
                 await kernel.start()
             except Unavailable as exc:  # no sandbox here: the cell is answered with why, and nothing runs

@@ -22,7 +22,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from varro.shell import cgroup
-from varro.shell.launch import unsandboxed_plan
+from varro.shell.launch import chown_tree, unsandboxed_plan
 from varro.shell.quota import WorkdirQuota
 from varro.shell.result import CellResult, OutputCollector
 from varro.shell.sandbox import (
@@ -187,6 +187,22 @@ class KernelShell:
         except (OSError, TypeError):
             return "no log"
         return lines[-1] if lines else "no output"
+
+    def adopt_workdir(self, workdir: Path) -> None:
+        """Make `workdir` this kernel's folder: what is there moves into the kernel's own (empty) folder, which is
+        handed to the kernel's uid and renamed to `workdir`. For a fresh, idle kernel from the pool (pool.py): the
+        sandbox's bind mount follows the folder, not its name."""
+        workdir, own = Path(workdir).resolve(), self.workdir
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        if workdir.exists():
+            for entry in workdir.iterdir():
+                os.rename(entry, own / entry.name)
+            workdir.rmdir()
+        if self._uid is not None:
+            chown_tree(str(own), self._uid)
+        os.rename(own, workdir)
+        self.workdir = workdir
+        self.quota = WorkdirQuota(workdir, self.quota.limit)
 
     @property
     def home(self) -> str:

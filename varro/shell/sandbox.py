@@ -11,6 +11,7 @@ Where no sandbox can be made, `Sandbox.probe` says why in one sentence and code 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -77,7 +78,9 @@ class Sandbox:
     uid_count: int = 10_000
     python_roots: tuple[str, ...] = ()
     font_cache: Path | None = None
-    _used: set[int] = field(default_factory=set)
+    # uid -> the open lock file that holds it: several server processes on one machine must never hand out the
+    # same uid (kernels sharing a uid would share RLIMIT_NPROC). An flock is released when its process dies.
+    _held: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -120,16 +123,26 @@ class Sandbox:
                               "disabled on this machine.")
 
     def take_uid(self) -> int:
+        folder = uid_lock_dir()
         with self._lock:
             for uid in range(self.uid_base, self.uid_base + self.uid_count):
-                if uid not in self._used:
-                    self._used.add(uid)
-                    return uid
+                if uid in self._held:
+                    continue
+                fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # another server process's kernel has it
+                    os.close(fd)
+                    continue
+                self._held[uid] = fd
+                return uid
         raise Unavailable("Code can't run: every sandbox uid is in use.")
 
     def release_uid(self, uid: int) -> None:
         with self._lock:
-            self._used.discard(uid)
+            fd = self._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)  # releases the flock
 
     def prepare(self, name: str, uid: int, workdir: Path, rundir: Path, argv: list[str],
                 env: dict[str, str], memory_mb: int) -> tuple[Path, list[str]]:
@@ -211,6 +224,13 @@ def font_cache(kernel_python: Path) -> Path | None:
     """matplotlib's font list, built once by the set-up (`make setup`) into the kernel's environment."""
     found = sorted((kernel_python.parent.parent / "mplconfig").glob("fontlist-*.json"))
     return found[-1] if found else None
+
+
+def uid_lock_dir() -> Path:
+    """Where kernels' uids are locked, shared by every server process on the machine (root's own /run)."""
+    folder = Path("/run/varro-uids") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir()) / "varro-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
 
 
 def launcher() -> str:
