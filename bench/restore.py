@@ -3,8 +3,9 @@ every earlier cell, and a new chat's first cell with a pooled kernel versus a ke
 
     .venv/bin/python -m bench.restore [--runs N]
 
-Each scenario is measured from "a fresh kernel is needed" to the new cell's output, both ways in turn on the same
-history (so both meet the same machine load); the table gives medians over the runs. Needs root (the sandbox).
+Each scenario is measured from "a kernel is needed" to the new cell's output, both ways in turn on the same history
+(so both meet the same machine load), the kernel taken from a full pool as the app does; the table gives medians
+over the runs. Needs root (the sandbox).
 """
 
 from __future__ import annotations
@@ -39,34 +40,42 @@ async def timed(work: Callable[[], Awaitable[None]]) -> float:
 
 
 async def restore_runs(sandbox: Sandbox, folder: Path, cells: list[str], runs: int) -> tuple[list[float], list[float]]:
-    """Build the history once (with its snapshot), then time a snapshot restore and a full replay, alternately."""
-    make = lambda: KernelShell(folder, isolation=sandbox, timeout=60)  # noqa: E731
-    builder = make()
+    """Build the history once (with its snapshot), then time a snapshot restore and a full replay, alternately.
+
+    As in the app, the new kernel comes from the pool (VARRO_KERNEL_POOL=1), which is full when the clock starts:
+    what is timed is taking it, restoring, and the new cell."""
+    make = lambda path: KernelShell(path, isolation=sandbox, timeout=60)  # noqa: E731
+    builder = make(folder)
     for code in cells:
         await builder.execute(code)
     await builder.save_snapshot(len(cells) - 1, 256 * 2**20)
     await builder.shutdown()
     stored = [StoredCell(turn=i, code=code, expected=None) for i, code in enumerate(cells)]
+    pool = KernelPool(1, folder.parent / f"{folder.name}-pool", make)
     snapshot, replayed = [], []
-    for _ in range(runs):
-        kernel = make()
 
-        async def from_snapshot(k: KernelShell = kernel) -> None:
-            await k.start()
-            assert await k.load_snapshot(len(cells) - 1) == []
-            assert "ready" in (await k.execute(NEW_CELL)).stdout
-
-        snapshot.append(await timed(from_snapshot))
+    async def restore(by_snapshot: bool) -> float:
+        pool.fill()
+        while len(pool) < 1:
+            await asyncio.sleep(0.1)
+        started = time.perf_counter()
+        kernel = await pool.take(folder)
+        assert kernel is not None
+        if by_snapshot:
+            assert await kernel.load_snapshot(len(cells) - 1) == []
+        else:
+            await replay(kernel, stored)
+        assert "ready" in (await kernel.execute(NEW_CELL)).stdout
+        took = time.perf_counter() - started
         await kernel.shutdown()
-        kernel = make()
+        return took
 
-        async def by_replay(k: KernelShell = kernel) -> None:
-            await k.start()
-            await replay(k, stored)
-            assert "ready" in (await k.execute(NEW_CELL)).stdout
-
-        replayed.append(await timed(by_replay))
-        await kernel.shutdown()
+    try:
+        for _ in range(runs):
+            snapshot.append(await restore(True))
+            replayed.append(await restore(False))
+    finally:
+        await pool.close()
     return snapshot, replayed
 
 
