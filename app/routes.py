@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from fasthtml.common import APIRouter, Response
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
 
@@ -24,6 +25,14 @@ from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
 from varro.export import to_markdown, to_notebook
 
+
+class RowId(IntegerConvertor):
+    """A database id in a path: at most 18 ASCII digits, so a longer number is "not found", not an overflow."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("rowid", RowId())
 ar = APIRouter()
 
 MODEL_HELP = "Set VARRO_MODEL (e.g. anthropic:claude-sonnet-4-5 or openai:gpt-4.1) to use a real model."
@@ -103,7 +112,7 @@ async def history(req: Request, current: int | None = None) -> Any:
     return ChatList(await _chats(req).recent(limit=30), current, chat_url)
 
 
-@ar.get("/chat/{chat_id:int}")
+@ar.get("/chat/{chat_id:rowid}")
 async def chat_page(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     chat = await chats.get(chat_id)
@@ -125,13 +134,13 @@ async def chat_page(req: Request, chat_id: int) -> Any:
     return ChatPage(chat, turn_list(stored, chat.shell_resets), state.model_label, urls, shell)
 
 
-@ar.post("/chat/{chat_id:int}/rename")
+@ar.post("/chat/{chat_id:rowid}/rename")
 async def rename(req: Request, chat_id: int, title: str = "") -> Any:
     chat = await _chats(req).rename(chat_id, title)
     return not_found() if chat is None else title_block(chat)
 
 
-@ar.post("/chat/{chat_id:int}/delete")
+@ar.post("/chat/{chat_id:rowid}/delete")
 async def delete(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     if not await chats.delete(chat_id):
@@ -144,7 +153,7 @@ async def delete(req: Request, chat_id: int) -> Any:
 EXPORTS = {"md": (to_markdown, "text/markdown; charset=utf-8"), "ipynb": (to_notebook, "application/x-ipynb+json")}
 
 
-@ar.get("/chat/{chat_id:int}/export.{fmt}")
+@ar.get("/chat/{chat_id:rowid}/export.{fmt}")
 async def export(req: Request, chat_id: int, fmt: str) -> Any:
     """The chat as a download: Markdown, or a notebook that opens in Jupyter."""
     state, chats = _state(req), _chats(req)

@@ -23,7 +23,7 @@ from ui.layout import Progress
 from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
-from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame
+from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame, parse_index
 from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
@@ -122,10 +122,9 @@ class Connection:
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
         await self.state.live.attach(self.user_id, self, len(stored))
 
-    async def handle(self, session: ChatSession, raw: str) -> None:
-        action = parse_frame(raw, self.state.settings.max_message_chars)
+    async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
-            match action:
+            match parse_frame(raw, self.state.settings.max_message_chars):
                 case Send(msg=msg):
                     session.send(msg)
                 case Edit(turn=k, msg=msg):
@@ -151,11 +150,11 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
         return
     user_id = ws.session.get("user_id") if "session" in ws.scope else None
-    chat_id = ws.query_params.get("chat_id", "")
+    chat_id = parse_index(ws.query_params.get("chat_id", ""))
     if not isinstance(user_id, int):
         await ws.close(code=1008)
         return
-    chat = await state.store.chats.for_user(user_id).get(int(chat_id)) if chat_id.isdigit() else None
+    chat = await state.store.chats.for_user(user_id).get(chat_id) if chat_id is not None else None
     await ws.accept()
     if chat is None:
         await ws.send_text(notice("This chat was not found. It may have been deleted.", False))
