@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.urls import ChatUrls
 from ui.highlight import warm_lexers
+from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import request_settings, resolve_model
 from varro.chat.live import LiveSessions
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
 from varro.config import Settings
@@ -32,13 +35,14 @@ class VarroState:
     live: LiveSessions
     demo_user_id: int | None = None
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
+    urls: ChatUrls = field(default_factory=ChatUrls)
 
     @property
     def model_label(self) -> str:
         return "demo model (offline)" if self.settings.model == "demo" else self.settings.model
 
 
-def kernel_factory(settings: Settings) -> callable:
+def kernel_factory(settings: Settings) -> Callable[[int, int], KernelFactory]:
     def for_chat(user_id: int, chat_id: int) -> KernelFactory:
         workdir = Path(settings.kernels_dir) / str(user_id) / str(chat_id)
         return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb)
@@ -46,7 +50,8 @@ def kernel_factory(settings: Settings) -> callable:
     return for_chat
 
 
-async def open_state(settings: Settings) -> VarroState:
+async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
+                     on_event: OnEvent | None = None) -> VarroState:
     if (path := settings.sqlite_path) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(warm_lexers)
@@ -56,7 +61,7 @@ async def open_state(settings: Settings) -> VarroState:
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
-                       model_settings=request_settings(settings.model_timeout_s))
+                       model_settings=request_settings(settings.model_timeout_s), agent=chat_agent, on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id)
@@ -72,7 +77,7 @@ async def open_state(settings: Settings) -> VarroState:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, settings.reconnect_grace_s)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls())
 
 
 async def close_state(state: VarroState) -> None:

@@ -1,4 +1,4 @@
-"""The chat websocket `/chat/ws?chat_id=N`: parse a frame, call the session, send what it emits.
+"""The chat websocket `{prefix}/ws?chat_id=N`: parse a frame, call the session, send what it emits.
 
 A plain Starlette endpoint rather than FastHTML's `app.ws`: we must refuse a foreign Origin before
 accepting, answer malformed JSON with a fragment (FastHTML sends the raw parser error), and keep the
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.routes import chat_renderer, chat_url, turn_list
+from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from ui import ids
 from ui.layout import Progress
@@ -63,7 +63,7 @@ class Connection:
         self.ws = ws
         self.state = state
         self.user_id = user_id
-        self.chat_url = chat_url(chat.id)
+        self.chat_url = state.urls.page(chat.id)
         self.renderer = chat_renderer(state, chat)
         self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self._send_text)
         self.session: ChatSession | None = None
@@ -114,9 +114,9 @@ class Connection:
         """The page shows the finished turns below `known`: send it what it lacks, then go live."""
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
-        fresh = turn_list(stored, resets, since=known)
+        fresh = turn_list(self.state.urls, stored, resets, since=known)
         if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
-            self._stored_html = to_xml(Div(*turn_list(stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
+            self._stored_html = to_xml(Div(*turn_list(self.state.urls, stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
                                        indent=False)
         elif fresh:
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)

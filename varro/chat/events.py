@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic_ai.messages import ModelRequest, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse
 
 from varro.chat.content import Attachment
 
@@ -120,3 +120,20 @@ Event = (
     TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished
     | ProgressChanged | TurnFailed | Notice | ShellChanged | ShellWasReset | TitleChanged | TurnFinished
 )
+
+
+@dataclass(frozen=True)
+class TurnStored:
+    """A turn was written to the database; a host's `on_event` hook gets this (audit, billing, analytics).
+
+    `messages` are the turn's pydantic-ai messages as stored; `meta` has the model name, usage, duration and
+    any error. Not sent to the page.
+    """
+
+    user_id: int
+    chat_id: int
+    turn: int
+    status: TurnStatus
+    user_text: str
+    messages: list[ModelMessage]
+    meta: dict

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -20,7 +20,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
-from varro.agent.agent import agent
+from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import reads_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
@@ -36,6 +36,7 @@ from varro.chat.events import (
     TurnFinished,
     TurnStarted,
     TurnStatus,
+    TurnStored,
 )
 from varro.chat.history import closed
 from varro.chat.inflight import InflightLog
@@ -48,6 +49,7 @@ from varro.shell import CellResult
 from varro.uploads import UploadStore
 
 Sink = Callable[[Event], Awaitable[None]]
+OnEvent = Callable[[TurnStored], Awaitable[None]]
 log = logging.getLogger("varro.chat")
 
 
@@ -63,6 +65,8 @@ class SessionDeps:
     uploads: UploadStore
     make_kernel: Callable[[int, int], KernelFactory]
     model_settings: ModelSettings | None = None  # timeouts (varro.agent.models.request_settings)
+    agent: ChatAgent = field(default_factory=lambda: agent)  # a host's own (varro.agent.agent.chat_agent), with `run_python` and its tools
+    on_event: OnEvent | None = None  # the host's hook, awaited once each turn is stored
 
 
 class ChatSession:
@@ -195,13 +199,15 @@ class ChatSession:
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
+            user_id=self.user_id,
+            chat_id=self.chat_id,
             images_to_model=reads_images(self.deps.model),
         )
         status: TurnStatus = "complete"
         error: str | None = None
         run: Any = None
         try:
-            async with agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps,
+            async with self.deps.agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps,
                                   model_settings=self.deps.model_settings) as run:
                 self._run = run
                 await NodeStreamer(k, self._emit).run(run)
@@ -253,3 +259,9 @@ class ChatSession:
         self.shell.record(cells_of(k, messages))
         await self._emit(ProgressChanged(k, "done"))
         await self._emit(TurnFinished(k, status, meta))
+        if self.deps.on_event is not None:
+            stored = TurnStored(self.user_id, self.chat_id, k, status, text, messages, meta)
+            try:
+                await self.deps.on_event(stored)
+            except Exception:  # the host's bug must not stop the chat; its traceback is the host's to read
+                log.exception("the host's on_event hook failed for turn %s of chat %s", k, self.chat_id)
