@@ -7,13 +7,13 @@ PY      := .venv/bin/python
 VENDOR  := static/vendor
 STAMP   := .venv/.installed
 
-.PHONY: run test setup assets browser bench lint clean
+.PHONY: run test setup assets browser bench lint check clean
 
 run: setup
 	$(PY) -m app
 
 # Two runs: browser tests apart from the rest (Playwright's sync API leaves an event loop running).
-test: setup browser
+test: setup browser check
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
@@ -49,8 +49,12 @@ browser: $(STAMP)
 bench: setup browser
 	$(PY) -m bench
 
-lint: setup
-	.venv/bin/ruff check app ui varro tests bench
+# Static checks, part of `make test`: any ruff finding, or any mypy one (strict on varro/, see pyproject.toml), fails.
+check: setup
+	.venv/bin/ruff check app ui varro tests bench examples
+	$(PY) -m mypy
+
+lint: check
 
 clean:
 	rm -rf .venv node_modules $(VENDOR) data

@@ -14,6 +14,7 @@ from tests.e2e.server import ROOT
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(900)
 def test_every_bench_scenario_runs_and_prints_its_tables() -> None:
     done = subprocess.run([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT, capture_output=True, text=True,
                           timeout=900)

@@ -114,7 +114,6 @@ def test_no_kernel_outlives_its_tab_or_the_server(page: Page, tmp_path: Path) ->
         wait_turn_done(page, 0)
         assert kernels_under(tmp_path / "kernels"), "a kernel runs for the open tab"
         page.goto("about:blank")  # the tab leaves: socket closed, session ended
-        page.wait_for_timeout(100)
         deadline_ms = 10_000
         while kernels_under(tmp_path / "kernels") and deadline_ms > 0:
             page.wait_for_timeout(200)

@@ -46,7 +46,7 @@ MAX_STREAM_TOKENS = 100_000
 MAX_PACED_TPS = 100_000.0
 
 # What a `FunctionModel` stream function yields: `str` is text; the dicts are keyed by our own part index.
-StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart | DeltaToolCall]
+StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart] | dict[int, DeltaToolCall]
 
 _TOKEN = re.compile(r"\s*\S{1,5}|\s+")
 _PY_FENCE = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\r?\n(.*?)\r?\n?(?:```|\Z)", re.DOTALL | re.IGNORECASE)

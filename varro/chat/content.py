@@ -56,4 +56,5 @@ def attachments_of(content: dict[str, Any]) -> dict[str, list[Attachment]]:
 
 
 def meta_of(content: dict[str, Any]) -> dict[str, Any]:
-    return migrate(content).get("meta", {})
+    meta: dict[str, Any] = migrate(content).get("meta", {})
+    return meta

@@ -8,7 +8,7 @@ index within its node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse
 
@@ -113,7 +113,7 @@ class TitleChanged:
 class TurnFinished:
     turn: int
     status: TurnStatus
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 Event = (
@@ -136,4 +136,4 @@ class TurnStored:
     status: TurnStatus
     user_text: str
     messages: list[ModelMessage]
-    meta: dict
+    meta: dict[str, Any]
