@@ -7,7 +7,7 @@ PY      := .venv/bin/python
 VENDOR  := static/vendor
 STAMP   := .venv/.installed
 
-.PHONY: run test setup assets browser bench lint check clean
+.PHONY: run test setup assets browser bench lint check lock clean
 
 run: setup
 	$(PY) -m app
@@ -19,11 +19,19 @@ test: setup browser check
 
 setup: $(STAMP) assets
 
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements.lock, each checked against its hash; then our own package, which adds nothing.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve requirements.lock after changing a dependency in pyproject.toml (a maintainer's step, not set-up's).
+lock: $(STAMP)
+	$(PY) -m pip install -q pip-tools
+	.venv/bin/pip-compile -q --extra test --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+		--custom-compile-command "make lock" -o requirements.lock pyproject.toml
 
 # Browser libraries from npm, copied next to our own files; Tailwind + DaisyUI built to one CSS file.
 assets: node_modules/.package-lock.json $(STAMP)
@@ -33,10 +41,10 @@ assets: node_modules/.package-lock.json $(STAMP)
 	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
 	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
 
+# npm ci installs exactly package-lock.json (complete: every platform's optional tailwind build is listed) and
+# never rewrites it; after changing package.json, run `npm install` once and commit the lock it writes.
 node_modules/.package-lock.json: package.json package-lock.json
-	# npm install, not npm ci: the lockfile still pins every version, but npm 11 refuses `ci` when the
-	# registry lacks optional platform builds of tailwind's oxide that no machine here needs.
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	touch $@
 
 # Debian's Chromium where we can install it (root), Playwright's own browser elsewhere.
