@@ -1,4 +1,4 @@
-"""The `content` JSON of a turn (DESIGN 4, version 1): build it, and read its parts back."""
+"""The `content` JSON of a turn (docs/design.md section 4, version 1): build it, and read its parts back."""
 
 from __future__ import annotations
 
