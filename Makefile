@@ -6,8 +6,10 @@
 PY      := .venv/bin/python
 VENDOR  := static/vendor
 STAMP   := .venv/.installed
+KPY     := .venv-kernel/bin/python
+KSTAMP  := .venv-kernel/.installed
 
-.PHONY: run test setup assets browser bench lint check lock clean
+.PHONY: run test setup assets browser sandbox bench lint check lock clean
 
 run: setup
 	$(PY) -m app
@@ -17,7 +19,7 @@ test: setup browser check
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
-setup: $(STAMP) assets
+setup: $(STAMP) $(KSTAMP) assets sandbox
 
 # Exactly the versions in requirements.lock, each checked against its hash; then our own package, which adds nothing.
 $(STAMP): pyproject.toml requirements.lock
@@ -27,11 +29,29 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# The kernel's own environment: code in a cell imports from here, never from the server's .venv. Compiled and
+# with matplotlib's font list built once, because the sandbox mounts it read-only (no .pyc or cache written there).
+$(KSTAMP): kernel-requirements.txt
+	test -x $(KPY) || python3 -m venv .venv-kernel
+	$(KPY) -m pip install -q --upgrade pip
+	$(KPY) -m pip install -q -r kernel-requirements.txt
+	$(KPY) -m compileall -q -j2 .venv-kernel/lib >/dev/null
+	mkdir -p .venv-kernel/mplconfig
+	MPLCONFIGDIR=.venv-kernel/mplconfig $(KPY) -c "import matplotlib.font_manager"
+	touch $(KSTAMP)
+
+# bubblewrap runs every kernel in a sandbox; without it the app chats but refuses to run code (README, Security).
+sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then echo "bubblewrap: $$(command -v bwrap)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	else echo "bubblewrap is missing: install it (Debian/Ubuntu: apt-get install bubblewrap), or code cells won't run"; fi
+
 # Re-resolve requirements.lock after changing a dependency in pyproject.toml (a maintainer's step, not set-up's).
 lock: $(STAMP)
 	$(PY) -m pip install -q pip-tools
-	.venv/bin/pip-compile -q --extra test --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
-		--custom-compile-command "make lock" -o requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" .venv/bin/pip-compile -q --extra test --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 # Browser libraries from npm, copied next to our own files; Tailwind + DaisyUI built to one CSS file.
 assets: node_modules/.package-lock.json $(STAMP)
@@ -65,4 +85,4 @@ check: setup
 lint: check
 
 clean:
-	rm -rf .venv node_modules $(VENDOR) data
+	rm -rf .venv .venv-kernel node_modules $(VENDOR) data

@@ -22,6 +22,8 @@ from varro.config import Settings
 from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
 from varro.shell import KernelShell
+from varro.shell.isolation import make_isolation
+from varro.shell.sandbox import Isolation
 from varro.uploads import UploadStore
 
 
@@ -42,10 +44,11 @@ class VarroState:
         return "demo model (offline)" if self.settings.model == "demo" else self.settings.model
 
 
-def kernel_factory(settings: Settings) -> Callable[[int, int], KernelFactory]:
+def kernel_factory(settings: Settings, isolation: Isolation) -> Callable[[int, int], KernelFactory]:
     def for_chat(user_id: int, chat_id: int) -> KernelFactory:
         workdir = Path(settings.kernels_dir) / str(user_id) / str(chat_id)
-        return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb)
+        return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb,
+                                   isolation=isolation, workdir_mb=settings.kernel_workdir_mb)
 
     return for_chat
 
@@ -60,7 +63,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
-    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
+    isolation = await make_isolation(settings)
+    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation),
                        model_settings=request_settings(settings.model_timeout_s), agent=chat_agent, on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:

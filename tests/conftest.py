@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
+from tests.kernels import test_sandbox
 from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.shell.sandbox import Sandbox
 
 # No test may reach a model provider; the demo model and FunctionModels run locally.
 models.ALLOW_MODEL_REQUESTS = False
@@ -35,3 +37,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     yield Store(make_sessions(engine))
     await engine.dispose()
 
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Sandbox:
+    return test_sandbox()

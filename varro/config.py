@@ -6,6 +6,7 @@ Every setting has a default that works on a fresh machine, so `python -m app` ru
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,14 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] | None = None
     cell_timeout_s: float = Field(30.0, gt=0)
     kernel_memory_mb: int = Field(2048, gt=0)
+    # "off" runs code unsandboxed, as the server's user: only for a single trusted user on their own machine.
+    sandbox: Literal["on", "off"] = "on"
+    # The kernel's own Python environment (made by `make setup`); the server's packages are not in it.
+    kernel_python: Path | None = None
+    kernel_max_procs: int = Field(128, gt=8)  # processes and threads of one kernel
+    kernel_workdir_mb: int = Field(1024, gt=0)  # a chat's working directory; also the largest single file
+    kernel_tmp_mb: int = Field(256, gt=0)  # the kernel's private /tmp and /dev/shm, each
+    sandbox_uid_base: int = Field(300_000, gt=0)  # kernels run as uids from here on, one each, never the server's
     max_message_chars: int = Field(20_000, gt=0)
     # Frames a socket may send: a sustained rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)

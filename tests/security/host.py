@@ -13,6 +13,7 @@ import asyncio
 import statistics
 import time
 from collections import deque
+from pathlib import Path
 
 import uvicorn
 from fasthtml.common import FastHTML
@@ -49,7 +50,9 @@ class LagMonitor:
 
 
 def create_host_app(settings: Settings) -> FastHTML:
-    app = FastHTML(default_hdrs=False, hdrs=chat_headers(), secret_key=settings.secret_key or "security-tests")
+    # The signing key in a file beside the database, as the standalone app keeps it: the sandbox tests try to read it.
+    key_file = Path(settings.uploads_dir).parent / ".sesskey"
+    app = FastHTML(default_hdrs=False, hdrs=chat_headers(), secret_key=settings.secret_key, key_fname=str(key_file))
     mount_chat(app, settings)
     lag = LagMonitor()
 

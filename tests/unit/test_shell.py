@@ -17,14 +17,15 @@ import pytest
 from tests.waits import until
 from varro.shell import CellResult, Image, KernelShell, StoredCell, replay
 from varro.shell import kernel as kernel_module
+from varro.shell.sandbox import HOME, Sandbox
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def shell(tmp_path: Path) -> AsyncIterator[KernelShell]:
-    shell = KernelShell(tmp_path / "work", timeout=10)
+async def shell(tmp_path: Path, sandbox: Sandbox) -> AsyncIterator[KernelShell]:
+    shell = KernelShell(tmp_path / "work", timeout=10, isolation=sandbox)
     yield shell
     await shell.shutdown()
 
@@ -160,23 +161,27 @@ async def test_spinning_cell_does_not_block_event_loop(shell: KernelShell) -> No
     assert ticks >= 10
 
 
-async def test_env_hides_server_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_env_hides_server_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
     monkeypatch.setenv("VARRO_SESSION_SECRET", "hush")
     monkeypatch.setenv("PYTHONPATH", "/nowhere")
     workdir = tmp_path / "not" / "yet"
-    async with KernelShell(workdir, extra_env={"GREETING": "hi"}) as shell:
+    async with KernelShell(workdir, extra_env={"GREETING": "hi"}, isolation=sandbox) as shell:
         result = await shell.execute("import os\nprint(sorted(os.environ))\nprint(dict(os.environ))\nos.getcwd()")
+        (workdir / "seen.txt").write_text("from the server")
+        seen = await shell.execute("open('seen.txt').read()")
     names = result.stdout
     assert "OPENAI_API_KEY" not in names and "sk-test-secret" not in names
     assert "VARRO_SESSION_SECRET" not in names and "PYTHONPATH" not in names
-    assert "'GREETING': 'hi'" in names and "'JPY_PARENT_PID'" in names
-    assert f"'HOME': '{workdir.resolve()}'" in names
-    assert result.result == repr(str(workdir.resolve()))
+    # bwrap starts the kernel from an empty environment: not even jupyter's parent pid comes along.
+    assert "'GREETING': 'hi'" in names and "'JPY_PARENT_PID'" not in names
+    assert f"'HOME': '{HOME}'" in names
+    # The chat's working directory is the kernel's home, under a name that says nothing of the server's layout.
+    assert result.result == repr(HOME) and seen.result == "'from the server'"
 
 
-async def test_memory_cap_raises_memory_error(tmp_path: Path) -> None:
-    async with KernelShell(tmp_path, memory_mb=1024) as shell:
+async def test_memory_cap_raises_memory_error(tmp_path: Path, sandbox: Sandbox) -> None:
+    async with KernelShell(tmp_path, memory_mb=1024, isolation=sandbox) as shell:
         pid = shell.pid
         limit = await shell.execute("import resource\nresource.getrlimit(resource.RLIMIT_AS)")
         assert limit.result == f"({1024 * 2**20}, {1024 * 2**20})"
@@ -195,19 +200,40 @@ async def test_restart_clears_names(shell: KernelShell) -> None:
     assert result.error is not None and result.error.startswith("NameError")
 
 
+def processes_of(uid: int) -> list[int]:
+    """Host pids of every process running as `uid` (a sandboxed kernel's uid is its own)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            continue
+        uids = next((line.split()[1:] for line in lines if line.startswith("Uid:")), [])
+        if str(uid) in uids and not gone(int(status.parent.name)):
+            found.append(int(status.parent.name))
+    return found
+
+
 async def test_shutdown_leaves_no_process(shell: KernelShell) -> None:
     assert shell.status == "not started"
-    result = await shell.execute("import subprocess\nsubprocess.Popen(['sleep', '60']).pid")
-    child = int(result.result or 0)
-    pid = shell.pid
-    assert pid is not None and shell.status == "idle"
+    result = await shell.execute("import subprocess\nsubprocess.Popen(['sleep', '60'], start_new_session=True).pid")
+    assert result.error is None, result.error
+    pid, uid = shell.pid, shell.uid
+    assert pid is not None and uid is not None and shell.status == "idle"
+    # The kernel and the child it left running in the background (in a session of its own, so not in the kernel's
+    # process group) run as the kernel's uid.
+    assert len(processes_of(uid)) >= 2
     await shell.shutdown()
     await shell.shutdown()
     assert shell.status == "not started" and shell.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    # The kernel's own subprocesses share its process group and are killed with it.
-    assert await wait_gone(child, within=5)
+    # The pid namespace ends with the kernel, and the cgroup is emptied: nothing of the kernel's is left.
+    for _ in range(50):
+        if not processes_of(uid):
+            break
+        await asyncio.sleep(0.1)
+    assert processes_of(uid) == []
 
 
 async def test_dead_kernel_is_reported_and_replaced(shell: KernelShell) -> None:
@@ -236,7 +262,9 @@ async def test_kernel_dies_with_its_parent(tmp_path: Path) -> None:
         from varro.shell import KernelShell
 
         async def main() -> None:
-            shell = KernelShell(Path(sys.argv[1]))
+            from varro.config import Settings
+            from varro.shell.isolation import make_isolation
+            shell = KernelShell(Path(sys.argv[1]), isolation=await make_isolation(Settings()))
             await shell.start()
             print(shell.pid, shell._rundir, flush=True)
             await asyncio.sleep(60)
@@ -254,7 +282,7 @@ async def test_kernel_dies_with_its_parent(tmp_path: Path) -> None:
         assert not gone(int(kernel_pid))
         parent.kill()
         await parent.wait()
-        # ipykernel's parent poller checks once a second.
+        # bwrap's --die-with-parent: the sandbox is killed with the server that started it.
         assert await wait_gone(int(kernel_pid), within=5)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)

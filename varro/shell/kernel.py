@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import queue
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -16,28 +20,41 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-from varro.shell.launch import kernel_argv, kernel_env
+from varro.shell import cgroup
+from varro.shell.launch import unsandboxed_plan
+from varro.shell.quota import WorkdirQuota
 from varro.shell.result import CellResult, OutputCollector
+from varro.shell.sandbox import OPT_VARRO, Isolation, NoSandbox, Refused, Sandbox, Unavailable, kernel_env, launcher
 
 log = logging.getLogger(__name__)
 
 Status = Literal["not started", "starting", "idle", "busy", "dead"]
-Outcome = Literal["idle", "timeout", "dead", "gone"]
+Outcome = Literal["idle", "timeout", "dead", "gone", "quota"]
 
 START_TIMEOUT = 60.0
 INTERRUPT_GRACE = 5.0  # how long an interrupted cell may take to unwind before its kernel is deemed stuck
 POLL_INTERVAL = 0.5  # how often a silent kernel is checked for having died
+QUOTA_INTERVAL = 0.25  # how often a running cell's working directory is measured
+INSIDE = Path(__file__).with_name("inside")  # the kernel's entry point, bound read-only into the sandbox
 
 
 class _FixedSpecManager(KernelSpecManager):
-    """jupyter_client 8 has no `kernel_cmd`; the command comes from a kernel spec, so we hand it ours."""
+    """jupyter_client 8 has no `kernel_cmd`; the command comes from a kernel spec, so we hand it ours.
 
-    def __init__(self, memory_mb: int) -> None:
+    Interrupts go as messages on the control channel: bwrap does not forward signals to the kernel it runs."""
+
+    def __init__(self, plan: Path) -> None:
         super().__init__()
-        self.spec = KernelSpec(argv=kernel_argv(memory_mb), display_name="Varro", language="python")
+        argv = [sys.executable, launcher(), str(plan), "{connection_file}"]
+        self.spec = KernelSpec(argv=argv, display_name="Varro", language="python", interrupt_mode="message")
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return self.spec
+
+
+def kernel_args(inside: str) -> list[str]:
+    # -Xfrozen_modules=off as in ipykernel's own kernel spec: it silences debugpy's startup warning.
+    return ["-Xfrozen_modules=off", f"{inside}/kernel_main.py", "-f", "{connection_file}"]
 
 
 class KernelShell:
@@ -48,14 +65,20 @@ class KernelShell:
         timeout: float = 30.0,
         memory_mb: int = 1024,
         extra_env: dict[str, str] | None = None,
+        isolation: Isolation | None = None,
+        workdir_mb: int = 1024,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.extra_env = dict(extra_env or {})
+        self.isolation: Isolation = isolation if isolation is not None else NoSandbox(Path(sys.executable))
+        self.quota = WorkdirQuota(self.workdir, workdir_mb * 2**20)
         self._km: AsyncKernelManager | None = None
         self._kc: AsyncKernelClient | None = None
         self._rundir: Path | None = None
+        self._uid: int | None = None
+        self._cgroups: list[str] = []
         # Lock order: _lock (one cell at a time) before _start_lock (one start/stop at a time).
         self._lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
@@ -80,6 +103,11 @@ class KernelShell:
         return "busy" if self._busy else "idle"
 
     @property
+    def uid(self) -> int | None:
+        """The sandboxed kernel's own uid, while it runs."""
+        return self._uid
+
+    @property
     def pid(self) -> int | None:
         provisioner = self._km.provisioner if self._km is not None else None
         return getattr(provisioner, "pid", None)
@@ -98,34 +126,56 @@ class KernelShell:
             if self._km is not None and self._alive():
                 return
             await self._teardown()
+            if isinstance(self.isolation, Refused):
+                log.error("%s", self.isolation.reason)
+                raise Unavailable(self.isolation.reason)
             self._starting = True
             try:
-                self._rundir = rundir = Path(tempfile.mkdtemp(prefix="varro-kernel-"))
+                # Short and under /tmp: a Unix socket path has at most 108 bytes (see STACK-NOTES).
+                self._rundir = rundir = Path(tempfile.mkdtemp(prefix="varro-k-", dir="/tmp"))
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                plan = await asyncio.to_thread(self._plan, rundir)
                 self._km = km = AsyncKernelManager(
                     kernel_name="varro",
-                    kernel_spec_manager=_FixedSpecManager(self.memory_mb),
+                    kernel_spec_manager=_FixedSpecManager(plan),
                     transport="ipc",
                     # Absolute: a relative ipc path would resolve against the kernel's cwd and the server's apart.
+                    # The sandbox binds the run directory at the same path, so both sides agree.
                     ip=str(rundir / "ipc"),
                     connection_file=str(rundir / "kernel.json"),
                 )
-                self.workdir.mkdir(parents=True, exist_ok=True)
-                await km.start_kernel(env=kernel_env(self.workdir, rundir, self.extra_env), cwd=str(self.workdir))
+                # The kernel's own chatter (ipykernel's banner, bwrap's errors) goes to a log, read if it fails.
+                with open(rundir / "kernel.log", "ab") as stderr:  # noqa: ASYNC230  (a new file in /tmp)
+                    await km.start_kernel(env={"PATH": os.defpath, **self._host_env()}, cwd=str(self.workdir),
+                                          stdout=subprocess.DEVNULL, stderr=stderr)
                 self._kc = km.client()
                 self._kc.start_channels()
-                await self._kc.wait_for_ready(timeout=START_TIMEOUT)
+                try:
+                    await self._kc.wait_for_ready(timeout=START_TIMEOUT)
+                except RuntimeError as exc:
+                    raise RuntimeError(f"{exc}: {self._log_tail()}") from None
             except BaseException:
                 await self._teardown()
                 raise
             finally:
                 self._starting = False
 
+    def _log_tail(self) -> str:
+        try:
+            lines = (self._rundir / "kernel.log").read_text(errors="replace").strip().splitlines()  # type: ignore[operator]
+        except (OSError, TypeError):
+            return "no log"
+        return lines[-1] if lines else "no output"
+
     # ASYNC109: the timeout is not a cancellation; it ends in a kernel interrupt that keeps the namespace.
     async def execute(self, code: str, timeout: float | None = None) -> CellResult:  # noqa: ASYNC109
         limit = self.timeout if timeout is None else timeout
         async with self._lock:
             replaced = self._km is not None and not self._alive()
-            await self.start()
+            try:
+                await self.start()
+            except Unavailable as exc:
+                return CellResult(error=f"SandboxUnavailable: {exc}")
             self._busy = True
             try:
                 result = await self._run(code, limit)
@@ -145,6 +195,7 @@ class KernelShell:
         assert kc is not None
         collector = OutputCollector()
         started = time.monotonic()
+        before = await asyncio.to_thread(self.quota.listing)
         # stop_on_error=False: otherwise ipykernel aborts requests queued behind a failing (or interrupted) cell,
         # e.g. the next cell sent right after a cancelled one, and they come back empty.
         msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
@@ -155,25 +206,47 @@ class KernelShell:
             outcome = await self._read_until_idle(kc, msg_id, collector, time.monotonic() + INTERRUPT_GRACE)
         if outcome == "idle":
             await self._read_reply(kc, msg_id, collector)
-        elif outcome == "dead":
-            exit_code = self._process().poll()
-            collector.add_error("KernelDied", f"the kernel process exited with code {exit_code} during this cell", [])
+            if await asyncio.to_thread(self.quota.over):  # written faster than the watcher looks
+                outcome = "quota"
+        if outcome == "dead":
+            if cgroup.oom_killed(self._cgroups):
+                collector.add_error("MemoryLimit", f"the cell used more than the kernel's {self.memory_mb} MiB of "
+                                    "memory and the kernel was stopped", [])
+            else:
+                exit_code = self._process().poll()
+                collector.add_error("KernelDied", f"the kernel process exited with code {exit_code} during this cell",
+                                    [])
         elif outcome == "gone":
             collector.add_error("KernelShutdown", "the shell was shut down while this cell was running", [])
-        # Dead, or deaf to the interrupt: only a fresh kernel makes the shell usable again.
-        if restarted := outcome in ("dead", "timeout"):
+        elif outcome == "quota":
+            await self._stop_kernel()
+            removed = await asyncio.to_thread(self.quota.undo_growth, before)
+            collector.add_error("DiskQuota", f"the chat's files passed their quota of {self.quota.limit // 2**20} MiB; "
+                                f"the cell was stopped and the files it wrote were removed ({', '.join(removed)})", [])
+        # Dead, over quota, or deaf to the interrupt: only a fresh kernel makes the shell usable again.
+        if restarted := outcome in ("dead", "timeout", "quota"):
             await self._replace_kernel()
         return collector.build(
             timed_out=timed_out, kernel_restarted=restarted, timeout=limit, duration=time.monotonic() - started
         )
 
+    async def _stop_kernel(self) -> None:
+        async with self._start_lock:
+            await self._teardown()
+
     async def _read_until_idle(
         self, kc: AsyncKernelClient, msg_id: str, collector: OutputCollector, deadline: float
     ) -> Outcome:
+        next_quota_check = time.monotonic() + QUOTA_INTERVAL
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 return "timeout"
+            if now >= next_quota_check:
+                if await asyncio.to_thread(self.quota.over):
+                    return "quota"
+                next_quota_check = time.monotonic() + QUOTA_INTERVAL
             msg = await self._receive(kc, kc.get_iopub_msg, min(remaining, POLL_INTERVAL))
             if msg is None:
                 if self._kc is not kc:
@@ -234,9 +307,42 @@ class KernelShell:
         async with self._start_lock:
             await self._teardown()
 
+    def _plan(self, rundir: Path) -> Path:
+        """The launch plan (see launch.py): sandboxed, or only memory-capped with VARRO_SANDBOX=off."""
+        path = rundir / "launch.json"
+        if isinstance(self.isolation, Sandbox):
+            sandbox = self.isolation
+            self._uid = uid = sandbox.take_uid()
+            argv = [str(sandbox.kernel_python), *kernel_args(OPT_VARRO)]
+            env = kernel_env({"IPYTHONDIR": str(rundir / "ipython"), **self.extra_env})
+            env["PATH"] = f"{sandbox.kernel_python.parent}:{env['PATH']}"
+            written, self._cgroups = sandbox.prepare(f"{os.getpid()}-{uid}", uid, self.workdir, rundir, argv, env,
+                                                     self.memory_mb)
+            return written
+        assert isinstance(self.isolation, NoSandbox)
+        path.write_text(json.dumps(unsandboxed_plan(self.memory_mb, [str(self.isolation.python), *kernel_args(str(INSIDE))])))
+        return path
+
+    def _host_env(self) -> dict[str, str]:
+        """The unsandboxed kernel's environment (a sandboxed one gets its own from the plan; bwrap clears this)."""
+        if isinstance(self.isolation, Sandbox):
+            return {}
+        assert self._rundir is not None
+        env = kernel_env({"IPYTHONDIR": str(self._rundir / "ipython"), **self.extra_env})
+        env.update(HOME=str(self.workdir), MPLCONFIGDIR=str(self._rundir / "matplotlib"),
+                   PATH=f"{self.isolation_python().parent}:{os.environ.get('PATH', os.defpath)}")
+        # Unsandboxed, the kernel is the server's child: ipykernel's parent poller ends it with the server.
+        return env
+
+    def isolation_python(self) -> Path:
+        iso = self.isolation
+        return iso.kernel_python if isinstance(iso, Sandbox) else iso.python if isinstance(iso, NoSandbox) else Path()
+
     async def _teardown(self) -> None:
         km, kc, rundir = self._km, self._kc, self._rundir
-        self._km = self._kc = self._rundir = None
+        uid, cgroups = self._uid, self._cgroups
+        self._km = self._kc = self._rundir = self._uid = None
+        self._cgroups = []
         if kc is not None:
             kc.stop_channels()
         if km is not None:
@@ -245,5 +351,9 @@ class KernelShell:
                 await km.shutdown_kernel(now=True)
             except Exception:
                 log.exception("kernel shutdown failed")
+        if cgroups:
+            await asyncio.to_thread(cgroup.remove, cgroups)
+        if uid is not None and isinstance(self.isolation, Sandbox):
+            self.isolation.release_uid(uid)
         if rundir is not None:
             shutil.rmtree(rundir, ignore_errors=True)

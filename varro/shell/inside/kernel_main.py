@@ -1,0 +1,42 @@
+"""The kernel's entry point inside the sandbox: ipykernel, with the one change the sandbox needs.
+
+Runs in the kernel's own Python environment, bound read-only at /opt/varro; it imports nothing of the server.
+
+ipykernel forwards the output of forked subprocesses over a zmq pipe bound to tcp://127.0.0.1. The sandbox's
+seccomp filter refuses every socket but a Unix one, so that pipe moves to an ipc socket in the sandbox's private
+/tmp (ipykernel is pinned in kernel-requirements.txt: these are its private methods).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import zmq
+from ipykernel import iostream, kernelapp
+from zmq.eventloop.zmqstream import ZMQStream
+
+
+def _setup_pipe_in(self: iostream.IOPubThread) -> None:
+    self._pipe_uuid = os.urandom(16)
+    pipe_in = self.socket.context.socket(zmq.PULL)
+    pipe_in.linger = 0
+    self._varro_pipe = f"ipc://{tempfile.gettempdir()}/.iopub-pipe-{os.getpid()}"
+    pipe_in.bind(self._varro_pipe)
+    self._pipe_in = ZMQStream(pipe_in, self.io_loop)
+    self._pipe_in.on_recv(self._handle_pipe_msg)
+
+
+def _setup_pipe_out(self: iostream.IOPubThread) -> tuple[zmq.Context, zmq.Socket]:
+    ctx = zmq.Context()  # a new context after fork, as ipykernel does
+    pipe_out = ctx.socket(zmq.PUSH)
+    pipe_out.linger = 3000
+    pipe_out.connect(self._varro_pipe)
+    return ctx, pipe_out
+
+
+iostream.IOPubThread._setup_pipe_in = _setup_pipe_in
+iostream.IOPubThread._setup_pipe_out = _setup_pipe_out
+
+if __name__ == "__main__":
+    kernelapp.launch_new_instance()

@@ -1,0 +1,45 @@
+"""How this server's kernels are isolated, decided once at start-up from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from varro.config import Settings
+from varro.shell import cgroup
+from varro.shell.sandbox import Isolation, Limits, NoSandbox, Refused, Sandbox, Unavailable
+
+log = logging.getLogger(__name__)
+
+PROJECT = Path(__file__).resolve().parents[2]
+OFF_WARNING = ("VARRO_SANDBOX=off: code cells run unsandboxed, as the server's own user, with the server's view of "
+               "the machine; this is only for a single trusted user on their own machine")
+
+
+def kernel_python(settings: Settings) -> Path:
+    return settings.kernel_python or PROJECT / ".venv-kernel" / "bin" / "python"
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(memory_mb=settings.kernel_memory_mb, max_procs=settings.kernel_max_procs,
+                  file_mb=settings.kernel_workdir_mb, workdir_mb=settings.kernel_workdir_mb,
+                  tmp_mb=settings.kernel_tmp_mb)
+
+
+async def make_isolation(settings: Settings) -> Isolation:
+    """The sandbox, or with VARRO_SANDBOX=off no sandbox; where none can be made, a refusal (never a silent
+    fallback to an unsandboxed kernel)."""
+    python = kernel_python(settings)
+    if settings.sandbox == "off":
+        log.warning(OFF_WARNING)
+        return NoSandbox(python if python.exists() else Path(sys.executable))
+    try:
+        await asyncio.to_thread(cgroup.sweep)
+        sandbox = await asyncio.to_thread(Sandbox.probe, python, limits(settings), settings.sandbox_uid_base)
+    except Unavailable as exc:
+        log.error("%s", exc)
+        return Refused(str(exc))
+    log.info("kernels run sandboxed (bubblewrap, uids from %d)", settings.sandbox_uid_base)
+    return sandbox
