@@ -76,6 +76,7 @@ browser: $(STAMP)
 
 bench: setup browser
 	$(PY) -m bench
+	$(PY) -m bench.sandbox
 
 # Static checks, part of `make test`: any ruff finding, or any mypy one (strict on varro/, see pyproject.toml), fails.
 check: setup

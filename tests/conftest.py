@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
-from tests.kernels import test_sandbox
+from tests.kernels import shared_sandbox
 from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
 from varro.shell.sandbox import Sandbox
@@ -41,4 +41,4 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Sandbox:
-    return test_sandbox()
+    return shared_sandbox()

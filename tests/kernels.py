@@ -13,5 +13,5 @@ from varro.shell.sandbox import Sandbox
 
 
 @functools.cache
-def test_sandbox() -> Sandbox:
+def shared_sandbox() -> Sandbox:
     return Sandbox.probe(kernel_python(Settings()), limits(Settings()))

@@ -126,3 +126,19 @@ def test_no_kernel_outlives_its_tab_or_the_server(page: Page, tmp_path: Path) ->
         assert kernels_under(tmp_path / "kernels")
     # run_server stopped the server with Ctrl+C (SIGINT) while the tab was still open.
     assert kernels_under(tmp_path / "kernels") == []
+
+
+def test_without_a_sandbox_code_is_refused_in_one_sentence(page: Page, tmp_path: Path) -> None:
+    """No sandbox can be made (here: the kernel's environment is missing): the app chats, and a code cell answers
+    with why, in the page and in the log; nothing runs unsandboxed."""
+    with run_server(tmp_path, VARRO_KERNEL_PYTHON=str(tmp_path / "no-such-venv" / "bin" / "python"), **ENV) as srv:
+        open_new_chat(page, srv)
+        send(page, py("open('ran.txt', 'w').write('unsandboxed')"))
+        wait_turn_done(page, 0)
+        out = result_of(page, 0)
+        assert "SandboxUnavailable: Code can't run: the kernel's Python environment is missing" in out
+        assert not list((tmp_path / "kernels").rglob("ran.txt"))
+        send(page, "hello")  # the chat itself goes on
+        wait_turn_done(page, 1)
+        expect(page.locator("#meta-1")).to_have_attribute("data-status", "complete")
+    assert "Code can't run: the kernel's Python environment is missing" in srv.output()

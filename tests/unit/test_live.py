@@ -10,7 +10,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from tests.kernels import test_sandbox
+from tests.kernels import shared_sandbox
 from tests.waits import until
 from varro.chat.events import Event, PartDelta, TurnFinished, TurnStarted
 from varro.chat.live import LiveSessions
@@ -52,7 +52,7 @@ async def registry(store: Store, tmp_path: Path, model: FunctionModel, grace: fl
     chats = store.chats.for_user(user.id)
     chat_ids = [(await chats.create()).id for _ in range(2)]
     deps = SessionDeps(model=model, uploads=UploadStore(tmp_path / "up"),
-                       make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "k", isolation=test_sandbox()))
+                       make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "k", isolation=shared_sandbox()))
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         session = ChatSession(user_id, chat_id, await store.chats.for_user(user_id).turns(chat_id), deps)

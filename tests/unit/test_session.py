@@ -11,7 +11,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
-from tests.kernels import test_sandbox
+from tests.kernels import shared_sandbox
 from tests.waits import until
 from varro.chat.content import messages_of
 from varro.chat.events import (
@@ -58,7 +58,7 @@ async def make_session(store: Store, tmp_path: Path, model: FunctionModel) -> tu
     deps = SessionDeps(
         model=model,
         uploads=UploadStore(tmp_path / "uploads"),
-        make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "kernel", timeout=10, isolation=test_sandbox()),
+        make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "kernel", timeout=10, isolation=shared_sandbox()),
     )
     session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
     await session.load()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from varro.shell import CellResult, KernelShell, StoredCell, replay
+from varro.shell.sandbox import Unavailable
 
 KernelFactory = Callable[[], KernelShell]
 OnDiverged = Callable[[list[int]], Awaitable[None]]
@@ -29,7 +30,11 @@ class SessionShell:
     async def run(self, code: str, on_diverged: OnDiverged) -> CellResult:
         if self._kernel is None:
             self._kernel = self._make_kernel()
-            await self._kernel.start()
+            try:
+                await self._kernel.start()
+            except Unavailable as exc:  # no sandbox here: the cell is answered with why, and nothing runs
+                self._kernel = None
+                return CellResult(error=f"SandboxUnavailable: {exc}")
             if self._cells:
                 diverged = await replay(self._kernel, self._cells)
                 if diverged:

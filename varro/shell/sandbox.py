@@ -61,7 +61,9 @@ class Limits:
     file_mb: int = 1024  # the largest single file a cell may write
     workdir_mb: int = 1024  # the chat's working directory as a whole (see varro/shell/quota.py)
     tmp_mb: int = 256  # /tmp and /dev/shm, each a private tmpfs
-    cpu_share: int = 512  # cgroup cpu.shares (a process of the server weighs 1024): a busy kernel can't starve it
+    # cgroup cpu.shares: a kernel with all its processes weighs as much as one ordinary process (1024), so a fork
+    # bomb gets one process's share of the CPU, not one share per process it forks.
+    cpu_share: int = 1024
 
 
 @dataclass
