@@ -128,6 +128,7 @@ async def test_past_the_grace_period_the_run_is_stopped_and_stored(store: Store,
     await until(lambda: any(isinstance(e, PartDelta) for e in session.catch_up(0)), "the answer to start")
     await live.disconnect(uid, tab)
     await until(lambda: len(live) == 0, "the grace period to end the session", within_s=10)
+    await session.wait()  # the stopped run is being stored
     turn = (await session.turns.list())[0]
     assert turn.status == "stopped"
 
