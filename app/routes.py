@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from typing import Any
 
 from fasthtml.common import APIRouter, Response
@@ -138,6 +139,8 @@ async def delete(req: Request, chat_id: int) -> Any:
         return not_found()
     await state.live.end(chats.user_id, chat_id)
     state.uploads.drop_chat(chats.user_id, chat_id)
+    # The chat's files go with it (its kernel ended just above).
+    await asyncio.to_thread(shutil.rmtree, state.workdir(chats.user_id, chat_id), ignore_errors=True)
     return RedirectResponse(state.urls.index(), status_code=303)
 
 
@@ -167,8 +170,8 @@ async def upload(req: Request, path: str) -> Any:
     file = _state(req).uploads.resolve(_chats(req).user_id, path)
     if file is None:
         return not_found()
-    # An SVG opened on its own must not run script: sandbox it and forbid type sniffing.
-    headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff",
+    # An SVG opened on its own must run no script and fetch nothing (not even a third-party image), nor be sniffed.
+    headers = {"Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, max-age=31536000, immutable"}
     return FileResponse(file, headers=headers)
 

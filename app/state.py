@@ -23,6 +23,7 @@ from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
+from varro.shell.keeper import KernelKeeper
 from varro.shell.sandbox import Isolation
 from varro.uploads import UploadStore
 
@@ -39,14 +40,22 @@ class VarroState:
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
     urls: ChatUrls = field(default_factory=ChatUrls)
 
+    def workdir(self, user_id: int, chat_id: int) -> Path:
+        """The chat's working directory: its kernel's home, with the files its code wrote."""
+        return chat_workdir(self.settings, user_id, chat_id)
+
     @property
     def model_label(self) -> str:
         return "demo model (offline)" if self.settings.model == "demo" else self.settings.model
 
 
+def chat_workdir(settings: Settings, user_id: int, chat_id: int) -> Path:
+    return Path(settings.kernels_dir) / str(user_id) / str(chat_id)
+
+
 def kernel_factory(settings: Settings, isolation: Isolation) -> Callable[[int, int], KernelFactory]:
     def for_chat(user_id: int, chat_id: int) -> KernelFactory:
-        workdir = Path(settings.kernels_dir) / str(user_id) / str(chat_id)
+        workdir = chat_workdir(settings, user_id, chat_id)
         return lambda: KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb,
                                    isolation=isolation, workdir_mb=settings.kernel_workdir_mb)
 
@@ -64,7 +73,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
     isolation = await make_isolation(settings)
-    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation),
+    keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
+    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
                        model_settings=request_settings(settings.model_timeout_s), agent=chat_agent, on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
@@ -80,12 +90,14 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
-    live = LiveSessions(open_session, settings.reconnect_grace_s)
+    live = LiveSessions(open_session, settings.reconnect_grace_s, keeper)
     return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls())
 
 
 async def close_state(state: VarroState) -> None:
-    await state.live.close_all()
+    await state.live.close_all()  # hands the live kernels to the keeper ...
+    if (keeper := state.live.keeper) is not None:
+        await keeper.close_all()  # ... which shuts every one down at once
     await state.engine.dispose()
     if state.trace is not None:
         state.trace.close()

@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     kernel_max_procs: int = Field(128, gt=8)  # processes and threads of one kernel
     kernel_workdir_mb: int = Field(1024, gt=0)  # a chat's working directory; also the largest single file
     kernel_tmp_mb: int = Field(256, gt=0)  # the kernel's private /tmp and /dev/shm, each
-    sandbox_uid_base: int = Field(300_000, gt=0)  # kernels run as uids from here on, one each, never the server's
+    sandbox_uid_base: int = Field(300_000, gt=0)
+    # A kernel outlives its tab this long, so a reload or a return finds it as it was (0: shut down at once).
+    kernel_idle_s: float = Field(600.0, ge=0)
+    max_kernels_per_user: int = Field(2, ge=1)  # live and kept together; the least recently used goes first
+    max_kernels: int = Field(50, ge=1)  # kept kernels on this server  # kernels run as uids from here on, one each, never the server's
     max_message_chars: int = Field(20_000, gt=0)
     # Frames a socket may send: a sustained rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)

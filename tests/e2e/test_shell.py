@@ -107,25 +107,42 @@ def test_code_cannot_read_the_servers_secrets(page: Page, shell_server: Server) 
     assert SECRET not in page.content()
 
 
-def test_no_kernel_outlives_its_tab_or_the_server(page: Page, tmp_path: Path) -> None:
-    with run_server(tmp_path, **ENV) as srv:
+def test_a_kernel_outlives_its_tab_for_a_while_and_never_the_server(page: Page, tmp_path: Path) -> None:
+    with run_server(tmp_path, VARRO_KERNEL_IDLE_S="3", **ENV) as srv:
         open_new_chat(page, srv)
         send(page, py("print('kernel up')"))
         wait_turn_done(page, 0)
         assert kernels_under(tmp_path / "kernels"), "a kernel runs for the open tab"
-        page.goto("about:blank")  # the tab leaves: socket closed, session ended
-        deadline_ms = 10_000
+        page.goto("about:blank")  # the tab leaves: socket closed, session ended, the kernel kept ...
+        page.wait_for_timeout(1000)
+        assert kernels_under(tmp_path / "kernels"), "kept for VARRO_KERNEL_IDLE_S after its tab went"
+        deadline_ms = 15_000
         while kernels_under(tmp_path / "kernels") and deadline_ms > 0:
             page.wait_for_timeout(200)
             deadline_ms -= 200
-        assert kernels_under(tmp_path / "kernels") == []
+        assert kernels_under(tmp_path / "kernels") == []  # ... and let go after it
 
         open_new_chat(page, srv)
         send(page, py("print('again')"))
         wait_turn_done(page, 0)
+        page.goto("about:blank")  # kept, with the default grace of the run below
         assert kernels_under(tmp_path / "kernels")
-    # run_server stopped the server with Ctrl+C (SIGINT) while the tab was still open.
+    # run_server stopped the server with Ctrl+C (SIGINT): a kept kernel goes with it.
     assert kernels_under(tmp_path / "kernels") == []
+
+
+def test_a_reload_finds_the_kernel_as_it_was(page: Page, shell_server: Server) -> None:
+    """Nothing is re-run after a reload: a random value is the same, and no restore notice shows."""
+    open_new_chat(page, shell_server)
+    send(page, py("import random\nr = random.random()\nprint(r)"))
+    wait_turn_done(page, 0)
+    first = result_of(page, 0).strip().splitlines()[-1]
+    page.reload()
+    wait_socket(page)
+    send(page, py("print(r)"))
+    wait_turn_done(page, 1)
+    assert result_of(page, 1).strip().splitlines()[-1] == first
+    assert "Restoring Python state" not in page.locator("#chat-turns").inner_text()
 
 
 def test_without_a_sandbox_code_is_refused_in_one_sentence(page: Page, tmp_path: Path) -> None:

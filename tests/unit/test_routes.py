@@ -95,11 +95,18 @@ def test_every_route_hides_another_users_chat(clients: tuple[TestClient, TestCli
     assert "Alice's secret plans" in alice.get(f"/chat/{chat}").text
 
 
-def test_delete_removes_the_chat(clients: tuple[TestClient, TestClient]) -> None:
+def test_delete_removes_the_chat_and_its_files(app: FastHTML, clients: tuple[TestClient, TestClient]) -> None:
     alice, _ = clients
     chat = new_chat(alice)
+    workdir = app.state.varro.workdir(1, chat)
+    (workdir / "sub").mkdir(parents=True)
+    (workdir / "sub" / "result.csv").write_text("a,b\n1,2\n")
+    uploads = Path(app.state.varro.settings.uploads_dir) / "1" / str(chat)
+    uploads.mkdir(parents=True)
+    (uploads / "fig.png").write_bytes(b"png")
     assert alice.post(f"/chat/{chat}/delete", follow_redirects=False).status_code == 303
     assert alice.get(f"/chat/{chat}").status_code == 404
+    assert not workdir.exists() and not uploads.exists()
 
 
 def test_uploads_are_served_to_their_owner_only(app: FastHTML, clients: tuple[TestClient, TestClient]) -> None:

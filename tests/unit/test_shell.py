@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -322,3 +323,25 @@ def test_cell_result_dict_round_trip() -> None:
     assert restored.to_text() == result.to_text()
     assert [image.media_type for image in restored.images] == ["image/png", "image/svg+xml"]
     assert restored.timed_out and restored.timeout == 2.0
+
+
+async def test_output_is_capped_in_the_kernel_before_it_is_sent(shell: KernelShell) -> None:
+    """A cell printing 300 MiB: the kernel sends the first 20,000 characters and a count of the rest, so neither the
+    server nor the kernel holds the rest (IPython would otherwise keep every printed byte in its history)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = await shell.execute("import sys\nfor i in range(300):\n    sys.stdout.write('y' * 2**20)")
+    assert result.error is None, result.error
+    assert result.stdout.endswith(f"… [output truncated: {300 * 2**20 - 20_000} more characters]")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB: the server read ~20 KB
+    rss = await shell.execute("int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1])")
+    assert int(rss.result or 0) < 200 * 1024, rss.result  # KiB: the kernel kept none of it either
+
+
+async def test_rich_outputs_are_capped_in_the_kernel(shell: KernelShell) -> None:
+    html = await shell.execute("from IPython.display import HTML, display\ndisplay(HTML('<b>' + 'z' * 300_000))")
+    assert html.html == [] and html.truncated
+    # 23 displays of one small PNG (drawing 23 figures would spend the cell's time on matplotlib).
+    png = "base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==')"
+    figures = await shell.execute(f"import base64\nfrom IPython.display import Image, display\nfor i in range(23):\n"
+                                  f"    display(Image(data={png}))")
+    assert len(figures.images) == 20 and figures.stdout.endswith("… [3 more images not shown]")

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from varro.chat.events import Event
 from varro.chat.session import ChatSession
+from varro.shell.keeper import KernelKeeper
 
 OpenSession = Callable[[int, int], Awaitable[ChatSession]]
 
@@ -37,9 +38,10 @@ class Live:
 
 
 class LiveSessions:
-    def __init__(self, open_session: OpenSession, grace_s: float = 30.0) -> None:
+    def __init__(self, open_session: OpenSession, grace_s: float = 30.0, keeper: KernelKeeper | None = None) -> None:
         self._open = open_session
         self.grace_s = grace_s
+        self.keeper = keeper  # where ended sessions' kernels wait (closed by the app after close_all)
         self._by_user: dict[int, Live] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -119,7 +121,7 @@ class LiveSessions:
                 return
             await self._release(live)
             del self._by_user[user_id]
-        await live.session.close()
+        await live.session.close(keep_kernel=False)
 
     async def close_all(self) -> None:
         lives, self._by_user = list(self._by_user.values()), {}

@@ -46,6 +46,7 @@ from varro.chat.titles import Titler
 from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
 from varro.shell import CellResult
+from varro.shell.keeper import KernelKeeper
 from varro.uploads import UploadStore
 
 Sink = Callable[[Event], Awaitable[None]]
@@ -65,7 +66,9 @@ class SessionDeps:
     uploads: UploadStore
     make_kernel: Callable[[int, int], KernelFactory]
     model_settings: ModelSettings | None = None  # timeouts (varro.agent.models.request_settings)
-    agent: ChatAgent = field(default_factory=lambda: agent)  # a host's own (varro.agent.agent.chat_agent), with `run_python` and its tools
+    keeper: KernelKeeper | None = None  # kernels kept between a chat's sessions
+    # a host's own (varro.agent.agent.chat_agent), with `run_python` and its tools
+    agent: ChatAgent = field(default_factory=lambda: agent)
     on_event: OnEvent | None = None  # the host's hook, awaited once each turn is stored
 
 
@@ -79,7 +82,7 @@ class ChatSession:
         self.titler = Titler(chats, chat_id, deps.model, self._emit)
         self.history: list[ModelMessage] = []
         self.turn_count = 0
-        self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [])
+        self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [], deps.keeper, (user_id, chat_id))
         self.sink: Sink | None = None
         self.inflight = InflightLog()
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +97,7 @@ class ChatSession:
         self.turn_count = stored[-1].idx + 1 if stored else 0
         since = max(await self.turns.shell_resets(), default=0)  # cells before a reset are not restored
         await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))])
+        self.shell.resume()  # the kernel of this chat's last session, if it was kept: nothing to re-run
         return stored
 
     # -- running -------------------------------------------------------------------------------
@@ -150,12 +154,13 @@ class ChatSession:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def close(self) -> None:
-        """End the session: stop the run, wait for it to be stored, shut the kernel down."""
+    async def close(self, keep_kernel: bool = True) -> None:
+        """End the session: stop the run, wait for it to be stored, and keep the kernel warm for a while (or shut it
+        down: `keep_kernel=False`, as when the chat is deleted)."""
         await self.stop()
         await self.wait()
         self.titler.cancel()
-        await self.shell.close()
+        await self.shell.close(keep=keep_kernel)
 
     def catch_up(self, known: int) -> list[Event]:
         """The latest turn so far, for a tab whose page shows only the turns below `known`."""
@@ -185,6 +190,9 @@ class ChatSession:
             which = ", ".join(str(t + 1) for t in turns)
             await self._emit(Notice(turn, f"Restored shell state differs from what turn {which} showed."))
 
+        if replaying := self.shell.will_replay:
+            await self._emit(Notice(turn, f"Restoring Python state: re-running {replaying} earlier "
+                                          f"cell{'s' if replaying > 1 else ''} first."))
         await self._emit(ShellChanged("busy"))
         try:
             return await self.shell.run(code, diverged)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from varro.shell import CellResult, KernelShell, StoredCell, replay
+from varro.shell.keeper import KernelKeeper, Key
 from varro.shell.sandbox import Unavailable
 
 KernelFactory = Callable[[], KernelShell]
@@ -12,12 +13,27 @@ OnDiverged = Callable[[list[int]], Awaitable[None]]
 
 
 class SessionShell:
-    """Lazily started kernel plus the cells that rebuild its namespace."""
+    """Lazily started kernel plus the cells that rebuild its namespace; kept warm by `keeper` between sessions."""
 
-    def __init__(self, make_kernel: KernelFactory, cells: list[StoredCell]) -> None:
+    def __init__(self, make_kernel: KernelFactory, cells: list[StoredCell], keeper: KernelKeeper | None = None,
+                 key: Key | None = None) -> None:
         self._make_kernel = make_kernel
         self._cells = list(cells)
         self._kernel: KernelShell | None = None
+        self._keeper = keeper
+        self._key = key
+
+    @property
+    def will_replay(self) -> int:
+        """How many earlier cells the next run re-runs first (0 when a kernel is running or kept)."""
+        return len(self._cells) if self._kernel is None else 0
+
+    def resume(self) -> bool:
+        """Take back this chat's kernel if it was kept since its last session: every name as it was, nothing
+        re-run. True if there was one."""
+        if self._kernel is None and self._keeper is not None and self._key is not None:
+            self._kernel = self._keeper.claim(self._key)
+        return self._kernel is not None
 
     @property
     def status(self) -> str:
@@ -47,10 +63,15 @@ class SessionShell:
 
     async def reset(self, cells: list[StoredCell]) -> None:
         """Forget the namespace; the next run starts a fresh kernel that replays only `cells`."""
-        await self.close()
+        await self.close(keep=False)
         self._cells = list(cells)
 
-    async def close(self) -> None:
+    async def close(self, keep: bool = True) -> None:
+        """The session ends: hand the kernel to the keeper (if `keep` and there is one), else shut it down."""
         kernel, self._kernel = self._kernel, None
-        if kernel is not None:
+        if kernel is None:
+            return
+        if keep and self._keeper is not None and self._key is not None:
+            await self._keeper.park(self._key, kernel)
+        else:
             await kernel.shutdown()

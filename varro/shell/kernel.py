@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import zmq
 from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -34,6 +35,7 @@ Outcome = Literal["idle", "timeout", "dead", "gone", "quota"]
 START_TIMEOUT = 60.0
 INTERRUPT_GRACE = 5.0  # how long an interrupted cell may take to unwind before its kernel is deemed stuck
 POLL_INTERVAL = 0.5  # how often a silent kernel is checked for having died
+MAX_MESSAGE_BYTES = 32 * 2**20  # the largest message the server reads from a kernel
 QUOTA_INTERVAL = 0.25  # how often a running cell's working directory is measured
 INSIDE = Path(__file__).with_name("inside")  # the kernel's entry point, bound read-only into the sandbox
 
@@ -148,6 +150,9 @@ class KernelShell:
                 with open(rundir / "kernel.log", "ab") as stderr:  # noqa: ASYNC230  (a new file in /tmp)
                     await km.start_kernel(env={"PATH": os.defpath, **self._host_env()}, cwd=str(self.workdir),
                                           stdout=subprocess.DEVNULL, stderr=stderr)
+                # The server decodes each message whole: a hostile cell that writes straight to its sockets, past
+                # the kernel's own caps (inside/output_caps.py), gets its connection dropped instead.
+                km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
                 self._kc = km.client()
                 self._kc.start_channels()
                 try:

@@ -13,6 +13,8 @@ MAX_IMAGES = 20
 MAX_HTML_CHARS = 200_000
 # One image per display bundle, best first: a figure often carries png and svg of the same picture.
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+# What the kernel held back under its own caps (varro/shell/inside/output_caps.py), reported once per cell.
+DROPPED_TYPE = "application/vnd.varro.dropped+json"
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
@@ -187,6 +189,9 @@ class OutputCollector:
                 self.streams["stdout"].add(text)
 
     def _add_bundle(self, data: dict[str, Any], *, is_result: bool) -> None:
+        if isinstance(dropped := data.get(DROPPED_TYPE), dict):
+            self._add_dropped(dropped)
+            return
         image = _decode_image(data)
         if image is not None:
             if len(self.images) < self.max_images:
@@ -209,6 +214,15 @@ class OutputCollector:
             # display(x) of a non-image: the model sees only text, so its plain form joins stdout, unless it is
             # the uninformative default repr of an HTML/Markdown wrapper object.
             self.streams["stdout"].add(plain if plain.endswith("\n") else plain + "\n")
+
+    def _add_dropped(self, dropped: dict[str, Any]) -> None:
+        for name in ("stdout", "stderr"):
+            if isinstance(count := dropped.get(name), int) and count > 0:
+                self.streams[name].dropped += count
+        if isinstance(images := dropped.get("images"), int):
+            self.dropped_images += max(0, images)
+        if dropped.get("html"):
+            self.truncated = True
 
     def build(self, **flags: Any) -> CellResult:
         stdout, stderr = self.streams["stdout"], self.streams["stderr"]

@@ -1,4 +1,4 @@
-"""The kernel's entry point inside the sandbox: ipykernel, with the one change the sandbox needs.
+"""The kernel's entry point inside the sandbox: ipykernel, with the changes the sandbox and the output caps need.
 
 Runs in the kernel's own Python environment, bound read-only at /opt/varro; it imports nothing of the server.
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import output_caps  # beside this file (the script's folder is first on sys.path)
 import zmq
 from ipykernel import iostream, kernelapp
 from zmq.eventloop.zmqstream import ZMQStream
@@ -38,5 +39,24 @@ def _setup_pipe_out(self: iostream.IOPubThread) -> tuple[zmq.Context, zmq.Socket
 iostream.IOPubThread._setup_pipe_in = _setup_pipe_in
 iostream.IOPubThread._setup_pipe_out = _setup_pipe_out
 
+
+class _Forget(dict):  # type: ignore[type-arg]
+    """IPython 9 keeps every cell's printed text and displayed data in `history_manager.outputs`, in memory, for
+    the life of the kernel (a cell printing a GiB keeps that GiB, every figure stays): nothing here reads it back,
+    so each lookup hands out a fresh list that is dropped at once."""
+
+    def __missing__(self, key: object) -> list[object]:
+        return []
+
+
+def main() -> None:
+    output_caps.install()
+    app = kernelapp.IPKernelApp.instance()
+    app.initialize()
+    app.shell.history_manager.outputs = _Forget()
+    app.shell.events.register("post_execute", lambda: output_caps.report(app.shell))
+    app.start()
+
+
 if __name__ == "__main__":
-    kernelapp.launch_new_instance()
+    main()

@@ -1,0 +1,100 @@
+"""Output caps that bite inside the kernel, before a byte is sent to the server.
+
+The server keeps only so much of a cell's output (varro/shell/result.py); without these, a cell printing a GiB
+would still send that GiB over the socket for the server to decode and drop. Here each cell may send at most
+`TEXT_CAP` characters per stream, rich outputs have their large parts cut, and at the end of the cell the kernel
+reports what it held back in one display bundle of its own type (`DROPPED_TYPE`), which the server folds into its
+usual truncation note. Keyed by the request that caused the output, so each cell starts with a full budget.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+from ipykernel import iostream, zmqshell
+
+TEXT_CAP = int(os.environ.get("VARRO_KERNEL_TEXT_CAP", "20000"))  # as the server's MAX_TEXT_CHARS
+HTML_CAP = 200_000  # as the server's MAX_HTML_CHARS
+IMAGE_CAP = 8 * 2**20  # base64 characters of one image
+IMAGES_PER_CELL = 20
+DROPPED_TYPE = "application/vnd.varro.dropped+json"
+
+_sent: dict[tuple[str, str], int] = defaultdict(int)  # (request id, stream name) -> characters sent
+_dropped: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # request id -> what -> count
+_images: dict[str, int] = defaultdict(int)
+
+
+def _request(header: Any) -> str:
+    return str((header or {}).get("msg_id", ""))
+
+
+_write = iostream.OutStream.write
+
+
+def write(self: iostream.OutStream, string: str) -> int | None:
+    key = (_request(self.parent_header), self.name)
+    room = TEXT_CAP - _sent[key]
+    if room <= 0:
+        _dropped[key[0]][self.name] += len(string)
+        return len(string)
+    if len(string) > room:
+        _dropped[key[0]][self.name] += len(string) - room
+        string = string[:room]
+    _sent[key] += len(string)
+    return _write(self, string)
+
+
+def cap_bundle(data: dict[str, Any], request: str) -> dict[str, Any]:
+    """A display bundle with its parts past their caps left out (and counted)."""
+    kept: dict[str, Any] = {}
+    for mime, value in data.items():
+        if mime == "text/html" and isinstance(value, str) and len(value) > HTML_CAP:
+            _dropped[request]["html"] += 1
+        elif mime.startswith("image/") and isinstance(value, str) and len(value) > IMAGE_CAP:
+            _dropped[request]["images"] += 1
+        elif mime == "text/plain" and isinstance(value, str) and len(value) > TEXT_CAP:
+            kept[mime] = value[:TEXT_CAP]
+            _dropped[request]["stdout"] += len(value) - TEXT_CAP
+        else:
+            kept[mime] = value
+    if any(mime.startswith("image/") for mime in kept):
+        _images[request] += 1
+        if _images[request] > IMAGES_PER_CELL:
+            _dropped[request]["images"] += 1
+            kept = {mime: value for mime, value in kept.items() if not mime.startswith("image/")}
+    return kept
+
+
+_publish = zmqshell.ZMQDisplayPublisher.publish
+
+
+def publish(self: zmqshell.ZMQDisplayPublisher, data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+    if DROPPED_TYPE not in data:
+        data = cap_bundle(data, _request(self.parent_header))
+    _publish(self, data, *args, **kwargs)
+
+
+_write_format_data = zmqshell.ZMQShellDisplayHook.write_format_data
+
+
+def write_format_data(self: zmqshell.ZMQShellDisplayHook, format_dict: dict[str, Any], md_dict: Any = None) -> None:
+    _write_format_data(self, cap_bundle(format_dict, _request(self.parent_header)), md_dict)
+
+
+def report(shell: Any) -> None:
+    """After each cell: say what was held back, once, and forget the cell's counts."""
+    request = _request(shell.parent_header)
+    for name in ("stdout", "stderr"):
+        _sent.pop((request, name), None)
+    _images.pop(request, None)
+    dropped = _dropped.pop(request, None)
+    if dropped:
+        shell.display_pub.publish({DROPPED_TYPE: dict(dropped)}, metadata={})
+
+
+def install() -> None:
+    iostream.OutStream.write = write  # type: ignore[method-assign]
+    zmqshell.ZMQDisplayPublisher.publish = publish  # type: ignore[method-assign]
+    zmqshell.ZMQShellDisplayHook.write_format_data = write_format_data  # type: ignore[method-assign]
