@@ -9,22 +9,24 @@ STAMP   := .venv/.installed
 KPY     := .venv-kernel/bin/python
 KSTAMP  := .venv-kernel/.installed
 
-.PHONY: run test setup assets browser sandbox bench lint clean
+.PHONY: run test setup assets browser sandbox bench lint check lock clean
 
 run: setup
 	$(PY) -m app
 
 # Two runs: browser tests apart from the rest (Playwright's sync API leaves an event loop running).
-test: setup browser
+test: setup browser check
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
 setup: $(STAMP) $(KSTAMP) assets sandbox
 
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements.lock, each checked against its hash; then our own package, which adds nothing.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 # The kernel's own environment: code in a cell imports from here, never from the server's .venv. Compiled and
@@ -45,6 +47,12 @@ sandbox:
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	else echo "bubblewrap is missing: install it (Debian/Ubuntu: apt-get install bubblewrap), or code cells won't run"; fi
 
+# Re-resolve requirements.lock after changing a dependency in pyproject.toml (a maintainer's step, not set-up's).
+lock: $(STAMP)
+	$(PY) -m pip install -q pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" .venv/bin/pip-compile -q --extra test --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
 # Browser libraries from npm, copied next to our own files; Tailwind + DaisyUI built to one CSS file.
 assets: node_modules/.package-lock.json $(STAMP)
 	mkdir -p $(VENDOR)
@@ -53,10 +61,10 @@ assets: node_modules/.package-lock.json $(STAMP)
 	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
 	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
 
+# npm ci installs exactly package-lock.json (complete: every platform's optional tailwind build is listed) and
+# never rewrites it; after changing package.json, run `npm install` once and commit the lock it writes.
 node_modules/.package-lock.json: package.json package-lock.json
-	# npm install, not npm ci: the lockfile still pins every version, but npm 11 refuses `ci` when the
-	# registry lacks optional platform builds of tailwind's oxide that no machine here needs.
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	touch $@
 
 # Debian's Chromium where we can install it (root), Playwright's own browser elsewhere.
@@ -71,8 +79,12 @@ bench: setup browser
 	$(PY) -m bench.sandbox
 	$(PY) -m bench.restore
 
-lint: setup
-	.venv/bin/ruff check app ui varro tests bench
+# Static checks, part of `make test`: any ruff finding, or any mypy one (strict on varro/, see pyproject.toml), fails.
+check: setup
+	.venv/bin/ruff check app ui varro tests bench examples
+	$(PY) -m mypy
+
+lint: check
 
 clean:
 	rm -rf .venv .venv-kernel node_modules $(VENDOR) data

@@ -10,9 +10,10 @@ from fasthtml.common import Beforeware, Response
 from starlette.requests import Request
 
 from app.state import VarroState
+from app.urls import DEFAULT_PREFIX
 
 
-def chat_beforeware(prefix: str = "/chat") -> Beforeware:
+def chat_beforeware(prefix: str = DEFAULT_PREFIX) -> Beforeware:
     """Puts `user_id` and the user's scoped chats on the request for every route under `prefix`."""
     skip = [rf"{prefix}/static/.*"]
 

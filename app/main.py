@@ -8,6 +8,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import RedirectResponse
 
 from app.mount import mount_chat
+from app.urls import DEFAULT_PREFIX
 from ui.core import daisy_app
 from varro.config import Settings
 
@@ -25,6 +26,6 @@ def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app
 
     @rt("/")
     def home() -> RedirectResponse:
-        return RedirectResponse("/chat", status_code=303)
+        return RedirectResponse(DEFAULT_PREFIX, status_code=303)
 
     return app

@@ -9,31 +9,48 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from app.auth import chat_beforeware
-from app.routes import ar
+from app.routes import chat_router
 from app.security import HEADERS, SecurityHeaders
 from app.state import close_state, open_state
+from app.urls import DEFAULT_PREFIX, ChatUrls
 from app.ws import chat_ws
+from varro.agent.agent import ChatAgent, agent, has_shell
+from varro.chat.session import OnEvent
 from varro.config import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def mount_chat(app: FastHTML, settings: Settings | None = None, headers: dict[str, str] | None = None) -> None:
-    """Add the chat under `/chat` to `app`; its state lives on `app.state.varro` while the app runs.
+def mount_chat(
+    app: FastHTML,
+    settings: Settings | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    agent: ChatAgent = agent,
+    on_event: OnEvent | None = None,
+) -> None:
+    """Add the chat under `prefix` to `app`; its state lives on `app.state.varro` while the app runs.
 
-    `headers` go on every `/chat` response (default: `app.security.HEADERS`, a strict Content-Security-Policy);
-    a host that sets its own policy passes `{}`, and its policy must then allow what the chat page loads.
+    `headers` go on every response under `prefix` (default: `app.security.HEADERS`, a strict
+    Content-Security-Policy); a host that sets its own policy passes `{}`, and its policy must then allow
+    what the chat page loads. The page's <head> comes from `ui.core.chat_headers(f"{prefix}/static")`.
+    `agent` is the assistant (`varro.agent.agent.chat_agent(...)`: `run_python` plus the host's instructions
+    and tools); `on_event` is awaited with a `TurnStored` each time a turn is written.
     """
+    if not has_shell(agent):
+        raise ValueError("the chat's agent needs the run_python tool: build it with varro.agent.agent.chat_agent()")
     settings = settings or Settings()
-    app.before.append(chat_beforeware("/chat"))
-    app.add_middleware(SecurityHeaders, prefix="/chat", headers=HEADERS if headers is None else headers)
+    urls = ChatUrls(prefix)
+    app.before.append(chat_beforeware(prefix))
+    app.add_middleware(SecurityHeaders, prefix=prefix, headers=HEADERS if headers is None else headers)
     # Static files and the socket go first: the router matches in order.
-    app.router.routes.insert(0, Mount("/chat/static", StaticFiles(directory=STATIC_DIR), name="chat-static"))
-    app.router.routes.insert(1, WebSocketRoute("/chat/ws", chat_ws, name="chat-ws"))
-    ar.to_app(app)
+    app.router.routes.insert(0, Mount(urls.static, StaticFiles(directory=STATIC_DIR), name="chat-static"))
+    app.router.routes.insert(1, WebSocketRoute(urls.socket, chat_ws, name="chat-ws"))
+    chat_router(urls).to_app(app)
 
     async def startup() -> None:
-        app.state.varro = await open_state(settings)
+        app.state.varro = await open_state(settings, urls, agent, on_event)
 
     async def shutdown() -> None:
         await close_state(app.state.varro)

@@ -1,4 +1,4 @@
-"""HTTP routes of the chat module, on one APIRouter a host app mounts with `.to_app(app)`.
+"""HTTP routes of the chat module, on an APIRouter made for one prefix (`chat_router`), mounted with `.to_app(app)`.
 
 Every handler reads the signed-in user's scoped CRUD from the request (put there by the
 Beforeware in `app.auth`); a chat that is not the user's is "not found", like one that never was.
@@ -12,11 +12,13 @@ import shutil
 from typing import Any
 
 from fasthtml.common import APIRouter, Response
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
 
 from app.render import Renderer
 from app.state import VarroState
+from app.urls import ChatUrls
 from ui.header import ChatList, ChatTitle
 from ui.layout import ChatPage
 from ui.turns import ShellResetMarker, StoredTurn
@@ -25,7 +27,14 @@ from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
 from varro.export import to_markdown, to_notebook
 
-ar = APIRouter()
+
+class RowId(IntegerConvertor):
+    """A database id in a path: at most 18 ASCII digits, so a longer number is "not found", not an overflow."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("rowid", RowId())
 
 MODEL_HELP = "Set VARRO_MODEL (e.g. anthropic:claude-sonnet-4-5 or openai:gpt-4.1) to use a real model."
 
@@ -38,73 +47,65 @@ def _chats(req: Request) -> UserChats:
     return req.scope["chats"]
 
 
+def _urls(req: Request) -> ChatUrls:
+    return _state(req).urls
+
+
 def not_found() -> Response:
     return Response("Not found", status_code=404)
 
 
-def chat_url(chat_id: int) -> str:
-    return chat_page.to(chat_id=chat_id)
+def title_block(urls: ChatUrls, chat: Chat) -> Any:
+    return ChatTitle(chat, urls.rename(chat.id))
 
 
-def image_url(path: str) -> str:
-    return upload.to(path=path)
-
-
-def title_block(chat: Chat) -> Any:
-    return ChatTitle(chat, rename.to(chat_id=chat.id))
-
-
-def stored_turn(turn: Turn) -> Any:
+def stored_turn(urls: ChatUrls, turn: Turn) -> Any:
     """A stored turn, rendered as the live stream rendered it when it finished."""
     c = turn.content
-    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), image_url)
+    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), urls.upload)
 
 
-def turn_list(stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
+def turn_list(urls: ChatUrls, stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
     """Stored turns from index `since`, with the shell-reset markers where they happened."""
     out: list[Any] = []
     for t in stored:
         if t.idx >= since:
             out += [ShellResetMarker(r) for r in resets if r == t.idx]
-            out.append(stored_turn(t))
+            out.append(stored_turn(urls, t))
     end = stored[-1].idx + 1 if stored else 0
     return out + [ShellResetMarker(r) for r in resets if r >= max(end, since)]
 
 
 def chat_renderer(state: VarroState, chat: Chat) -> Renderer:
     def title(text: str) -> Any:
-        block = title_block(Chat(id=chat.id, user_id=chat.user_id, title=text))
+        block = title_block(state.urls, Chat(id=chat.id, user_id=chat.user_id, title=text))
         block.attrs["hx-swap-oob"] = "true"
         return block
 
-    return Renderer(image_url, title)
+    return Renderer(state.urls.upload, title)
 
 
-@ar.get("/chat")
 async def index(req: Request) -> Any:
     """The most recent chat, or a new one for a first visit."""
     recent = await _chats(req).recent(limit=1)
     chat = recent[0] if recent else await _chats(req).create()
-    return RedirectResponse(chat_url(chat.id), status_code=303)
+    return RedirectResponse(_urls(req).page(chat.id), status_code=303)
 
 
-@ar.post("/chat/new")
 async def new_chat(req: Request) -> Any:
     """A fresh chat; the current one is reused if it has no messages yet, so empty chats don't pile up."""
     chats = _chats(req)
     recent = await chats.recent(limit=1)
     if recent and not await (await chats.turns(recent[0].id)).list():
-        return RedirectResponse(chat_url(recent[0].id), status_code=303)
+        return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
-    return RedirectResponse(chat_url(chat.id), status_code=303)
+    return RedirectResponse(_urls(req).page(chat.id), status_code=303)
 
 
-@ar.get("/chat/history")
 async def history(req: Request, current: int | None = None) -> Any:
-    return ChatList(await _chats(req).recent(limit=30), current, chat_url)
+    return ChatList(await _chats(req).recent(limit=30), current, _urls(req).page)
 
 
-@ar.get("/chat/{chat_id:int}")
 async def chat_page(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     chat = await chats.get(chat_id)
@@ -113,26 +114,25 @@ async def chat_page(req: Request, chat_id: int) -> Any:
     stored = await (await chats.turns(chat_id)).list()
     live = state.live.get(chats.user_id)
     shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"
+    u = state.urls
     urls = {
-        "ws": f"/chat/ws?chat_id={chat.id}",
-        "history": history.to(current=chat.id),
-        "rename": rename.to(chat_id=chat.id),
-        "new": new_chat.to(),
-        "delete": delete.to(chat_id=chat.id),
+        "ws": u.ws(chat.id),
+        "history": u.history(chat.id),
+        "rename": u.rename(chat.id),
+        "new": u.new(),
+        "delete": u.delete(chat.id),
         "model_help": MODEL_HELP,
-        "export_md": export.to(chat_id=chat.id, fmt="md"),
-        "export_ipynb": export.to(chat_id=chat.id, fmt="ipynb"),
+        "export_md": u.export(chat.id, "md"),
+        "export_ipynb": u.export(chat.id, "ipynb"),
     }
-    return ChatPage(chat, turn_list(stored, chat.shell_resets), state.model_label, urls, shell)
+    return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell)
 
 
-@ar.post("/chat/{chat_id:int}/rename")
 async def rename(req: Request, chat_id: int, title: str = "") -> Any:
     chat = await _chats(req).rename(chat_id, title)
-    return not_found() if chat is None else title_block(chat)
+    return not_found() if chat is None else title_block(_urls(req), chat)
 
 
-@ar.post("/chat/{chat_id:int}/delete")
 async def delete(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     if not await chats.delete(chat_id):
@@ -141,13 +141,12 @@ async def delete(req: Request, chat_id: int) -> Any:
     state.uploads.drop_chat(chats.user_id, chat_id)
     # The chat's files go with it (its kernel ended just above).
     await asyncio.to_thread(shutil.rmtree, state.workdir(chats.user_id, chat_id), ignore_errors=True)
-    return RedirectResponse(index.to(), status_code=303)
+    return RedirectResponse(state.urls.index(), status_code=303)
 
 
 EXPORTS = {"md": (to_markdown, "text/markdown; charset=utf-8"), "ipynb": (to_notebook, "application/x-ipynb+json")}
 
 
-@ar.get("/chat/{chat_id:int}/export.{fmt}")
 async def export(req: Request, chat_id: int, fmt: str) -> Any:
     """The chat as a download: Markdown, or a notebook that opens in Jupyter."""
     state, chats = _state(req), _chats(req)
@@ -166,7 +165,6 @@ async def export(req: Request, chat_id: int, fmt: str) -> Any:
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
-@ar.get("/chat/uploads/{path:path}")
 async def upload(req: Request, path: str) -> Any:
     """An image a tool made, for its owner only; anything else (other user, missing, `..`) is 404."""
     file = _state(req).uploads.resolve(_chats(req).user_id, path)
@@ -176,3 +174,18 @@ async def upload(req: Request, path: str) -> Any:
     headers = {"Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, max-age=31536000, immutable"}
     return FileResponse(file, headers=headers)
+
+
+def chat_router(urls: ChatUrls) -> APIRouter:
+    """The routes above at `urls.prefix` (the socket and static files are added by `mount_chat`)."""
+    ar = APIRouter()
+    p = urls.prefix
+    ar.get(p)(index)
+    ar.post(f"{p}/new")(new_chat)
+    ar.get(f"{p}/history")(history)
+    ar.get(f"{p}/{{chat_id:rowid}}")(chat_page)
+    ar.post(f"{p}/{{chat_id:rowid}}/rename")(rename)
+    ar.post(f"{p}/{{chat_id:rowid}}/delete")(delete)
+    ar.get(f"{p}/{{chat_id:rowid}}/export.{{fmt}}")(export)
+    ar.get(f"{p}/uploads/{{path:path}}")(upload)
+    return ar

@@ -11,6 +11,8 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.urls import DEFAULT_PREFIX
+
 CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",  # no 'unsafe-inline', no 'unsafe-eval': inline <script> and on* handlers never run
@@ -35,7 +37,7 @@ class SecurityHeaders:
     """ASGI middleware: add `headers` to every HTTP response under `prefix` that does not set them itself
     (an upload keeps its own stricter `sandbox` policy)."""
 
-    def __init__(self, app: ASGIApp, prefix: str = "/chat", headers: dict[str, str] | None = None) -> None:
+    def __init__(self, app: ASGIApp, prefix: str = DEFAULT_PREFIX, headers: dict[str, str] | None = None) -> None:
         self.app = app
         self.prefix = prefix
         self.headers = HEADERS if headers is None else headers

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.urls import ChatUrls
 from ui.highlight import warm_lexers
+from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import request_settings, resolve_model
 from varro.chat.live import LiveSessions
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
 from varro.config import Settings
@@ -38,6 +40,7 @@ class VarroState:
     live: LiveSessions
     demo_user_id: int | None = None
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
+    urls: ChatUrls = field(default_factory=ChatUrls)
     pool: KernelPool | None = None  # kernels started ahead of need (closed last)
 
     def workdir(self, user_id: int, chat_id: int) -> Path:
@@ -75,7 +78,8 @@ def kernel_pool(settings: Settings, isolation: Isolation) -> KernelPool | None:
     return pool
 
 
-async def open_state(settings: Settings) -> VarroState:
+async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
+                     on_event: OnEvent | None = None) -> VarroState:
     if (path := settings.sqlite_path) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(warm_lexers)
@@ -88,8 +92,8 @@ async def open_state(settings: Settings) -> VarroState:
     keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
     pool = kernel_pool(settings, isolation)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
-                       pool=pool,
-                       model_settings=request_settings(settings.model_timeout_s))
+                       pool=pool, model_settings=request_settings(settings.model_timeout_s), agent=chat_agent,
+                       on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id)
@@ -105,7 +109,7 @@ async def open_state(settings: Settings) -> VarroState:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, settings.reconnect_grace_s, keeper)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, pool)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool)
 
 
 async def close_state(state: VarroState) -> None:

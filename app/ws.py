@@ -1,4 +1,4 @@
-"""The chat websocket `/chat/ws?chat_id=N`: parse a frame, call the session, send what it emits.
+"""The chat websocket `{prefix}/ws?chat_id=N`: parse a frame, call the session, send what it emits.
 
 A plain Starlette endpoint rather than FastHTML's `app.ws`: we must refuse a foreign Origin before
 accepting, answer malformed JSON with a fragment (FastHTML sends the raw parser error), and keep the
@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.routes import chat_renderer, chat_url, turn_list
+from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from ui import ids
 from ui.layout import Progress
 from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
-from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame
+from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame, parse_index
 from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
@@ -63,7 +63,7 @@ class Connection:
         self.ws = ws
         self.state = state
         self.user_id = user_id
-        self.chat_url = chat_url(chat.id)
+        self.chat_url = state.urls.page(chat.id)
         self.renderer = chat_renderer(state, chat)
         self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self._send_text)
         self.session: ChatSession | None = None
@@ -114,18 +114,17 @@ class Connection:
         """The page shows the finished turns below `known`: send it what it lacks, then go live."""
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
-        fresh = turn_list(stored, resets, since=known)
+        fresh = turn_list(self.state.urls, stored, resets, since=known)
         if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
-            self._stored_html = to_xml(Div(*turn_list(stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
+            self._stored_html = to_xml(Div(*turn_list(self.state.urls, stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
                                        indent=False)
         elif fresh:
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
         await self.state.live.attach(self.user_id, self, len(stored))
 
-    async def handle(self, session: ChatSession, raw: str) -> None:
-        action = parse_frame(raw, self.state.settings.max_message_chars)
+    async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
-            match action:
+            match parse_frame(raw, self.state.settings.max_message_chars):
                 case Send(msg=msg):
                     session.send(msg)
                 case Edit(turn=k, msg=msg):
@@ -151,11 +150,11 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
         return
     user_id = ws.session.get("user_id") if "session" in ws.scope else None
-    chat_id = ws.query_params.get("chat_id", "")
+    chat_id = parse_index(ws.query_params.get("chat_id", ""))
     if not isinstance(user_id, int):
         await ws.close(code=1008)
         return
-    chat = await state.store.chats.for_user(user_id).get(int(chat_id)) if chat_id.isdigit() else None
+    chat = await state.store.chats.for_user(user_id).get(chat_id) if chat_id is not None else None
     await ws.accept()
     if chat is None:
         await ws.send_text(notice("This chat was not found. It may have been deleted.", False))

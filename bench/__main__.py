@@ -2,9 +2,10 @@
 
     python -m bench            # the full set (about 10 minutes on 2 cores)
     python -m bench --quick    # one run of each, shorter answers (about 2 minutes)
+    python -m bench --smoke    # every scenario for a few seconds, figures not worth reading (`make test` runs it)
     python -m bench --docs     # also write the results into docs/benchmarks.md and redraw the plot
 
-Raw results go to bench/results/latest.json (and --quick ones to quick.json).
+Raw results go to bench/results/latest.json (and --quick ones to quick.json, --smoke ones to smoke.json).
 """
 
 from __future__ import annotations
@@ -78,14 +79,16 @@ def write_docs(res: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run of each, shorter answers")
+    parser.add_argument("--smoke", action="store_true", help="every scenario for a few seconds (a test, no figures)")
     parser.add_argument("--docs", action="store_true", help="write the results into docs/benchmarks.md and the plot")
     parser.add_argument("--report", type=Path, help="print the table of a saved results file, run nothing")
     args = parser.parse_args()
     if args.report:
         res = json.loads(args.report.read_text())
     else:
-        res = run(scenarios.QUICK if args.quick else scenarios.FULL)
-        out = ROOT / "bench" / "results" / ("quick.json" if args.quick else "latest.json")
+        kind = "smoke" if args.smoke else "quick" if args.quick else "latest"
+        res = run({"smoke": scenarios.SMOKE, "quick": scenarios.QUICK, "latest": scenarios.FULL}[kind])
+        out = ROOT / "bench" / "results" / f"{kind}.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(res, indent=1))
         log(f"raw results: {out.relative_to(ROOT)}")

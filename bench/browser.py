@@ -72,7 +72,9 @@ def open_chat(browser: Browser, server: Server, base_url: str | None = None) -> 
         page.wait_for_load_state()
     else:
         page.goto(f"{url}/chat?run={next(_runs)}")
-    page.wait_for_function("window.__wsOpen >= 1")
+    # Functions, not expression strings: Playwright evaluates a bare expression with eval, which the page's
+    # Content-Security-Policy forbids (EvalError).
+    page.wait_for_function("() => window.__wsOpen >= 1")
     # A person types once the page has settled; without this, the first frames of a turn shared the main
     # thread with the page's own start-up (readystatechange, Alpine's first pass, lazy compiles).
     page.wait_for_load_state("load")
@@ -93,8 +95,8 @@ def ask(page: Page, chat: int, server: Server, text: str, timeout_s: float = 300
             raise TimeoutError(f"no end of turn in {timeout_s} s")
         time.sleep(0.1)
     n = len(server.trace.records(chat))
-    page.wait_for_function(f"window.__bench.msgs.length >= {n} && window.__bench.msgs[{n - 1}][4] !== null",
-                           timeout=timeout_s * 1000)
+    page.wait_for_function("(n) => window.__bench.msgs.length >= n && window.__bench.msgs[n - 1][4] !== null",
+                           arg=n, timeout=timeout_s * 1000)
     page.wait_for_timeout(100)  # a few frames after the end, so the last frame's duration is known
     data = page.evaluate("""() => { const B = window.__bench; B.recording = false;
         return {origin: performance.timeOrigin, msgs: B.msgs, frames: B.frames, longTasks: B.longTasks, keyAt: B.keyAt}; }""")

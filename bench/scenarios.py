@@ -44,6 +44,9 @@ class Plan:
 FULL = Plan()
 QUICK = Plan(runs=1, latency_tokens=1500, long_tokens=6000, flush_tokens=1500, flush_runs=1, session_tokens=300,
              capacity_runs=1, wire_sizes=(1000, 2000, 4000))
+# Every scenario once, for a few seconds: `make test` runs it so the benchmark cannot break unnoticed.
+SMOKE = Plan(runs=1, speeds=(1000,), latency_tokens=300, long_tokens=600, long_tps=1000, flushes=(0, 8), flush_tokens=300,
+             flush_speeds=(1000,), flush_runs=1, sessions=4, session_tokens=50, capacity_runs=1, wire_sizes=(300,))
 
 
 def text_bytes(tokens: int) -> int:

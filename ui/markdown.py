@@ -1,6 +1,6 @@
 """Model markdown to sanitized HTML.
 
-Two layers, because the output is inserted into a live htmx/Alpine page (DESIGN.md section 9):
+Two layers, because the output is inserted into a live htmx/Alpine page (docs/design.md section 10):
 
 1. markdown-it-py, CommonMark preset, raw HTML off: every ``<`` the model writes becomes ``&lt;``.
    Tables and strikethrough on, linkify off. Link reference definitions (``[x]: /url``) are off

@@ -38,13 +38,14 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, ready: str = "/chat/static/js/chat.js",
+                timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(f"{url}/chat/static/js/chat.js", timeout=1):
+            with urllib.request.urlopen(f"{url}{ready}", timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
@@ -63,8 +64,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def run_server(data: Path, port: int | None = None, module: str = "app", **env: str) -> Iterator[Server]:
-    """`python -m module` (the standalone app, or a test host that mounts the chat) with its data in `data`."""
+def run_server(data: Path, port: int | None = None, module: str = "app", ready: str = "/chat/static/js/chat.js",
+               **env: str) -> Iterator[Server]:
+    """`python -m module` (the standalone app, or a host that mounts the chat) with its data in `data`; it is up
+    when `ready` answers."""
     data.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     full_env = {
@@ -83,7 +86,7 @@ def run_server(data: Path, port: int | None = None, module: str = "app", **env: 
         proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, proc, log)
+        _wait_ready(url, proc, log, ready)
         yield Server(url, data, proc, log)
     finally:
         stop(proc)

@@ -106,8 +106,7 @@ def test_scrolled_up_reader_is_not_yanked_down(new_chat: Page) -> None:
     jump = page.get_by_test_id("jump-latest")
     expect(jump).to_be_visible()
     jump.click()
-    page.wait_for_timeout(200)
-    assert scroller.evaluate(at_bottom)
+    page.wait_for_function(at_bottom, arg=scroller.element_handle())
     expect(jump).to_be_hidden()
     page.get_by_test_id("stop").click()
 

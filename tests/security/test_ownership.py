@@ -23,8 +23,8 @@ from varro.db.models import utcnow
 SECRET = "alice-secret-7f3a"
 PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
 # Every path of the module that takes an id; a new one must be added to the tests below.
-ID_ROUTES = {"/chat/{chat_id:int}", "/chat/{chat_id:int}/rename", "/chat/{chat_id:int}/delete",
-             "/chat/{chat_id:int}/export.{fmt}", "/chat/uploads/{path:path}", "/chat/ws"}
+ID_ROUTES = {"/chat/{chat_id:rowid}", "/chat/{chat_id:rowid}/rename", "/chat/{chat_id:rowid}/delete",
+             "/chat/{chat_id:rowid}/export.{fmt}", "/chat/uploads/{path:path}", "/chat/ws"}
 
 
 class World:

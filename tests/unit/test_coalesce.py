@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+
+import pytest
 
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event, NodeStarted, PartDelta
@@ -69,3 +72,23 @@ async def test_a_delta_after_a_quiet_spell_goes_at_once_and_later_ones_wait_for_
     await asyncio.sleep(0.05)
     assert [text for _, text in sent] == ["a", "bc"] and sent[1][0] - sent[0][0] >= 0.045
     c.close()
+
+
+
+async def test_a_failed_send_in_the_timer_is_raised_to_the_next_caller_not_lost_in_the_task() -> None:
+    unretrieved: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: unretrieved.append(context))
+
+    async def send(batch: list[Event]) -> None:
+        raise ConnectionError("socket gone")
+
+    c = Coalescer(10, send, send_raw)
+    await c(PartDelta(0, 0, 0, "a"))  # deltas leave from a timer task
+    timer = c._timer
+    assert timer is not None
+    await asyncio.wait_for(timer, 1)  # the task itself ends without an exception
+    with pytest.raises(ConnectionError):
+        await c(PartDelta(0, 0, 0, "b"))
+    del timer
+    gc.collect()
+    assert unretrieved == [], "no 'Task exception was never retrieved'"

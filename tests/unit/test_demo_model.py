@@ -133,6 +133,23 @@ async def test_python_fence_streams_a_tool_call_then_discusses_the_result() -> N
     assert "ran cleanly" in answer.parts[1].content
 
 
+async def test_a_message_naming_a_host_tool_calls_it_with_the_words_after_the_name() -> None:
+    agent = make_agent()
+    calls: list[tuple[str, int]] = []
+
+    @agent.tool_plain
+    def forecast(city: str, days: int) -> str:
+        """The weather to come in a city."""
+        calls.append((city, days))
+        return f"Sunny in {city} for {days} days"
+
+    run = await stream(agent, "Please ask forecast for Oslo, 3 days.")
+    assert calls == [("Oslo, 3 days", 3)]
+    assert run.messages[1].parts[-1].tool_name == "forecast"
+    assert "Here is what `forecast` returned" in run.messages[-1].parts[1].content
+    assert "Sunny in Oslo, 3 days for 3 days" in run.messages[-1].parts[1].content
+
+
 @pytest.mark.parametrize(
     ("output", "word"),
     [("Traceback (most recent call last):\nZeroDivisionError", "error"), ("Timed out after 30 s", "timed out")],

@@ -11,6 +11,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tests.kernels import shared_sandbox
+from tests.waits import until
 from varro.chat.events import Event, PartDelta, TurnFinished, TurnStarted
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, SessionDeps
@@ -102,7 +103,7 @@ async def test_a_running_turn_survives_a_drop_and_is_caught_up(store: Store, tmp
     session = await live.connect(uid, chat, tab)
     await live.attach(uid, tab, 0)
     task = session.send("long one")
-    await asyncio.sleep(0.2)
+    await until(lambda: any(isinstance(e, PartDelta) for e in tab.events), "the answer to stream to the tab")
     await live.disconnect(uid, tab)
     assert len(live) == 1, "kept for the grace period"
     await asyncio.sleep(0.1)
@@ -124,10 +125,10 @@ async def test_past_the_grace_period_the_run_is_stopped_and_stored(store: Store,
     tab = FakeTab()
     session = await live.connect(uid, chat, tab)
     session.send("never finishes in time")
-    await asyncio.sleep(0.1)
+    await until(lambda: any(isinstance(e, PartDelta) for e in session.catch_up(0)), "the answer to start")
     await live.disconnect(uid, tab)
-    await asyncio.sleep(0.6)
-    assert len(live) == 0
+    await until(lambda: len(live) == 0, "the grace period to end the session", within_s=10)
+    await session.wait()  # the stopped run is being stored
     turn = (await session.turns.list())[0]
     assert turn.status == "stopped"
 

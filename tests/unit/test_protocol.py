@@ -14,8 +14,8 @@ def frame(**data: object) -> str:
 
 
 def test_valid_actions() -> None:
-    assert parse_frame(frame(action="send", msg=" hi "), 100) == Send("hi")
-    assert parse_frame(frame(action="edit", turn="2", msg="new"), 100) == Edit(2, "new")
+    assert parse_frame(frame(action="send", msg=" hi "), 100) == Send(msg="hi")
+    assert parse_frame(frame(action="edit", turn="2", msg="new"), 100) == Edit(turn=2, msg="new")
     assert parse_frame(frame(action="stop"), 100) == Stop()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fasthtml.common import FastHTML
@@ -17,10 +18,10 @@ from varro.config import Settings
 ORIGIN = {"origin": "http://testserver"}
 
 
-def host_app(tmp_path: Path) -> FastHTML:
+def host_app(tmp_path: Path, **overrides: Any) -> FastHTML:
     """A minimal host: it owns login (here: /login/{name}) and mounts the chat."""
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", uploads_dir=tmp_path / "up",
-                        kernels_dir=tmp_path / "k", demo_user=None)
+                        kernels_dir=tmp_path / "k", demo_user=None, **overrides)
     app = FastHTML(default_hdrs=False, hdrs=chat_headers(), secret_key="test-secret", key_fname=str(tmp_path / "k"))
     mount_chat(app, settings)
 

@@ -13,6 +13,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from tests.kernels import shared_sandbox
+from tests.waits import until
 from varro.chat.content import messages_of
 from varro.chat.events import (
     Event,
@@ -232,7 +233,7 @@ async def test_a_spinning_cell_does_not_stall_another_session(store: Store, tmp_
     streamer, events = await make_session(store, tmp_path / "b", FunctionModel(stream_function=steady))
     closing.extend([spinner, streamer])
     spinning = spinner.send("spin")
-    await asyncio.sleep(1.0)  # the kernel is up and spinning by now
+    await until(lambda: spinner.shell.status == "busy", "the kernel to run the spinning cell", within_s=60)
     stamps: list[float] = []
 
     async def timed(event: Event) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.waits import until
 from varro.shell import CellResult, Image, KernelShell, StoredCell, replay
 from varro.shell import kernel as kernel_module
 from varro.shell.sandbox import HOME, Sandbox
@@ -120,8 +121,7 @@ async def test_cell_deaf_to_interrupt_gets_a_fresh_kernel(shell: KernelShell, mo
 async def test_shutdown_during_a_cell_ends_it(shell: KernelShell) -> None:
     await shell.start()
     running = asyncio.create_task(shell.execute("import time\ntime.sleep(30)"))
-    await asyncio.sleep(0.3)
-    assert shell.status == "busy"
+    await until(lambda: shell.status == "busy", "the cell to start")
     await shell.shutdown()
     result = await asyncio.wait_for(running, timeout=5)
     assert result.error is not None and result.error.startswith("KernelShutdown")
@@ -131,6 +131,8 @@ async def test_shutdown_during_a_cell_ends_it(shell: KernelShell) -> None:
 async def test_cancelled_execute_interrupts_the_cell(shell: KernelShell) -> None:
     await shell.execute("survivor = 'here'")
     running = asyncio.create_task(shell.execute("while True:\n    pass"))
+    await until(lambda: shell.status == "busy", "the cell to be sent")
+    # No signal says the kernel itself has begun the cell (an interrupt before that is lost); give it the time.
     await asyncio.sleep(0.3)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):

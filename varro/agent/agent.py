@@ -1,11 +1,19 @@
-"""The assistant: a pydantic-ai agent with one tool, a stateful IPython shell."""
+"""The assistant: a pydantic-ai agent whose one built-in tool is a stateful IPython shell.
+
+`chat_agent()` builds it; a host app calls it with its own instructions and tools (and any other
+`Agent` argument) and hands the result to `mount_chat(agent=...)`. `agent` is the default.
+"""
 
 from __future__ import annotations
 
-from pydantic_ai import Agent, RunContext
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.messages import BinaryContent, ToolReturn
 
 from varro.agent.tools import Deps
+from varro.chat.cells import TOOL_NAME
 
 INSTRUCTIONS = """\
 You are Varro, a helpful assistant with a stateful IPython shell.
@@ -13,10 +21,9 @@ Use the `run_python` tool to compute, analyse data or make plots instead of gues
 define persist between calls within the chat. Show figures with matplotlib (`plt.show()`).
 Answer in Markdown; keep answers focused."""
 
-agent: Agent[Deps, str] = Agent(deps_type=Deps, instructions=INSTRUCTIONS, name="varro")
+ChatAgent = Agent[Deps, str]
 
 
-@agent.tool
 async def run_python(ctx: RunContext[Deps], code: str) -> ToolReturn:
     """Run Python code in the user's stateful IPython shell and return its output.
 
@@ -38,3 +45,24 @@ async def run_python(ctx: RunContext[Deps], code: str) -> ToolReturn:
         content=images if ctx.deps.images_to_model and images else None,
         metadata=result.to_dict(),
     )
+
+
+def chat_agent(instructions: str | None = None, tools: Sequence[Tool[Deps] | Any] = (), **kwargs: Any) -> ChatAgent:
+    """An agent for the chat: `run_python` plus `tools`, told `INSTRUCTIONS` and then `instructions`.
+
+    `tools` are plain functions or `pydantic_ai.Tool`s; one taking a `RunContext[Deps]` first sees the
+    signed-in user and the chat (`ctx.deps.user_id`, `ctx.deps.chat_id`). Other keyword arguments go to
+    `Agent` as they are (`name`, `retries`, `model_settings`, ...). More tools can be added later with
+    `@agent.tool` / `@agent.tool_plain`.
+    """
+    told = [INSTRUCTIONS] + ([instructions] if instructions else [])
+    kwargs.setdefault("name", "varro")
+    return Agent(deps_type=Deps, instructions=told, tools=[Tool(run_python, takes_ctx=True), *tools], **kwargs)
+
+
+def has_shell(agent: Agent[Any, Any]) -> bool:
+    """Whether `agent` has the `run_python` tool, which the chat's streaming and replay rely on."""
+    return any(TOOL_NAME in getattr(toolset, "tools", {}) for toolset in agent.toolsets)
+
+
+agent: ChatAgent = chat_agent()

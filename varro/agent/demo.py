@@ -2,7 +2,8 @@
 
 Every response starts with a short thinking part. A plain message gets a markdown answer; a message with a
 fenced python block (or asking for a plot) gets a streamed `run_python` tool call, and the response after
-the tool result talks about that result; `/stream N [at R]` answers with exactly N text chunks of varied
+the tool result talks about that result; a message naming another tool of the agent (a host's) calls
+that tool, its text arguments taken from the words after the name; `/stream N [at R]` answers with exactly N text chunks of varied
 markdown at R chunks a second. No network, no key, and the same conversation always gets the same reply.
 
 Streaming facts this relies on (pydantic-ai 2.x `FunctionModel`): text is only ever a plain `str` item,
@@ -34,6 +35,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolCall, FunctionModel
+from pydantic_ai.tools import ToolDefinition
 
 from varro.agent import demo_text as txt
 
@@ -44,7 +46,7 @@ MAX_STREAM_TOKENS = 100_000
 MAX_PACED_TPS = 100_000.0
 
 # What a `FunctionModel` stream function yields: `str` is text; the dicts are keyed by our own part index.
-StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart | DeltaToolCall]
+StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart] | dict[int, DeltaToolCall]
 
 _TOKEN = re.compile(r"\s*\S{1,5}|\s+")
 _PY_FENCE = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\r?\n(.*?)\r?\n?(?:```|\Z)", re.DOTALL | re.IGNORECASE)
@@ -60,13 +62,23 @@ def split_tokens(text: str) -> Iterator[str]:
 
 @dataclass
 class Reply:
-    """One scripted response: thinking, then either text chunks (possibly lazy) or a `run_python` call."""
+    """One scripted response: thinking, then either text chunks (possibly lazy) or a tool call.
+
+    The call is `run_python` with `tool_code`, or another tool of the agent (`tool_name`) with `tool_json`.
+    """
 
     thinking: str
     text: Iterable[str] = ()
     tool_code: str | None = None
     tool_call_id: str = ""
     tps: float | None = None
+    tool_name: str = TOOL_NAME
+    tool_json: str | None = None
+
+    @property
+    def call_args(self) -> str | None:
+        """The call's arguments as the JSON a provider would send; None for a text reply."""
+        return tool_args(self.tool_code) if self.tool_code is not None else self.tool_json
 
 
 # --- reading the conversation ----------------------------------------------------------------------
@@ -103,14 +115,39 @@ def tool_result(messages: list[ModelMessage]) -> str | None:
     return None
 
 
-def last_tool_code(messages: list[ModelMessage]) -> str:
-    """The code of the most recent `run_python` call, to tell whether it drew a figure."""
+def last_tool_call(messages: list[ModelMessage]) -> ToolCallPart | None:
+    """The most recent tool call: its name is quoted, its code tells whether it drew a figure."""
     for m in reversed(messages):
         if isinstance(m, ModelResponse):
-            for p in m.parts:
-                if isinstance(p, ToolCallPart) and p.tool_name == TOOL_NAME:
-                    return str(p.args_as_dict().get("code", ""))
-    return ""
+            for p in reversed(m.parts):
+                if isinstance(p, ToolCallPart):
+                    return p
+    return None
+
+
+def named_tool(text: str, info: AgentInfo) -> tuple[ToolDefinition, str] | None:
+    """A tool of the agent besides `run_python` that the message names, with the words after its name."""
+    for tool in info.function_tools:
+        if tool.name != TOOL_NAME and (m := re.search(rf"\b{re.escape(tool.name)}\b", text, re.IGNORECASE)):
+            return tool, text[m.end():].strip(" \t\n:,.?!")
+    return None
+
+
+def demo_args(tool: ToolDefinition, rest: str, topic: str) -> dict[str, object]:
+    """Arguments for a host's tool: its required text parameters get the words after its name (or the topic),
+    numbers the first number in them, flags `true`."""
+    schema = tool.parameters_json_schema
+    number = re.search(r"-?\d+(?:\.\d+)?", rest)
+    args: dict[str, object] = {}
+    for name in schema.get("required", []):
+        kind = schema.get("properties", {}).get(name, {}).get("type")
+        if kind in ("integer", "number"):
+            args[name] = (int if kind == "integer" else float)(float(number.group())) if number else 1
+        elif kind == "boolean":
+            args[name] = True
+        else:
+            args[name] = re.sub(r"^(?:for|in|of|about|on)\s+", "", rest, flags=re.IGNORECASE) or topic
+    return args
 
 
 # --- choosing the reply ----------------------------------------------------------------------------
@@ -137,15 +174,21 @@ def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
     call_id = f"demo_call_{calls + 1}"
     output = tool_result(messages)
     if output is not None:
+        call = last_tool_call(messages)
+        code = str(call.args_as_dict().get("code", "")) if call is not None else ""
         return Reply(
             thinking="The tool has finished. I'll quote its output and check it for errors.",
-            text=split_tokens(txt.result_markdown(output, "plt." in last_tool_code(messages))),
+            text=split_tokens(txt.result_markdown(output, "plt." in code, call.tool_name if call else TOOL_NAME)),
         )
     latest = prompts[-1] if prompts else ""
     topic = txt.topic_of(latest)
     if command := _STREAM.fullmatch(latest.strip()):
         return stream_reply(command)
     has_tool = any(t.name == TOOL_NAME for t in info.function_tools)
+    if found := named_tool(latest, info):
+        tool, rest = found
+        return Reply(thinking=f"The message names the `{tool.name}` tool, so I'll call it.", tool_name=tool.name,
+                     tool_json=json.dumps(demo_args(tool, rest, topic)), tool_call_id=call_id)
     if has_tool and (blocks := _PY_FENCE.findall(latest)):
         thinking = "The message includes a Python block, so I'll run it with `run_python` and report what it printed."
         return Reply(thinking=thinking, tool_code="\n\n".join(b.strip("\n") for b in blocks), tool_call_id=call_id)
@@ -212,27 +255,26 @@ async def stream_reply_items(reply: Reply, tps: float) -> AsyncIterator[StreamIt
     for chunk in split_tokens(reply.thinking):
         await pacer.tick()
         yield {0: DeltaThinkingPart(content=chunk)}
-    if reply.tool_code is None:
+    if (args := reply.call_args) is None:
         for chunk in reply.text:
             await pacer.tick()
             yield chunk
         return
-    for i, chunk in enumerate(split_tokens(tool_args(reply.tool_code))):
+    for i, chunk in enumerate(split_tokens(args)):
         await pacer.tick()
         # The name and id go in the first delta only; later ones just extend the JSON arguments.
         first = i == 0
-        yield {
-            1: DeltaToolCall(TOOL_NAME if first else None, chunk, tool_call_id=reply.tool_call_id if first else None)
-        }
+        name, call_id = (reply.tool_name, reply.tool_call_id) if first else (None, None)
+        yield {1: DeltaToolCall(name, chunk, tool_call_id=call_id)}
 
 
 def reply_response(reply: Reply) -> ModelResponse:
     """The reply as one non-streamed `ModelResponse`."""
     parts: list[ModelResponsePart] = [ThinkingPart(content=reply.thinking)]
-    if reply.tool_code is None:
+    if (args := reply.call_args) is None:
         parts.append(TextPart(content="".join(reply.text)))
     else:
-        parts.append(ToolCallPart(TOOL_NAME, tool_args(reply.tool_code), tool_call_id=reply.tool_call_id))
+        parts.append(ToolCallPart(reply.tool_name, args, tool_call_id=reply.tool_call_id))
     return ModelResponse(parts=parts)
 
 

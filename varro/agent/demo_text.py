@@ -119,14 +119,14 @@ def plot_code(message: str, topic: str) -> str:
     )
 
 
-def result_markdown(output: str, plotted: bool) -> str:
+def result_markdown(output: str, plotted: bool, tool: str = "run_python") -> str:
     """The second response of a tool turn: the output quoted in a text fence, then a comment on it."""
     shown = output.rstrip("\n")
     shown = shown if len(shown) <= _OUTPUT_LIMIT else shown[:_OUTPUT_LIMIT] + "\n… (output trimmed)"
     # A fence longer than any backtick run inside the output, so the quote can't be closed early.
     longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
     fence = "`" * max(3, longest + 1)
-    return f"Here is what `run_python` returned:\n\n{fence}text\n{shown}\n{fence}\n\n{result_comment(output, plotted)}"
+    return f"Here is what `{tool}` returned:\n\n{fence}text\n{shown}\n{fence}\n\n{result_comment(output, plotted)}"
 
 
 def result_comment(output: str, plotted: bool) -> str:

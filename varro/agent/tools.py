@@ -11,9 +11,11 @@ from varro.shell.result import CellResult, Image
 
 @dataclass
 class Deps:
-    """Per-run dependencies: the session's shell and where its images go."""
+    """Per-run dependencies: the session's shell, where its images go, and whose chat it is (for host tools)."""
 
     run_cell: Callable[[str], Awaitable[CellResult]]
     save_image: Callable[[Image], Attachment]
+    user_id: int
+    chat_id: int
     images_to_model: bool = False
     attachments: dict[str, list[Attachment]] = field(default_factory=dict)

@@ -6,6 +6,9 @@ after the last frame wait for the window to end, joined per part. A slow stream 
 10 ms) is therefore not delayed at all, and a fast one still reaches the page at most 1000/flush_ms
 times a second. Any other event first flushes what is pending, so order is kept. `flush_ms=0`
 sends every delta as it comes.
+
+A send that fails in the timer (the socket went away) is not raised in the timer task, where nobody
+would see it: it is kept and raised by the next call, so the session learns its sink is gone.
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ class Coalescer:
         self._timer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # FIFO, so batches leave in the order they were formed
         self._last_sent = -float("inf")  # monotonic time the last frame left
+        self._failed: Exception | None = None  # a send from the timer that failed, for the next caller
 
     async def __call__(self, event: Event) -> None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
         if isinstance(event, PartDelta) and self.flush_s > 0:
             self._pending.setdefault((event.turn, event.node, event.part), []).append(event.text)
             if self._timer is None:
@@ -56,7 +63,10 @@ class Coalescer:
     async def _flush_later(self, delay: float) -> None:
         await asyncio.sleep(delay)
         self._timer = None
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception as exc:
+            self._failed = exc
 
     def _take(self) -> list[Event]:
         if self._timer is not None:

@@ -1,4 +1,4 @@
-"""The `content` JSON of a turn (DESIGN 4, version 1): build it, and read its parts back."""
+"""The `content` JSON of a turn (docs/design.md section 4, version 1): build it, and read its parts back."""
 
 from __future__ import annotations
 
@@ -56,4 +56,5 @@ def attachments_of(content: dict[str, Any]) -> dict[str, list[Attachment]]:
 
 
 def meta_of(content: dict[str, Any]) -> dict[str, Any]:
-    return migrate(content).get("meta", {})
+    meta: dict[str, Any] = migrate(content).get("meta", {})
+    return meta

@@ -8,9 +8,9 @@ index within its node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic_ai.messages import ModelRequest, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse
 
 from varro.chat.content import Attachment
 
@@ -113,10 +113,27 @@ class TitleChanged:
 class TurnFinished:
     turn: int
     status: TurnStatus
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 Event = (
     TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished
     | ProgressChanged | TurnFailed | Notice | ShellChanged | ShellWasReset | TitleChanged | TurnFinished
 )
+
+
+@dataclass(frozen=True)
+class TurnStored:
+    """A turn was written to the database; a host's `on_event` hook gets this (audit, billing, analytics).
+
+    `messages` are the turn's pydantic-ai messages as stored; `meta` has the model name, usage, duration and
+    any error. Not sent to the page.
+    """
+
+    user_id: int
+    chat_id: int
+    turn: int
+    status: TurnStatus
+    user_text: str
+    messages: list[ModelMessage]
+    meta: dict[str, Any]

@@ -1,45 +1,74 @@
-"""Frames from the browser (htmx `ws-send` of a form, as JSON): parse them, or say what is wrong."""
+"""Frames from the browser (htmx `ws-send` of a form, as JSON): parse them, or say what is wrong.
+
+Each action is a pydantic model and a frame is their union, told apart by `action`. Parsing never
+raises: whatever arrives, the caller gets an action or an `Invalid` with a sentence for the user.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+# Only ASCII digits: `str.isdigit()` is true for "²" or "١", which `int()` then refuses.
+_INDEX = re.compile(r"[0-9]{1,18}")  # at most 18 digits: fits the database's 64-bit integers
 
 
-@dataclass(frozen=True)
-class Send:
+class _Frame(BaseModel):
+    # htmx adds HEADERS and the form may carry other fields: they are ignored. Strict, so that a list or a
+    # number where text belongs is refused rather than coerced.
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+
+
+class Send(_Frame):
+    action: Literal["send"] = "send"
     msg: str
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(_Frame):
+    action: Literal["edit"] = "edit"
     turn: int
     msg: str
 
 
-@dataclass(frozen=True)
-class Stop:
-    pass
+class Stop(_Frame):
+    action: Literal["stop"] = "stop"
 
 
-@dataclass(frozen=True)
-class Reset:
+class Reset(_Frame):
     """Clear the shell's namespace."""
 
+    action: Literal["reset"] = "reset"
 
-@dataclass(frozen=True)
-class Hello:
+
+class Hello(_Frame):
     """A tab's socket opened; its page shows the finished turns below `known`."""
 
-    known: int
+    action: Literal["hello"] = "hello"
+    known: Annotated[int, Field(ge=0)]
 
 
-@dataclass(frozen=True)
-class Invalid:
+class Invalid(_Frame):
+    """Not an action: `reason` is what the user is told."""
+
+    action: Literal["invalid"] = "invalid"
     reason: str
 
 
 Action = Send | Edit | Stop | Reset | Hello | Invalid
+
+
+class _EditForm(_Frame):
+    """An edit as the form sends it: the turn index is a form field, so it is text."""
+
+    action: Literal["edit"]
+    turn: str
+    msg: str
+
+
+_Form = Annotated[Send | _EditForm | Stop | Reset | Hello, Field(discriminator="action")]
+_FORM: TypeAdapter[Send | _EditForm | Stop | Reset | Hello] = TypeAdapter(_Form)
 
 # Room for the form's other fields and htmx's HEADERS around the message.
 FRAME_OVERHEAD = 8192
@@ -51,38 +80,46 @@ def max_frame_size(max_chars: int) -> int:
     return max_chars * 6 + FRAME_OVERHEAD
 
 
-def _text(value: object) -> str | None:
-    # A form field htmx sends twice arrives as a list; we take none of those.
-    return value if isinstance(value, str) else None
+def parse_index(text: str) -> int | None:
+    """A non-negative index written in ASCII digits (a query parameter or form field), else None."""
+    return int(text) if _INDEX.fullmatch(text) else None
+
+
+def _reason(error: ValidationError) -> str:
+    """The one sentence the user reads for the first thing wrong with the frame."""
+    first = error.errors()[0]
+    where, kind = first["loc"], first["type"]
+    if kind in ("json_invalid", "json_type"):
+        return "The server could not read that message (it was not valid JSON)."
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        action = first["input"].get("action") if isinstance(first["input"], dict) else None
+        return f"Unknown action {str(action)[:40]!r}."
+    if not where:
+        return "The server could not read that message (expected a form)."
+    if where[:1] == ("hello",):
+        return "A hello must say what the page shows."
+    if where[-1:] == ("turn",):
+        return "That edit does not say which message it changes."
+    return "Write a message first."
 
 
 def parse_frame(raw: str | bytes, max_chars: int) -> Action:
     if len(raw) > max_frame_size(max_chars):  # refuse before parsing
-        return Invalid(f"That message is too long (the limit is {max_chars:,} characters).")
+        return Invalid(reason=f"That message is too long (the limit is {max_chars:,} characters).")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return Invalid("The server could not read that message (it was not valid JSON).")
-    if not isinstance(data, dict):
-        return Invalid("The server could not read that message (expected a form).")
-    action = data.get("action")
-    if action == "stop":
-        return Stop()
-    if action == "reset":
-        return Reset()
-    if action == "hello":
-        known = data.get("known")
-        return Hello(known) if isinstance(known, int) and known >= 0 else Invalid("A hello must say what the page shows.")
-    if action not in ("send", "edit"):
-        return Invalid(f"Unknown action {str(action)[:40]!r}.")
-    msg = _text(data.get("msg"))
-    if msg is None or not msg.strip():
-        return Invalid("Write a message first.")
-    if len(msg) > max_chars:
-        return Invalid(f"That message is too long ({len(msg):,} characters; the limit is {max_chars:,}).")
-    if action == "send":
-        return Send(msg.strip())
-    turn = _text(data.get("turn"))
-    if turn is None or not turn.isdigit():
-        return Invalid("That edit does not say which message it changes.")
-    return Edit(int(turn), msg.strip())
+        form = _FORM.validate_json(raw)
+    except ValidationError as exc:
+        return Invalid(reason=_reason(exc))
+    if isinstance(form, Stop | Reset | Hello):
+        return form
+    msg = form.msg.strip()
+    if not msg:
+        return Invalid(reason="Write a message first.")
+    if len(form.msg) > max_chars:
+        return Invalid(reason=f"That message is too long ({len(form.msg):,} characters; the limit is {max_chars:,}).")
+    if isinstance(form, Send):
+        return Send(msg=msg)
+    turn = parse_index(form.turn)
+    if turn is None:
+        return Invalid(reason="That edit does not say which message it changes.")
+    return Edit(turn=turn, msg=msg)

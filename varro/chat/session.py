@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -20,7 +20,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
-from varro.agent.agent import agent
+from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import reads_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
@@ -36,6 +36,7 @@ from varro.chat.events import (
     TurnFinished,
     TurnStarted,
     TurnStatus,
+    TurnStored,
 )
 from varro.chat.history import closed
 from varro.chat.inflight import InflightLog
@@ -50,6 +51,7 @@ from varro.shell.pool import KernelPool
 from varro.uploads import UploadStore
 
 Sink = Callable[[Event], Awaitable[None]]
+OnEvent = Callable[[TurnStored], Awaitable[None]]
 log = logging.getLogger("varro.chat")
 
 
@@ -67,6 +69,9 @@ class SessionDeps:
     model_settings: ModelSettings | None = None  # timeouts (varro.agent.models.request_settings)
     keeper: KernelKeeper | None = None  # kernels kept between a chat's sessions
     pool: KernelPool | None = None  # kernels started before they are needed
+    # a host's own (varro.agent.agent.chat_agent), with `run_python` and its tools
+    agent: ChatAgent = field(default_factory=lambda: agent)
+    on_event: OnEvent | None = None  # the host's hook, awaited once each turn is stored
 
 
 class ChatSession:
@@ -208,13 +213,15 @@ class ChatSession:
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
+            user_id=self.user_id,
+            chat_id=self.chat_id,
             images_to_model=reads_images(self.deps.model),
         )
         status: TurnStatus = "complete"
         error: str | None = None
         run: Any = None
         try:
-            async with agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps,
+            async with self.deps.agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps,
                                   model_settings=self.deps.model_settings) as run:
                 self._run = run
                 await NodeStreamer(k, self._emit).run(run)
@@ -268,3 +275,9 @@ class ChatSession:
             self.shell.snapshot_after(k)  # a later restore starts from here, not from the first cell
         await self._emit(ProgressChanged(k, "done"))
         await self._emit(TurnFinished(k, status, meta))
+        if self.deps.on_event is not None:
+            stored = TurnStored(self.user_id, self.chat_id, k, status, text, messages, meta)
+            try:
+                await self.deps.on_event(stored)
+            except Exception:  # the host's bug must not stop the chat; its traceback is the host's to read
+                log.exception("the host's on_event hook failed for turn %s of chat %s", k, self.chat_id)

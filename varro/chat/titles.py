@@ -35,6 +35,8 @@ class Titler:
 
         A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it.
         """
+        if self.chats is None:
+            return
         try:
             chat = await self.chats.get(self.chat_id)
             if chat is None or chat.title:

@@ -35,7 +35,7 @@ class Chat(SQLModel, table=True):
 
 
 class Turn(SQLModel, table=True):
-    """One user message and everything the assistant did for it; `content` follows DESIGN 4 (v1)."""
+    """One user message and everything the assistant did for it; `content` follows docs/design.md section 4 (v1)."""
 
     __table_args__ = (UniqueConstraint("chat_id", "idx"), {"sqlite_autoincrement": True})
 

@@ -77,4 +77,4 @@ class UserChats:
     async def turns(self, chat_id: int) -> ChatTurns | None:
         """The turns of one of this user's chats; None when the chat is not this user's."""
         chat = await self.get(chat_id)
-        return None if chat is None else ChatTurns(self.sessions, chat.id)
+        return None if chat is None or chat.id is None else ChatTurns(self.sessions, chat.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ class ChatTurns:
             await s.commit()
             return result.rowcount or 0
 
-    async def record_shell_reset(self, before_turn: int) -> list[int]:
+    async def record_shell_reset(self, before_turn: int) -> builtins.list[int]:  # `list` is a method here
         """Remember that the shell was reset before turn `before_turn`; returns all resets."""
         async with self.sessions.write() as s:
             chat = await s.get(Chat, self.chat_id)
@@ -62,7 +63,7 @@ class ChatTurns:
             await s.commit()
             return chat.shell_resets
 
-    async def shell_resets(self) -> list[int]:
+    async def shell_resets(self) -> builtins.list[int]:
         async with self.sessions() as s:
             chat = await s.get(Chat, self.chat_id)
             return list(chat.shell_resets) if chat is not None else []

@@ -1,0 +1,56 @@
+"""Every URL of the chat under one prefix, so a host can mount it anywhere (`mount_chat(prefix=...)`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+DEFAULT_PREFIX = "/chat"
+_PREFIX = re.compile(r"(/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)+")  # no "." or ".." segments
+
+
+@dataclass(frozen=True)
+class ChatUrls:
+    """The paths the routes are mounted at and the links the pages carry, built from one `prefix`."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.fullmatch(self.prefix):
+            raise ValueError(f"a chat prefix is one or more /segments without a trailing slash, not {self.prefix!r}")
+
+    @property
+    def static(self) -> str:
+        return f"{self.prefix}/static"
+
+    @property
+    def socket(self) -> str:
+        return f"{self.prefix}/ws"
+
+    def index(self) -> str:
+        return self.prefix
+
+    def new(self) -> str:
+        return f"{self.prefix}/new"
+
+    def history(self, current: int | None = None) -> str:
+        return f"{self.prefix}/history" + (f"?{urlencode({'current': current})}" if current is not None else "")
+
+    def page(self, chat_id: int) -> str:
+        return f"{self.prefix}/{chat_id}"
+
+    def rename(self, chat_id: int) -> str:
+        return f"{self.prefix}/{chat_id}/rename"
+
+    def delete(self, chat_id: int) -> str:
+        return f"{self.prefix}/{chat_id}/delete"
+
+    def export(self, chat_id: int, fmt: str) -> str:
+        return f"{self.prefix}/{chat_id}/export.{fmt}"
+
+    def upload(self, path: str) -> str:
+        return f"{self.prefix}/uploads/{path}"
+
+    def ws(self, chat_id: int) -> str:
+        return f"{self.socket}?chat_id={chat_id}"
