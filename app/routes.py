@@ -122,7 +122,8 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "export_md": export.to(chat_id=chat.id, fmt="md"),
         "export_ipynb": export.to(chat_id=chat.id, fmt="ipynb"),
     }
-    return ChatPage(chat, turn_list(stored, chat.shell_resets), state.model_label, urls, shell)
+    return ChatPage(chat, turn_list(stored, chat.shell_resets), state.model_label, urls, shell,
+                    state.settings.max_message_chars)
 
 
 @ar.post("/chat/{chat_id:int}/rename")

@@ -36,21 +36,23 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
     """The title in the header; clicking it turns it into an inline rename form."""
     return Div(
         Button(
-            chat.title or "New chat",
-            cls="btn btn-ghost btn-sm text-base font-semibold truncate max-w-[40vw] normal-case",
+            # The text in its own block: a flex button would centre and clip it on both sides, without an ellipsis.
+            Span(chat.title or "New chat", cls="title-text block truncate"),
+            cls="btn btn-ghost btn-sm text-base font-semibold max-w-full min-w-0 justify-start normal-case",
+            x_ref="titleButton",
             x_show="notRenaming",
             **on("click", "startRename"),
             aria_label=f"Rename chat “{chat.title or 'New chat'}”",
             data_testid="chat-title-text",
         ),
         Form(
-            Input(name="title", value=chat.title, cls="input input-sm", aria_label="Chat title", maxlength="80",
-                  x_ref="titleInput", **on("keydown.escape", "cancelRename")),
+            Input(name="title", value=chat.title, cls="input input-sm min-w-0 flex-1", aria_label="Chat title", maxlength="80",
+                  x_ref="titleInput", **on("keydown.escape.stop", "cancelRename")),
             Button("Save", cls="btn btn-sm btn-primary", data_testid="rename-save"),
             hx_post=rename_url, hx_target=f"#{ids.TITLE}", hx_swap="outerHTML",
-            x_show="renaming", x_cloak=True, cls="flex gap-1",
+            x_show="renaming", x_cloak=True, cls="flex gap-1 min-w-0",
         ),
-        id=ids.TITLE, x_data="rename", cls="min-w-0",
+        id=ids.TITLE, x_data="rename", cls="min-w-0 flex-1",
     )
 
 
@@ -71,7 +73,8 @@ def ChatMenu(history_url: str) -> Any:
 def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
     """The entries of the chat menu: title, relative time, the current one marked."""
     items = [
-        Li(A(Span(c.title or "New chat", cls="truncate"), Span(relative_time(c.updated_at), cls="text-xs opacity-60"),
+        Li(A(Span(c.title or "New chat", cls="truncate min-w-0 flex-1"),
+             Span(relative_time(c.updated_at), cls="chat-when text-xs opacity-80 shrink-0 whitespace-nowrap"),
              href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
              aria_current="page" if c.id == current else None, data_testid=f"chat-link-{c.id}"))
         for c in chats
@@ -99,7 +102,7 @@ def ShellStatus(status: str, oob: bool = False) -> Any:
     """The kernel's state: not started, starting, idle or busy."""
     tone = {"busy": "badge-warning", "idle": "badge-success", "starting": "badge-info"}.get(status, "badge-ghost")
     return Span(Span("shell: ", cls="hidden sm:inline"), status, id=ids.SHELL_STATUS,
-                cls=f"badge badge-sm {tone} whitespace-nowrap", title="The Python shell of this chat",
+                cls=f"badge badge-sm {tone} whitespace-nowrap shrink-0", title="The Python shell of this chat",
                 data_status=status, data_testid="shell-status", hx_swap_oob="true" if oob else None)
 
 
@@ -127,7 +130,6 @@ def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status:
         ChatTitle(chat, urls["rename"]),
         Span(model_label, cls="badge badge-ghost badge-sm hidden sm:inline-flex", title=urls["model_help"],
              data_testid="model-badge"),
-        Div(cls="flex-1"),
         ShellStatus(shell_status),
         Button(Icon("moon"), cls="btn btn-sm btn-ghost", aria_label="Toggle dark theme", data_testid="theme-toggle",
                **on("click", "toggleTheme")),

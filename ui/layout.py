@@ -13,13 +13,16 @@ from ui.icons import Icon
 from varro.db.models import Chat
 
 
-def ChatInput() -> Any:
-    """The input bar: a textarea that sends on Enter, the send button, and the stop button."""
+def ChatInput(max_chars: int) -> Any:
+    """The input bar: a textarea that sends on Enter, the send button, and the stop button.
+
+    `max_chars` is the server's limit: the page refuses a longer message itself and keeps the draft.
+    """
     return Footer(
         Form(
             Input(type="hidden", name="action", value="send"),
             Textarea(id=ids.INPUT, name="msg", rows="1", placeholder="Message Varro…  (Enter to send, Shift+Enter for a new line)",
-                     aria_label="Message", cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
+                     aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
                      x_ref="input", **on("keydown", "onKeydown"), **on("input", "autosize")),
             Button(Icon("send"), cls="btn btn-primary", data_testid="send", aria_label="Send",
                    **bind("disabled", "running"), x_show="idle"),
@@ -62,7 +65,8 @@ def Welcome(model_label: str, model_help: str) -> Any:
     )
 
 
-def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], shell_status: str = "not started") -> Any:
+def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], shell_status: str = "not started",
+             max_chars: int = 20_000) -> Any:
     """The whole chat page; `turns` are the rendered stored turns."""
     return (
         Title(f"{chat.title or 'New chat'} · Varro"),
@@ -80,7 +84,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
                    x_show="showJump", x_cloak=True, **on("click", "jumpToLatest"), data_testid="jump-latest"),
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
-            ChatInput(),
+            ChatInput(max_chars),
             id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"],
             data_chat_id=str(chat.id),
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
@@ -93,8 +97,8 @@ def Progress(state: str, detail: str = "", oob: bool = False) -> Any:
 
     It is the page's status region: a screen reader hears "Responding…" and "Done", not every token.
     """
-    label = {"thinking": "Thinking…", "tool": f"Running {detail or 'a tool'}…"}.get(state, "")
-    running = state in ("thinking", "tool")
+    label = {"thinking": "Thinking…", "writing": "Writing…", "tool": f"Running {detail or 'a tool'}…"}.get(state, "")
+    running = state in ("thinking", "writing", "tool")
     # A pulsing label rather than DaisyUI's loading dots: those are an SMIL-animated SVG used as a mask, which
     # cost ~5 ms of style work in the turn's first frame and a repaint on every frame of the stream.
     return Div(

@@ -33,7 +33,7 @@ def UserBubble(k: int, text: str) -> Any:
             cls="chat-bubble chat-bubble-primary max-w-[85%]",
         ),
         Div(Button(Icon("edit", 14), cls="btn btn-ghost btn-xs", aria_label="Edit message", data_testid=f"edit-{k}",
-                   **on("click", "start"), x_show="notEditing"), cls="chat-footer opacity-60"),
+                   **on("click", "start"), x_show="notEditing", x_ref="editButton"), cls="chat-footer opacity-60"),
         id=ids.user(k), cls="chat chat-end", x_data="editable",
     )
 

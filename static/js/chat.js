@@ -6,13 +6,18 @@ document.addEventListener("alpine:init", () => {
   const NEAR_BOTTOM_PX = 48;
   // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
   const TOO_BIG = 1009;
+  const REPLACED = 4001; // app/ws.py: a newer tab took the chat
+  // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
+  const TOUCH = matchMedia("(pointer: coarse)").matches;
 
   Alpine.data("chat", () => ({
     running: false,
     showJump: false,
     stick: true,
     scrollQueued: false,
-    autoTop: 0,
+    lastTop: 0,
+    lastDist: 0,
+    replaced: false,
 
     /** Listen to the socket: lock on send, follow the stream, unlock when the server says so. */
     init() {
@@ -24,6 +29,8 @@ document.addEventListener("alpine:init", () => {
       this.$el.addEventListener("click", this.onClick);
       this.onOpen = (e) => this.hello(e);
       this.onClose = (e) => this.closed(e);
+      this.onSettle = () => this.syncTitle();
+      this.$el.addEventListener("htmx:afterSettle", this.onSettle);
       this.$el.addEventListener("htmx:wsOpen", this.onOpen);
       this.$el.addEventListener("htmx:wsClose", this.onClose);
       this.$el.addEventListener("htmx:wsConfigSend", this.onConfigSend);
@@ -32,7 +39,13 @@ document.addEventListener("alpine:init", () => {
       document.addEventListener("keydown", this.onKey);
       this.readProgress();
       this.decorate(this.$el);
+      if (TOUCH) this.$refs.input.placeholder = "Message Varro…";
+      // Chunks out of view have an estimated height (content-visibility) that is corrected as they come into
+      // view, and the page grows after load: while following, any change of the list's size re-pins the end.
+      this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
+      this.resizer.observe(document.getElementById("chat-turns"));
       this.scrollToBottom();
+      this.$refs.input.focus({ preventScroll: true });
     },
 
     destroy() {
@@ -43,6 +56,8 @@ document.addEventListener("alpine:init", () => {
       this.$el.removeEventListener("htmx:wsAfterMessage", this.onAfterMessage);
       document.removeEventListener("keydown", this.onKey);
       this.$el.removeEventListener("click", this.onClick);
+      this.$el.removeEventListener("htmx:afterSettle", this.onSettle);
+      this.resizer.disconnect();
     },
 
     get idle() { return !this.running; },
@@ -66,23 +81,64 @@ document.addEventListener("alpine:init", () => {
       e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
     },
 
-    /** The socket closed for good because a message was too large: tell the user and unlock the input. */
+    /** The socket closed for good: a message was too large, or another tab took the chat. */
     closed(e) {
+      if (e.detail.event.code === REPLACED) this.replaced = true;
       if (e.detail.event.code !== TOO_BIG) return;
-      const alert = document.createElement("div");
-      alert.setAttribute("role", "alert");
-      alert.className = "alert alert-error alert-soft text-sm";
-      alert.textContent = "That message was far too long to send, so the connection was closed. Reload the page to continue.";
-      document.getElementById("chat-notices").replaceChildren(alert);
+      this.notify("That message was far too long to send, so the connection was closed. Reload the page to continue.");
       this.running = false;
     },
 
-    /** Before a frame leaves: refuse empty or overlapping sends; an edit truncates the page at once. */
+    /** An alert in the notice area above the input, with an optional link (text, href, test id). */
+    notify(message, link) {
+      const alert = document.createElement("div");
+      alert.setAttribute("role", "alert");
+      alert.className = "alert alert-error alert-soft text-sm";
+      const text = document.createElement("span");
+      text.textContent = message;
+      alert.append(text);
+      if (link) {
+        const a = document.createElement("a");
+        a.className = "btn btn-sm";
+        a.textContent = link.text;
+        a.href = link.href;
+        a.dataset.testid = link.testid;
+        alert.append(a);
+      }
+      document.getElementById("chat-notices").replaceChildren(alert);
+    },
+
+    /** Why a message can't go now, or null: another tab has the chat, a reply is running, or it is too long. */
+    refusal(action, msg) {
+      if (this.replaced) {
+        return "This tab is not the live tab: the chat is open in another tab, so nothing was sent. Your text is kept.";
+      }
+      if (this.running && action === "edit") {
+        return "A reply is still being written: stop it first (Esc or the stop button), or wait for it to finish.";
+      }
+      const limit = Number(this.$refs.input.dataset.maxChars);
+      if (limit && msg.length > limit) {
+        const over = msg.length - limit;
+        return `That message is ${over.toLocaleString("en")} characters too long (${msg.length.toLocaleString("en")}; ` +
+          `the limit is ${limit.toLocaleString("en")}). Shorten it and send again: your text is kept.`;
+      }
+      return null;
+    },
+
+    /** Before a frame leaves: refuse empty, overlapping or refused sends; an edit truncates the page at once. */
     configSend(e) {
       const p = e.detail.parameters;
       const action = p.action;
       if (action === "send" || action === "edit") {
-        if (this.running || !String(p.msg || "").trim()) { e.preventDefault(); return; }
+        const msg = String(p.msg || "");
+        const why = this.refusal(action, msg);
+        if (why) {
+          e.preventDefault();
+          const takeBack = { text: "Use it here", href: location.href, testid: "take-back" };
+          this.notify(why, this.replaced ? takeBack : null);
+          return;
+        }
+        if (this.running || !msg.trim()) { e.preventDefault(); return; }
         if (action === "edit") this.truncateAfter(Number(p.turn));
         this.running = true;
         this.stick = true;
@@ -102,6 +158,7 @@ document.addEventListener("alpine:init", () => {
     /** After each server frame: read the run state, and follow the stream once per animation frame. */
     afterMessage(e) {
       this.readProgress();
+      if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
       // Only frames with finished blocks need decorating; deltas are plain text.
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
         this.decorate(document.getElementById("chat-turns"));
@@ -193,27 +250,35 @@ document.addEventListener("alpine:init", () => {
     scrollToBottom() {
       const el = this.$refs.scroller;
       el.scrollTop = el.scrollHeight;
-      this.autoTop = el.scrollTop; // where we put it: a scroll event at or below this is ours, not the user's
+      this.lastTop = el.scrollTop;
+      this.lastDist = 0;
     },
 
-    /** A user scroll decides whether we follow the stream: up means "let me read", back down means "follow". */
+    /**
+     * A user scroll decides whether we follow the stream: up means "let me read", back down means "follow".
+     * Up is the top moving up while the end moves away: a chunk shrinking to its real height also lowers
+     * scrollTop (clamped, or anchored), but leaves the end where it was, and must not stop the following.
+     */
     onScroll() {
       const el = this.$refs.scroller;
-      if (el.scrollTop + 2 < this.autoTop) this.stick = false;
-      if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX) this.stick = true;
-      this.autoTop = Math.min(this.autoTop, el.scrollTop);
-      if (this.stick) this.showJump = false;
+      const top = el.scrollTop;
+      const dist = el.scrollHeight - top - el.clientHeight;
+      if (top + 2 < this.lastTop && dist > this.lastDist + 2) this.stick = false;
+      // Jump to latest stays until the end is reached, not merely until a scroll goes down.
+      if (dist < NEAR_BOTTOM_PX) { this.stick = true; this.showJump = false; }
+      this.lastTop = top;
+      this.lastDist = dist;
     },
 
     jumpToLatest() {
       this.stick = true;
-      this.showJump = false;
       this.scrollToBottom();
+      this.$refs.input.focus({ preventScroll: true });
     },
 
-    /** Enter sends, Shift+Enter is a new line, Up in an empty input edits the last message. */
+    /** Enter sends (a new line on touch devices), Shift+Enter is a new line, Up in an empty input edits the last message. */
     onKeydown(e) {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !TOUCH) {
         e.preventDefault();
         if (!this.running) this.$refs.input.form.requestSubmit();
       } else if (e.key === "ArrowUp" && !this.$refs.input.value) {
@@ -222,9 +287,19 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
-    /** Esc anywhere stops a running answer. */
+    /** Esc closes the innermost open thing (dialog, menu); with nothing open it stops a running answer. */
     globalKey(e) {
-      if (e.key === "Escape" && this.running && !e.defaultPrevented) this.$refs.stopForm.requestSubmit();
+      if (e.key !== "Escape" || e.defaultPrevented) return;
+      if (document.querySelector("dialog[open]")) return; // the dialog closes itself
+      const menu = document.activeElement?.closest(".dropdown");
+      if (menu) { e.preventDefault(); this.closeMenu(); return; }
+      if (this.running) this.$refs.stopForm.requestSubmit();
+    },
+
+    /** The browser tab's title follows the chat's (a rename, the automatic title). */
+    syncTitle() {
+      const title = document.querySelector('[data-testid="chat-title-text"]');
+      if (title) document.title = `${title.textContent.trim()} · Varro`;
     },
 
     autosize() {
@@ -258,7 +333,11 @@ document.addEventListener("alpine:init", () => {
       this.editing = true;
       this.$nextTick(() => { this.$refs.editor.focus(); this.$refs.editor.select(); });
     },
-    cancel() { this.editing = false; },
+    /** Close the editor and give focus back to the Edit button, where the user left off. */
+    cancel() {
+      this.editing = false;
+      this.$nextTick(() => this.$refs.editButton.focus());
+    },
   }));
 
   Alpine.data("rename", () => ({
@@ -268,6 +347,9 @@ document.addEventListener("alpine:init", () => {
       this.renaming = true;
       this.$nextTick(() => { this.$refs.titleInput.focus(); this.$refs.titleInput.select(); });
     },
-    cancelRename() { this.renaming = false; },
+    cancelRename() {
+      this.renaming = false;
+      this.$nextTick(() => this.$refs.titleButton.focus());
+    },
   }));
 });

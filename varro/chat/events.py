@@ -15,7 +15,7 @@ from pydantic_ai.messages import ModelRequest, ModelResponse
 from varro.chat.content import Attachment
 
 PartKind = Literal["text", "thinking", "tool_call"]
-Progress = Literal["thinking", "tool", "done"]
+Progress = Literal["thinking", "writing", "tool", "done"]
 TurnStatus = Literal["complete", "stopped", "error"]
 
 

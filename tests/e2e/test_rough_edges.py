@@ -1,0 +1,183 @@
+"""Rough edges a first-time user hit (issue 18): scrolling, Esc, drafts, tabs, phones, titles, keyboard."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.conftest import WS_FLAG, wait_socket
+from tests.e2e.helpers import chat_id_of, send, wait_idle, wait_turn_done
+from tests.e2e.server import Server
+
+DISTANCE_TO_END = "(() => { const s = document.getElementById('chat-scroll'); return s.scrollHeight - s.scrollTop - s.clientHeight; })()"
+
+
+STATE = "(() => { const c = Alpine.$data(document.getElementById('chat')); return [c.stick, c.showJump, c.lastDist]; })()"
+
+
+def phone(browser: Browser, server: Server) -> tuple[BrowserContext, Page]:
+    """A touch phone's context, on a fresh chat with its socket open."""
+    context = browser.new_context(viewport={"width": 390, "height": 760}, has_touch=True, is_mobile=True)
+    context.add_init_script(WS_FLAG)
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    page.get_by_test_id("new-chat").tap()
+    wait_socket(page)
+    return context, page
+
+
+def wait_running(page: Page) -> None:
+    expect(page.locator("#progress")).to_have_attribute("data-running", "true")
+
+
+def test_a_long_chat_opens_at_its_true_end_and_jump_to_latest_reaches_it(new_chat: Page) -> None:
+    page = new_chat
+    for k in range(3):
+        send(page, "/stream 4000 at 4000")
+        wait_turn_done(page, k, timeout=90_000)
+    page.reload()
+    wait_socket(page)
+    page.wait_for_timeout(600)
+    assert page.evaluate(DISTANCE_TO_END) < 2, "a reopened chat lands at its last line"
+    send(page, "/stream 1500 at 150")
+    wait_running(page)
+    page.locator("#chat-scroll").hover()
+    page.mouse.wheel(0, -100_000)  # the user scrolls up to the start to read
+    jump = page.get_by_test_id("jump-latest")
+    expect(jump).to_be_visible()
+    jump.click()
+    page.wait_for_timeout(500)
+    assert page.evaluate(DISTANCE_TO_END) < 48, "Jump to latest follows the stream from its true end"
+    wait_turn_done(page, 3, timeout=60_000)
+    page.wait_for_timeout(300)
+    assert page.evaluate(DISTANCE_TO_END) < 2, page.evaluate(STATE)
+
+
+def test_escape_closes_the_innermost_open_thing_and_stops_an_answer_only_when_nothing_is_open(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "/stream 3000 at 100")
+    wait_running(page)
+    page.get_by_test_id("chat-title-text").click()
+    expect(page.locator("#chat-title input[name=title]")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#chat-title input[name=title]")).to_be_hidden()
+    expect(page.get_by_test_id("chat-title-text")).to_be_focused()
+    page.get_by_test_id("delete-chat").click()
+    expect(page.locator("#delete-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#delete-dialog")).to_be_hidden()
+    page.get_by_test_id("more-menu").click()
+    expect(page.get_by_test_id("export-md")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("export-md")).to_be_hidden()
+    page.wait_for_timeout(300)
+    expect(page.locator("#progress")).to_have_attribute("data-running", "true")
+    page.locator("#chat-input").focus()
+    page.keyboard.press("Escape")
+    wait_idle(page)
+    expect(page.get_by_test_id("stopped-0")).to_be_visible()
+
+
+def test_a_too_long_message_keeps_the_draft_and_says_how_much_too_long(new_chat: Page) -> None:
+    page = new_chat
+    draft = "word " * 4010  # 20,050 characters; the limit is 20,000
+    page.locator("#chat-input").fill(draft)
+    page.locator("#chat-input").press("Enter")
+    expect(page.locator("#chat-notices [role=alert]")).to_contain_text("50 characters too long")
+    expect(page.locator("#chat-input")).to_have_value(draft)
+    expect(page.locator("#turn-0")).to_have_count(0)
+    expect(page.get_by_test_id("send")).to_be_enabled()
+
+
+def test_save_and_regenerate_while_an_answer_runs_says_why_it_waits(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "Tell me about rivers")
+    wait_turn_done(page, 0)
+    send(page, "/stream 3000 at 100")
+    wait_running(page)
+    page.get_by_test_id("edit-0").click()
+    page.get_by_test_id("save-edit-0").click()
+    expect(page.locator("#chat-notices [role=alert]")).to_contain_text("still being written")
+    expect(page.locator("#turn-1")).to_have_count(1)
+
+
+def test_a_replaced_tab_that_sends_says_it_is_not_the_live_tab(browser: Browser, server: Server) -> None:
+    context = browser.new_context()
+    context.add_init_script(WS_FLAG)
+    first = context.new_page()
+    first.goto(f"{server.url}/chat")
+    first.get_by_test_id("new-chat").click()
+    wait_socket(first)
+    second = context.new_page()
+    second.goto(first.url)
+    wait_socket(second)
+    expect(first.get_by_test_id("take-back")).to_be_visible()
+    first.locator("#chat-notices").evaluate("(n) => n.replaceChildren()")  # read and dismissed
+    send(first, "Are you there?")
+    alert = first.locator("#chat-notices [role=alert]")
+    expect(alert).to_contain_text("not the live tab")
+    expect(first.get_by_test_id("take-back")).to_be_visible()
+    expect(first.locator("#progress")).to_have_attribute("data-running", "false")
+    expect(first.get_by_test_id("send")).to_be_visible()
+    expect(first.locator("#chat-input")).to_have_value("Are you there?")
+    first.get_by_test_id("take-back").click()
+    wait_socket(first)
+    send(first, "Are you there?")
+    wait_turn_done(first, 0)
+    context.close()
+
+
+def test_on_a_touch_phone_enter_is_a_new_line_and_the_button_sends(browser: Browser, server: Server) -> None:
+    context, page = phone(browser, server)
+    page.locator("#chat-input").tap()
+    page.keyboard.type("first line")
+    page.keyboard.press("Enter")
+    page.keyboard.type("second line")
+    expect(page.locator("#chat-input")).to_have_value("first line\nsecond line")
+    expect(page.locator("#turn-0")).to_have_count(0)
+    page.get_by_test_id("send").tap()
+    expect(page.get_by_test_id("user-text-0")).to_have_text("first line\nsecond line")
+    context.close()
+
+
+def test_the_status_says_writing_once_text_streams(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "/stream 1500 at 150")
+    expect(page.locator("#progress")).to_contain_text("Writing…")
+    expect(page.locator("#progress")).to_have_attribute("data-running", "true")
+    page.get_by_test_id("stop").click()
+    wait_idle(page)
+
+
+def test_the_browser_tab_title_follows_the_auto_title_and_a_rename(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "Tell me about glaciers and how they move")
+    wait_turn_done(page, 0)
+    expect(page).to_have_title(re.compile(r"^Glaciers.* · Varro$"))
+    page.get_by_test_id("chat-title-text").click()
+    page.locator("#chat-title input[name=title]").fill("Ice notes")
+    page.get_by_test_id("rename-save").click()
+    expect(page).to_have_title("Ice notes · Varro")
+
+
+def test_long_titles_end_in_an_ellipsis_and_leave_room_for_the_rest(browser: Browser, server: Server) -> None:
+    context, page = phone(browser, server)
+    page.get_by_test_id("chat-title-text").tap()
+    long_title = "A very long title about the migration of arctic terns across the whole globe"
+    page.locator("#chat-title input[name=title]").fill(long_title)
+    page.get_by_test_id("rename-save").tap()
+    title = page.get_by_test_id("chat-title-text")
+    expect(title).to_have_text(long_title)
+    label = title.locator(".title-text")
+    assert label.evaluate("(e) => getComputedStyle(e).textOverflow") == "ellipsis"
+    assert label.evaluate("(e) => e.scrollWidth > e.clientWidth"), "the long title is clipped, with an ellipsis"
+    badge, box = page.get_by_test_id("shell-status").bounding_box(), title.bounding_box()
+    assert badge and box and box["x"] + box["width"] <= badge["x"], "the shell badge sits beside the title, not on it"
+    page.get_by_test_id("chat-menu").tap()
+    entry = page.get_by_test_id(f"chat-link-{chat_id_of(page)}")
+    when = entry.locator(".chat-when")
+    expect(when).to_have_text("just now")
+    entry_box, when_box = entry.bounding_box(), when.bounding_box()
+    assert entry_box and when_box and when_box["x"] + when_box["width"] <= entry_box["x"] + entry_box["width"] + 1
+    context.close()
