@@ -10,14 +10,14 @@ import asyncio
 import re
 from typing import Any
 
-from fasthtml.common import APIRouter, Response
+from fasthtml.common import APIRouter, FtResponse, Response
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
 
 from app.render import Renderer
 from app.state import VarroState
 from ui.header import ChatList, ChatTitle
-from ui.layout import ChatPage
+from ui.layout import ChatGone, ChatPage
 from ui.turns import ShellResetMarker, StoredTurn
 from varro.chat.content import Attachment, attachments_of, messages_of, meta_of
 from varro.db.crud import UserChats
@@ -107,8 +107,8 @@ async def history(req: Request, current: int | None = None) -> Any:
 async def chat_page(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     chat = await chats.get(chat_id)
-    if chat is None:
-        return not_found()
+    if chat is None:  # deleted, or never the user's: a page with a way back rather than a bare "Not found"
+        return FtResponse(ChatGone(index.to()), status_code=404)
     stored = await (await chats.turns(chat_id)).list()
     live = state.live.get(chats.user_id)
     shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"

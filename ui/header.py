@@ -9,7 +9,7 @@ from typing import Any
 from fasthtml.common import A, Button, Dialog, Div, Form, Header, Input, Li, P, Span, Ul
 
 from ui import ids
-from ui.alpine import on
+from ui.alpine import bind, on
 from ui.icons import Icon
 from varro.db.models import Chat
 
@@ -56,17 +56,25 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
     )
 
 
-MENU_CLS = "dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap"
+MENU_CLS = "menu absolute left-0 top-full mt-1 bg-base-200 rounded-box z-20 w-72 max-w-[90vw] p-2 shadow max-h-96 " \
+           "overflow-y-auto flex-nowrap"
+
+
+def MenuList(*items: Any) -> Any:
+    """The chat menu's list, shown while the menu is open."""
+    return Ul(*items, id=ids.MENU, role="menu", aria_label="Chats", cls=MENU_CLS, x_show="open", x_cloak=True)
 
 
 def ChatMenu(history_url: str) -> Any:
-    """The recent-chats dropdown; its list is fetched each time it opens, so it is never stale."""
+    """The chats menu button; its list is fetched each time it opens, so it is never stale."""
     return Div(
-        Div(Icon("menu"), tabindex="0", role="button", cls="btn btn-ghost btn-sm", aria_label="Chats",
-            data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}", hx_swap="outerHTML",
-            hx_trigger="click, focus"),
-        Ul(Li(Span("Loading…", cls="opacity-60")), id=ids.MENU, tabindex="0", cls=MENU_CLS),
-        cls="dropdown",
+        Button(Icon("menu"), type="button", cls="btn btn-ghost btn-sm", aria_label="Chats", aria_haspopup="menu",
+               aria_controls=ids.MENU, data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}",
+               hx_swap="outerHTML", hx_trigger="click", x_ref="menuButton", **bind("aria-expanded", "expanded"),
+               **on("click", "toggle")),
+        MenuList(Li(Span("Loading…", cls="opacity-80"), role="none")),
+        x_data="chatMenu", cls="relative", **on("click.outside", "close"), **on("htmx:after-settle", "focusFirst"),
+        **on("keydown", "menuKey"),  # arrows, Home, End, Esc and Tab (chat.js)
     )
 
 
@@ -76,10 +84,11 @@ def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
         Li(A(Span(c.title or "New chat", cls="truncate min-w-0 flex-1"),
              Span(relative_time(c.updated_at), cls="chat-when text-xs opacity-80 shrink-0 whitespace-nowrap"),
              href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
-             aria_current="page" if c.id == current else None, data_testid=f"chat-link-{c.id}"))
+             role="menuitem", tabindex="-1", aria_current="page" if c.id == current else None,
+             data_testid=f"chat-link-{c.id}"), role="none")
         for c in chats
-    ] or [Li(Span("No chats yet", cls="opacity-60"))]
-    return Ul(*items, id=ids.MENU, tabindex="0", cls=MENU_CLS)
+    ] or [Li(Span("No chats yet", cls="opacity-80"), role="none")]
+    return MenuList(*items)
 
 
 def DeleteDialog(delete_url: str) -> Any:

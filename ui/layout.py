@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fasthtml.common import Button, Div, Footer, Form, Input, Main, P, Span, Textarea, Title
+from fasthtml.common import A, Button, Div, Footer, Form, Input, Main, P, Span, Textarea, Title
 
 from ui import ids
 from ui.alpine import bind, on
@@ -60,7 +60,7 @@ def Welcome(model_label: str, model_help: str) -> Any:
         P("Ask anything. I can run Python in a shell that remembers your variables, and draw plots.",
           cls="opacity-70"),
         Div(*prompts, cls="grid gap-2 sm:grid-cols-3 w-full"),
-        P(f"Model: {model_label}. {model_help}", cls="text-xs opacity-60", data_testid="model-help"),
+        P(f"Model: {model_label}. {model_help}", cls="text-xs opacity-70", data_testid="model-help"),
         cls="welcome flex flex-col items-center text-center gap-3 py-10", data_testid="welcome",
     )
 
@@ -71,6 +71,8 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
     return (
         Title(f"{chat.title or 'New chat'} · Varro"),
         Div(
+            A("Skip to the message box", href=f"#{ids.INPUT}", data_testid="skip-link", **on("click.prevent", "focusInput"),
+              cls="sr-only focus:not-sr-only focus:absolute focus:z-30 focus:m-2 btn btn-sm btn-primary"),
             ChatHeader(chat, model_label, urls, shell_status),
             Main(
                 # A log region that is busy while an answer streams: screen readers wait for the
@@ -88,6 +90,19 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"],
             data_chat_id=str(chat.id),
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
+        ),
+    )
+
+
+def ChatGone(chats_url: str) -> Any:
+    """A chat that is not there (deleted, or never yours): say so, and offer the way back."""
+    return (
+        Title("Chat not found · Varro"),
+        Main(
+            P("This chat is not here", cls="text-2xl font-semibold"),
+            P("It may have been deleted, or the link is wrong.", cls="opacity-80"),
+            A("Back to your chats", href=chats_url, cls="btn btn-primary", data_testid="back-to-chats"),
+            cls="flex flex-col items-center justify-center gap-3 h-dvh bg-base-100 text-base-content p-4 text-center",
         ),
     )
 

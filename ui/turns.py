@@ -70,7 +70,8 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
     if meta.get("duration_ms") is not None:
         bits.append(f"{meta['duration_ms'] / 1000:.1f} s")
     marker = Span("Stopped", cls="badge badge-warning badge-sm", data_testid=f"stopped-{k}") if status == "stopped" else None
-    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-50"),
+    # opacity-70 keeps the quiet look at 4.5:1 contrast or more in both themes (WCAG AA).
+    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-70"),
                id=ids.meta(k), cls="turn-meta text-xs flex gap-2 items-center", data_status=status,
                hx_swap_oob="true" if oob else None)
 

@@ -319,6 +319,8 @@ document.addEventListener("alpine:init", () => {
       if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
     },
 
+    focusInput() { this.$refs.input.focus(); },
+
     confirmDelete() { this.$refs.deleteDialog.showModal(); },
 
     /** DaisyUI dropdowns stay open while focused: a chosen action closes its menu. */
@@ -337,6 +339,43 @@ document.addEventListener("alpine:init", () => {
     cancel() {
       this.editing = false;
       this.$nextTick(() => this.$refs.editButton.focus());
+    },
+  }));
+
+  Alpine.data("chatMenu", () => ({
+    open: false,
+    get expanded() { return this.open ? "true" : "false"; },
+    /** The button opens or closes the menu (htmx fetches a fresh list on each click). */
+    toggle() { this.open = !this.open; },
+    /** Close, and give focus back to the button when it was in the menu. */
+    close() {
+      if (!this.open) return;
+      this.open = false;
+      if (this.$root.contains(document.activeElement)) this.$refs.menuButton.focus();
+    },
+    items() { return [...this.$root.querySelectorAll('[role="menuitem"]')]; },
+    /** The fresh list arrived: focus the current chat's entry (or the first), so the arrows work at once. */
+    focusFirst() {
+      if (!this.open) return;
+      const items = this.items();
+      (items.find((a) => a.getAttribute("aria-current")) || items[0])?.focus();
+    },
+    /** Arrows, Home and End move through the chats; Esc and Tab close the menu. */
+    menuKey(e) {
+      if (!this.open) return;
+      const items = this.items();
+      const at = items.indexOf(document.activeElement);
+      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[e.key];
+      if (to !== undefined && items.length) {
+        e.preventDefault();
+        items[(to + items.length) % items.length].focus();
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        this.close();
+      } else if (e.key === "Tab") {
+        this.open = false;
+      }
     },
   }));
 

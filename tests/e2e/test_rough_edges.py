@@ -181,3 +181,99 @@ def test_long_titles_end_in_an_ellipsis_and_leave_room_for_the_rest(browser: Bro
     entry_box, when_box = entry.bounding_box(), when.bounding_box()
     assert entry_box and when_box and when_box["x"] + when_box["width"] <= entry_box["x"] + entry_box["width"] + 1
     context.close()
+
+
+def test_keyboard_focus_skip_link_chat_menu_and_editor(new_chat: Page) -> None:
+    page = new_chat
+    expect(page.locator("#chat-input")).to_be_focused()  # type at once after load
+    send(page, "Tell me about rivers")
+    wait_turn_done(page, 0)
+    # The first stop from the top of the page is a skip link to the message box, shown when focused.
+    first = page.evaluate("document.querySelector('a[href], button, input:not([type=hidden]), textarea').dataset.testid")
+    assert first == "skip-link"
+    skip = page.get_by_test_id("skip-link")
+    skip.focus()
+    expect(skip).to_be_visible()
+    assert skip.bounding_box()["width"] > 20
+    page.keyboard.press("Enter")
+    expect(page.locator("#chat-input")).to_be_focused()
+    # The chats menu is a menu button: Enter opens it with focus in it, arrows move, Esc closes and returns.
+    menu = page.get_by_test_id("chat-menu")
+    menu.focus()
+    expect(page.locator("#chat-menu-list")).to_be_hidden()  # focus alone opens nothing
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    current = page.get_by_test_id(f"chat-link-{chat_id_of(page)}")
+    expect(current).to_be_focused()
+    expect(page.locator("#chat-menu-list")).to_have_attribute("role", "menu")
+    page.keyboard.press("End")
+    expect(page.locator("#chat-menu-list [role=menuitem]").last).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#chat-menu-list")).to_be_hidden()
+    expect(menu).to_be_focused()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    # Esc in the message editor gives focus back to its Edit button.
+    page.get_by_test_id("edit-0").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("edit-0")).to_be_focused()
+
+
+def test_a_deleted_chats_address_shows_a_page_with_a_way_back(new_chat: Page, server: Server) -> None:
+    page = new_chat
+    gone = page.url
+    page.get_by_test_id("delete-chat").click()
+    page.get_by_test_id("confirm-delete").click()
+    page.wait_for_load_state()
+    response = page.goto(gone)
+    assert response is not None and response.status == 404
+    expect(page.get_by_text("This chat is not here")).to_be_visible()
+    page.get_by_test_id("back-to-chats").click()
+    wait_socket(page)
+    expect(page.locator("#chat-input")).to_be_visible()
+
+
+CONTRAST = """(el) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 1;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const rgba = (css) => { ctx.clearRect(0, 0, 1, 1); ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
+                          return [...ctx.getImageData(0, 0, 1, 1).data]; };
+  let alpha = 1;
+  for (let e = el; e; e = e.parentElement) alpha *= Number(getComputedStyle(e).opacity);
+  const fg = rgba(getComputedStyle(el).color), bg = rgba(getComputedStyle(document.getElementById('chat')).backgroundColor);
+  const a = alpha * fg[3] / 255;
+  const mixed = [0, 1, 2].map((i) => fg[i] * a + bg[i] * (1 - a));
+  const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const [hi, lo] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}"""
+
+
+def test_the_meta_line_is_readable_in_the_light_theme(new_chat: Page) -> None:
+    page = new_chat
+    page.evaluate("document.documentElement.setAttribute('data-theme', 'light')")
+    send(page, "A quick one")
+    wait_turn_done(page, 0)
+    page.wait_for_timeout(400)  # colour transitions
+    ratio = page.locator("#meta-0 span").last.evaluate(CONTRAST)
+    assert ratio >= 4.5, f"meta line contrast {ratio:.2f}:1"
+
+
+def test_touch_targets_are_44_px_and_code_copy_does_not_cover_code(browser: Browser, server: Server) -> None:
+    context, page = phone(browser, server)
+    page.locator("#chat-input").fill("Explain list comprehensions")
+    page.get_by_test_id("send").tap()
+    wait_turn_done(page, 0)
+    small = page.evaluate("""() => [...document.querySelectorAll('#chat button, #chat [role=button], #chat a.btn')]
+        .filter((b) => b.getClientRects().length && getComputedStyle(b).visibility !== 'hidden')
+        .map((b) => [b.getAttribute('aria-label') || b.textContent.trim(), b.getBoundingClientRect()])
+        .filter(([, r]) => r.width > 0 && (r.width < 44 || r.height < 44))
+        .map(([name, r]) => `${name}: ${Math.round(r.width)}x${Math.round(r.height)}`)""")
+    assert small == []
+    pre = page.locator("#assistant-0 .code-wrap pre").first
+    copy = page.locator("#assistant-0 .code-wrap [data-action=copy-code]").first
+    pre_box, copy_box = pre.bounding_box(), copy.bounding_box()
+    assert pre_box and copy_box and copy_box["y"] + copy_box["height"] <= pre_box["y"] + 1, "Copy sits above the code"
+    context.close()
+
