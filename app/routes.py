@@ -19,7 +19,7 @@ from app.state import VarroState
 from ui.header import ChatList, ChatTitle
 from ui.layout import ChatGone, ChatPage
 from ui.turns import ShellResetMarker, StoredTurn
-from varro.chat.content import Attachment, attachments_of, messages_of, meta_of
+from varro.chat.content import Attachment, answer_markdown, attachments_of, messages_of, meta_of
 from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
 from varro.export import to_markdown, to_notebook
@@ -121,6 +121,7 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "model_help": MODEL_HELP,
         "export_md": export.to(chat_id=chat.id, fmt="md"),
         "export_ipynb": export.to(chat_id=chat.id, fmt="ipynb"),
+        "answer": answer.to(chat_id=chat.id),
     }
     return ChatPage(chat, turn_list(stored, chat.shell_resets), state.model_label, urls, shell,
                     state.settings.max_message_chars)
@@ -162,6 +163,17 @@ async def export(req: Request, chat_id: int, fmt: str) -> Any:
     body = await asyncio.to_thread(build, chat.title, stored, read_image)
     name = re.sub(r"[^\w-]+", "-", chat.title or "chat").strip("-").lower() or "chat"
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@ar.get("/chat/{chat_id:int}/answer")
+async def answer(req: Request, chat_id: int, k: int = -1, n: int = -1) -> Any:
+    """The markdown that node n of turn k wrote, as the model wrote it: what "Copy" on an answer copies."""
+    chats = _chats(req)
+    if await chats.get(chat_id) is None:
+        return not_found()
+    turn = next((t for t in await (await chats.turns(chat_id)).list() if t.idx == k), None)
+    text = answer_markdown(messages_of(turn.content), n) if turn is not None else None
+    return not_found() if text is None else Response(text, media_type="text/plain; charset=utf-8")
 
 
 @ar.get("/chat/uploads/{path:path}")

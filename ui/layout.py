@@ -88,7 +88,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             Progress("idle"),
             ChatInput(max_chars),
             id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"],
-            data_chat_id=str(chat.id),
+            data_chat_id=str(chat.id), data_answer_url=urls["answer"],
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
         ),
     )

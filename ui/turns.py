@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fasthtml.common import Button, Div, Form, Input, Span, Textarea
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolReturnPart
+from pydantic_ai.messages import ModelMessage, ModelResponse
 
 from ui import ids
 from ui.alpine import on
 from ui.icons import Icon
 from ui.nodes import ResponseBlock, ToolsBlock
-from varro.chat.content import Attachment
+from varro.chat.content import Attachment, nodes_of
 
 
 def UserBubble(k: int, text: str) -> Any:
@@ -79,16 +79,8 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
 def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping[str, Sequence[Attachment]],
                   image_url: Any) -> list[Any]:
     """Node blocks numbered as the live stream numbers them: one per response, one per tool step."""
-    blocks, n = [], 0
-    for m in messages:
-        if isinstance(m, ModelResponse):
-            blocks.append(ResponseBlock(k, n, m))
-        elif isinstance(m, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in m.parts):
-            blocks.append(ToolsBlock(k, n, m, attachments, image_url))
-        else:
-            continue
-        n += 1
-    return blocks
+    return [ResponseBlock(k, n, m) if isinstance(m, ModelResponse) else ToolsBlock(k, n, m, attachments, image_url)
+            for n, m in enumerate(nodes_of(messages))]
 
 
 def StoredTurn(k: int, user_text: str, status: str, messages: Sequence[ModelMessage],

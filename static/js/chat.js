@@ -201,9 +201,7 @@ document.addEventListener("alpine:init", () => {
       if (b.dataset.action === "copy-code") {
         this.copy(b.parentElement.querySelector("pre").innerText, b);
       } else if (b.dataset.action === "copy-answer") {
-        const node = b.closest(".node");
-        const text = [...node.querySelectorAll(".assistant-text")].map((t) => t.innerText).join("\n\n");
-        this.copy(text, b);
+        this.copyAnswer(b);
       } else if (b.dataset.action === "toggle-output") {
         const pre = b.previousElementSibling;
         const collapsed = pre.classList.toggle("collapsed");
@@ -211,8 +209,25 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
-    copy(text, button) {
-      navigator.clipboard.writeText(text).then(() => {
+    /**
+     * Copy an answer's markdown as the model wrote it (from the server), not the rendered text with the
+     * code blocks' button labels in it; a node not stored yet (its turn still runs) falls back to its text.
+     */
+    copyAnswer(button) {
+      const node = button.closest(".node");
+      const [, k, n] = node.id.split("-");
+      const shown = () => [...node.querySelectorAll(".assistant-text")].map((t) => t.innerText).join("\n\n");
+      const text = fetch(`${this.$el.dataset.answerUrl}?k=${k}&n=${n}`)
+        .then((r) => (r.ok ? r.text() : shown()), shown)
+        .then((t) => new Blob([t], { type: "text/plain" }));
+      // A promise in the ClipboardItem keeps the click's user activation across the fetch.
+      this.copy(new ClipboardItem({ "text/plain": text }), button);
+    },
+
+    /** Put a string or a ClipboardItem on the clipboard; the button says "Copied" for a moment. */
+    copy(content, button) {
+      const done = typeof content === "string" ? navigator.clipboard.writeText(content) : navigator.clipboard.write([content]);
+      done.then(() => {
         const was = button.textContent;
         button.textContent = "Copied";
         setTimeout(() => { button.textContent = was; }, 1200);

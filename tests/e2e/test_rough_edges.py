@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -277,3 +278,35 @@ def test_touch_targets_are_44_px_and_code_copy_does_not_cover_code(browser: Brow
     assert pre_box and copy_box and copy_box["y"] + copy_box["height"] <= pre_box["y"] + 1, "Copy sits above the code"
     context.close()
 
+
+
+def test_copy_answer_copies_the_markdown_as_written(new_chat: Page, context: BrowserContext) -> None:
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = new_chat
+    send(page, "Explain list comprehensions")
+    wait_turn_done(page, 0)
+    page.locator("#assistant-0 [data-action=copy-answer]").last.click()
+    expect(page.locator("#assistant-0 [data-action=copy-answer]").last).to_contain_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("## "), "the heading as markdown"
+    assert "```python" in copied and "`" in copied
+    assert "\nCopy\n" not in copied and not copied.rstrip().endswith("Copy")
+
+
+def test_markdown_export_closes_a_stopped_fence_and_nests_answer_headings(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "/stream 3000 at 40")
+    # Stop while a code block is open in the live tail.
+    page.wait_for_function("""() => [...document.querySelectorAll('#assistant-0 [id^="part-"]')]
+        .some((p) => p.textContent.trimStart().startsWith('```'))""", timeout=60_000)
+    page.get_by_test_id("stop").click()
+    wait_turn_done(page, 0)
+    page.get_by_test_id("more-menu").click()
+    with page.expect_download() as download:
+        page.get_by_test_id("export-md").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    fences = [line for line in lines if line.startswith("```")]
+    assert len(fences) % 2 == 0, "every fence is closed"
+    top = [line for line in lines if re.match(r"#{1,2} ", line)]
+    assert top[1:] == ["## You", "## Varro"], "the answer's headings sit below the turn's"
+    assert any(line.startswith("#### Streaming") for line in lines)
