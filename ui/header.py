@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from fasthtml.common import A, Button, Dialog, Div, Form, Header, Input, Li, P, Span, Ul
+from fasthtml.common import H2, A, Button, Dialog, Div, Form, Header, Input, Kbd, Li, P, Span, Table, Tbody, Td, Tr, Ul
 
 from ui import ids
 from ui.alpine import bind, on
@@ -107,6 +107,31 @@ def DeleteDialog(delete_url: str) -> Any:
     )
 
 
+SHORTCUTS = (
+    ("Enter", "Send the message (on a phone or tablet: a new line; the button sends)"),
+    ("Shift+Enter", "A new line"),
+    ("Esc", "Close what is open (menu, dialog, editor, rename); with nothing open, stop the answer"),
+    ("Up", "In an empty message box: edit your last message"),
+    ("Alt+R", "Regenerate the last answer"),
+    ("?", "This list"),
+    ("Tab", "The first stop is a link straight to the message box"),
+)
+
+
+def ShortcutsDialog() -> Any:
+    """Every key the page understands (`?` or the ⋯ menu opens it)."""
+    rows = [Tr(Td(Kbd(key, cls="kbd kbd-sm")), Td(what)) for key, what in SHORTCUTS]
+    return Dialog(
+        Div(
+            H2("Keyboard shortcuts", cls="font-bold text-lg"),
+            Table(Tbody(*rows), cls="table table-sm"),
+            Div(Form(Button("Close", cls="btn"), method="dialog"), cls="modal-action"),
+            cls="modal-box",
+        ),
+        id="shortcuts", cls="modal", x_ref="shortcuts", aria_label="Keyboard shortcuts", data_testid="shortcuts",
+    )
+
+
 def ShellStatus(status: str, oob: bool = False) -> Any:
     """The kernel's state: not started, starting, idle or busy."""
     tone = {"busy": "badge-warning", "idle": "badge-success", "starting": "badge-info"}.get(status, "badge-ghost")
@@ -127,6 +152,8 @@ def MoreMenu(urls: dict[str, Any]) -> Any:
                 data_testid="export-md")),
            Li(A(Icon("download", 14), "Export as notebook (.ipynb)", href=urls["export_ipynb"], download=True,
                 data_testid="export-ipynb")),
+           Li(Button("Keyboard shortcuts  ?", type="button", cls="w-full text-left", data_testid="show-shortcuts",
+                     **on("click", "showShortcuts"))),
            tabindex="0", cls="dropdown-content menu bg-base-200 rounded-box z-10 w-64 p-2 shadow",
            **on("click", "closeMenu")),
         cls="dropdown dropdown-end",
@@ -148,5 +175,6 @@ def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status:
         Button(Icon("trash"), cls="btn btn-sm btn-ghost", data_testid="delete-chat", aria_label="Delete chat",
                **on("click", "confirmDelete")),
         DeleteDialog(urls["delete"]),
+        ShortcutsDialog(),
         cls="navbar gap-1 border-b border-base-300 px-2 min-h-12 shrink-0",
     )

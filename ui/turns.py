@@ -26,7 +26,9 @@ def UserBubble(k: int, text: str) -> Any:
                 Textarea(text, name="msg", rows="3", cls="textarea textarea-bordered w-full text-base-content",
                          aria_label="Edit message", x_ref="editor", **on("keydown.escape.stop", "cancel")),
                 Div(Button("Cancel", type="button", cls="btn btn-sm", **on("click", "cancel")),
-                    Button("Save & regenerate", cls="btn btn-sm btn-primary", data_testid=f"save-edit-{k}"),
+                    # The label says what the save will remove (chat.js counts the later turns).
+                    Button("Save & regenerate", cls="btn btn-sm btn-primary", data_testid=f"save-edit-{k}",
+                           x_text="saveLabel"),
                     cls="flex gap-2 justify-end mt-1"),
                 ws_send=True, x_show="editing", x_cloak=True, data_turn=str(k),
             ),
@@ -70,8 +72,12 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
     if meta.get("duration_ms") is not None:
         bits.append(f"{meta['duration_ms'] / 1000:.1f} s")
     marker = Span("Stopped", cls="badge badge-warning badge-sm", data_testid=f"stopped-{k}") if status == "stopped" else None
+    # Shown on the last turn only (CSS): an edit of it with the same text (chat.js).
+    regenerate = Button(Icon("refresh", 14), "Regenerate", type="button", cls="regenerate btn btn-ghost btn-xs",
+                        data_action="regenerate", data_testid=f"regenerate-{k}", aria_label="Regenerate the answer",
+                        title="Regenerate (Alt+R)")
     # opacity-70 keeps the quiet look at 4.5:1 contrast or more in both themes (WCAG AA).
-    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-70"),
+    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-70"), regenerate,
                id=ids.meta(k), cls="turn-meta text-xs flex gap-2 items-center", data_status=status,
                hx_swap_oob="true" if oob else None)
 

@@ -39,6 +39,7 @@ document.addEventListener("alpine:init", () => {
       document.addEventListener("keydown", this.onKey);
       this.readProgress();
       this.decorate(this.$el);
+      this.markLastTurn();
       if (TOUCH) this.$refs.input.placeholder = "Message Varro…";
       // Chunks out of view have an estimated height (content-visibility) that is corrected as they come into
       // view, and the page grows after load: while following, any change of the list's size re-pins the end.
@@ -159,6 +160,7 @@ document.addEventListener("alpine:init", () => {
     afterMessage(e) {
       this.readProgress();
       if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
+      if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       // Only frames with finished blocks need decorating; deltas are plain text.
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
         this.decorate(document.getElementById("chat-turns"));
@@ -200,6 +202,8 @@ document.addEventListener("alpine:init", () => {
       if (!b) return;
       if (b.dataset.action === "copy-code") {
         this.copy(b.parentElement.querySelector("pre").innerText, b);
+      } else if (b.dataset.action === "regenerate") {
+        this.regenerate(b.closest(".turn"));
       } else if (b.dataset.action === "copy-answer") {
         this.copyAnswer(b);
       } else if (b.dataset.action === "toggle-output") {
@@ -302,9 +306,23 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
-    /** Esc closes the innermost open thing (dialog, menu); with nothing open it stops a running answer. */
+    /** Page keys: Esc, Alt+R (regenerate), ? (the shortcuts sheet); docs in ui/header.py SHORTCUTS. */
     globalKey(e) {
-      if (e.key !== "Escape" || e.defaultPrevented) return;
+      if (e.defaultPrevented) return;
+      const typing = e.target.closest && e.target.closest("input, textarea, [contenteditable]");
+      if (e.altKey && e.code === "KeyR") {
+        const last = document.querySelector("#chat-turns > .turn.last-turn");
+        if (last && last.querySelector("[data-action=regenerate]")) { e.preventDefault(); this.regenerate(last); }
+      } else if (e.key === "?" && !typing && !document.querySelector("dialog[open]")) {
+        e.preventDefault();
+        this.showShortcuts();
+      } else if (e.key === "Escape") {
+        this.escape(e);
+      }
+    },
+
+    /** Esc closes the innermost open thing (dialog, menu); with nothing open it stops a running answer. */
+    escape(e) {
       if (document.querySelector("dialog[open]")) return; // the dialog closes itself
       const menu = document.activeElement?.closest(".dropdown");
       if (menu) { e.preventDefault(); this.closeMenu(); return; }
@@ -334,6 +352,22 @@ document.addEventListener("alpine:init", () => {
       if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
     },
 
+    showShortcuts() { this.closeMenu(); this.$refs.shortcuts.showModal(); },
+
+    /** Mark the last turn: its Regenerate button shows (CSS). */
+    markLastTurn() {
+      const turns = document.querySelectorAll("#chat-turns > .turn");
+      turns.forEach((t, i) => t.classList.toggle("last-turn", i === turns.length - 1));
+    },
+
+    /** Regenerate a turn's answer: an edit of it with the message's own text. */
+    regenerate(turn) {
+      const form = turn.querySelector("form[data-turn]");
+      const editor = form.querySelector("textarea");
+      editor.value = editor.defaultValue;
+      form.requestSubmit();
+    },
+
     focusInput() { this.$refs.input.focus(); },
 
     confirmDelete() { this.$refs.deleteDialog.showModal(); },
@@ -344,9 +378,19 @@ document.addEventListener("alpine:init", () => {
 
   Alpine.data("editable", () => ({
     editing: false,
+    later: 0,
     get notEditing() { return !this.editing; },
+    /** The save button says what saving removes: every later turn (the seed's rule). */
+    get saveLabel() {
+      const n = this.later;
+      return n ? `Save & regenerate (removes ${n} later turn${n === 1 ? "" : "s"})` : "Save & regenerate";
+    },
     /** Open the inline editor with the message's text. */
     start() {
+      this.later = 0;
+      for (let t = this.$root.closest(".turn").nextElementSibling; t; t = t.nextElementSibling) {
+        if (t.classList.contains("turn")) this.later += 1;
+      }
       this.editing = true;
       this.$nextTick(() => { this.$refs.editor.focus(); this.$refs.editor.select(); });
     },
