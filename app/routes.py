@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, RedirectResponse
 
 from app.render import Renderer
 from app.state import VarroState
-from ui.header import ChatList, ChatTitle
+from ui.header import ChatList, ChatTitle, SearchResults
 from ui.layout import ChatGone, ChatPage
 from ui.turns import ShellResetMarker, StoredTurn
 from varro.chat.content import Attachment, answer_markdown, attachments_of, messages_of, meta_of
@@ -98,9 +98,23 @@ async def new_chat(req: Request) -> Any:
     return RedirectResponse(chat_url(chat.id), status_code=303)
 
 
+HISTORY_PAGE = 30
+
+
 @ar.get("/chat/history")
-async def history(req: Request, current: int | None = None) -> Any:
-    return ChatList(await _chats(req).recent(limit=30), current, chat_url)
+async def history(req: Request, current: int | None = None, everything: int = 0) -> Any:
+    """The chat menu's list: the newest chats, and a way to every older one."""
+    chats = await _chats(req).recent(limit=None if everything else HISTORY_PAGE + 1)
+    more = history.to(current=current, everything=1) if len(chats) > HISTORY_PAGE and not everything else None
+    return ChatList(chats[:HISTORY_PAGE] if more else chats, current, chat_url, more)
+
+
+@ar.get("/chat/search")
+async def search(req: Request, q: str = "", current: int | None = None) -> Any:
+    """Results as the user types: chats whose title or messages match, each opening at the matching turn."""
+    if not q.strip():
+        return await history(req, current)
+    return SearchResults(await _chats(req).search(q), chat_url)
 
 
 @ar.get("/chat/{chat_id:int}")
@@ -115,6 +129,7 @@ async def chat_page(req: Request, chat_id: int) -> Any:
     urls = {
         "ws": f"/chat/ws?chat_id={chat.id}",
         "history": history.to(current=chat.id),
+        "search": search.to(current=chat.id),
         "rename": rename.to(chat_id=chat.id),
         "new": new_chat.to(),
         "delete": delete.to(chat_id=chat.id),

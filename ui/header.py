@@ -12,6 +12,7 @@ from ui import ids
 from ui.alpine import bind, on
 from ui.icons import Icon
 from varro.db.models import Chat
+from varro.db.search import Hit
 
 
 def relative_time(when: datetime, now: datetime | None = None) -> str:
@@ -56,30 +57,36 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
     )
 
 
-MENU_CLS = "menu absolute left-0 top-full mt-1 bg-base-200 rounded-box z-20 w-72 max-w-[90vw] p-2 shadow max-h-96 " \
-           "overflow-y-auto flex-nowrap"
+PANEL_CLS = "absolute left-0 top-full mt-1 bg-base-200 rounded-box z-20 w-80 max-w-[90vw] p-2 shadow flex flex-col gap-2"
+MENU_CLS = "menu w-full p-0 max-h-96 overflow-y-auto flex-nowrap"
 
 
 def MenuList(*items: Any) -> Any:
-    """The chat menu's list, shown while the menu is open."""
-    return Ul(*items, id=ids.MENU, role="menu", aria_label="Chats", cls=MENU_CLS, x_show="open", x_cloak=True)
+    """The chat menu's list: recent chats, or search results."""
+    return Ul(*items, id=ids.MENU, role="menu", aria_label="Chats", cls=MENU_CLS)
 
 
-def ChatMenu(history_url: str) -> Any:
-    """The chats menu button; its list is fetched each time it opens, so it is never stale."""
+def ChatMenu(history_url: str, search_url: str) -> Any:
+    """The chats menu button, with search; its list is fetched each time it opens, so it is never stale."""
     return Div(
         Button(Icon("menu"), type="button", cls="btn btn-ghost btn-sm", aria_label="Chats", aria_haspopup="menu",
                aria_controls=ids.MENU, data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}",
                hx_swap="outerHTML", hx_trigger="click", x_ref="menuButton", **bind("aria-expanded", "expanded"),
                **on("click", "toggle")),
-        MenuList(Li(Span("Loading…", cls="opacity-80"), role="none")),
-        x_data="chatMenu", cls="relative", **on("click.outside", "close"), **on("htmx:after-settle", "focusFirst"),
+        Div(
+            Input(type="search", name="q", placeholder="Search chats", aria_label="Search chats", autocomplete="off",
+                  data_testid="chat-search", hx_get=search_url, hx_trigger="input changed delay:150ms, search",
+                  hx_target=f"#{ids.MENU}", hx_swap="outerHTML", x_ref="search", cls="input input-sm w-full"),
+            MenuList(Li(Span("Loading…", cls="opacity-80"), role="none")),
+            x_show="open", x_cloak=True, cls=PANEL_CLS,
+        ),
+        x_data="chatMenu", cls="relative", **on("click.outside", "close"),
         **on("keydown", "menuKey"),  # arrows, Home, End, Esc and Tab (chat.js)
     )
 
 
-def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
-    """The entries of the chat menu: title, relative time, the current one marked."""
+def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url: str | None = None) -> Any:
+    """The entries of the chat menu: title, relative time, the current one marked; `more_url` lists them all."""
     items = [
         Li(A(Span(c.title or "New chat", cls="truncate min-w-0 flex-1"),
              Span(relative_time(c.updated_at), cls="chat-when text-xs opacity-80 shrink-0 whitespace-nowrap"),
@@ -88,6 +95,22 @@ def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
              data_testid=f"chat-link-{c.id}"), role="none")
         for c in chats
     ] or [Li(Span("No chats yet", cls="opacity-80"), role="none")]
+    if more_url:
+        items.append(Li(Button("Show all chats", type="button", role="menuitem", tabindex="-1", hx_get=more_url,
+                               hx_target=f"#{ids.MENU}", hx_swap="outerHTML", data_testid="all-chats"), role="none"))
+    return MenuList(*items)
+
+
+def SearchResults(hits: Sequence[Hit], open_url: Any) -> Any:
+    """Chats matching a search: a title match opens the chat, a message match opens it at that turn."""
+    items = [
+        Li(A(Span(h.title or "New chat", cls="font-semibold truncate"),
+             Span(h.snippet, cls="text-xs opacity-80 line-clamp-2") if h.snippet else None,
+             href=open_url(h.chat_id) + (f"#{ids.turn(h.turn)}" if h.turn is not None else ""),
+             cls="flex flex-col items-start gap-0", role="menuitem", tabindex="-1",
+             data_testid=f"search-result-{h.chat_id}"), role="none")
+        for h in hits
+    ] or [Li(Span("No chats match", cls="opacity-80"), role="none")]
     return MenuList(*items)
 
 
@@ -162,7 +185,7 @@ def MoreMenu(urls: dict[str, Any]) -> Any:
 
 def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status: str) -> Any:
     return Header(
-        ChatMenu(urls["history"]),
+        ChatMenu(urls["history"], urls["search"]),
         ChatTitle(chat, urls["rename"]),
         Span(model_label, cls="badge badge-ghost badge-sm hidden sm:inline-flex", title=urls["model_help"],
              data_testid="model-badge"),

@@ -45,7 +45,7 @@ document.addEventListener("alpine:init", () => {
       // view, and the page grows after load: while following, any change of the list's size re-pins the end.
       this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
       this.resizer.observe(document.getElementById("chat-turns"));
-      this.scrollToBottom();
+      this.openAt(location.hash);
       this.$refs.input.focus({ preventScroll: true });
     },
 
@@ -266,6 +266,16 @@ document.addEventListener("alpine:init", () => {
       });
     },
 
+    /** Open at the end, or at the turn a search result pointed to (`#turn-k`), marked until the next click. */
+    openAt(hash) {
+      const target = /^#turn-\d+$/.test(hash) ? document.querySelector(hash) : null;
+      if (!target) { this.scrollToBottom(); return; }
+      this.stick = false;
+      target.scrollIntoView({ block: "start" });
+      target.classList.add("search-target");
+      document.addEventListener("click", () => target.classList.remove("search-target"), { once: true });
+    },
+
     scrollToBottom() {
       const el = this.$refs.scroller;
       el.scrollTop = el.scrollHeight;
@@ -404,8 +414,14 @@ document.addEventListener("alpine:init", () => {
   Alpine.data("chatMenu", () => ({
     open: false,
     get expanded() { return this.open ? "true" : "false"; },
-    /** The button opens or closes the menu (htmx fetches a fresh list on each click). */
-    toggle() { this.open = !this.open; },
+    /** The button opens or closes the menu (htmx fetches a fresh list on each click); open, the search has focus. */
+    toggle() {
+      this.open = !this.open;
+      if (this.open) {
+        this.$refs.search.value = "";
+        this.$nextTick(() => this.$refs.search.focus());
+      }
+    },
     /** Close, and give focus back to the button when it was in the menu. */
     close() {
       if (!this.open) return;
@@ -413,18 +429,14 @@ document.addEventListener("alpine:init", () => {
       if (this.$root.contains(document.activeElement)) this.$refs.menuButton.focus();
     },
     items() { return [...this.$root.querySelectorAll('[role="menuitem"]')]; },
-    /** The fresh list arrived: focus the current chat's entry (or the first), so the arrows work at once. */
-    focusFirst() {
-      if (!this.open) return;
-      const items = this.items();
-      (items.find((a) => a.getAttribute("aria-current")) || items[0])?.focus();
-    },
     /** Arrows, Home and End move through the chats; Esc and Tab close the menu. */
     menuKey(e) {
       if (!this.open) return;
       const items = this.items();
       const at = items.indexOf(document.activeElement);
-      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[e.key];
+      const keys = at < 0 ? { ArrowDown: 0, ArrowUp: items.length - 1 } // in the search box Home/End move the caret
+        : { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
+      const to = keys[e.key];
       if (to !== undefined && items.length) {
         e.preventDefault();
         items[(to + items.length) % items.length].focus();

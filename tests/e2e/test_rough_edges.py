@@ -198,15 +198,18 @@ def test_keyboard_focus_skip_link_chat_menu_and_editor(new_chat: Page) -> None:
     assert skip.bounding_box()["width"] > 20
     page.keyboard.press("Enter")
     expect(page.locator("#chat-input")).to_be_focused()
-    # The chats menu is a menu button: Enter opens it with focus in it, arrows move, Esc closes and returns.
+    # The chats menu is a menu button: Enter opens it with focus in its search, arrows move, Esc closes and returns.
     menu = page.get_by_test_id("chat-menu")
     menu.focus()
     expect(page.locator("#chat-menu-list")).to_be_hidden()  # focus alone opens nothing
     page.keyboard.press("Enter")
     expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_test_id("chat-search")).to_be_focused()
     current = page.get_by_test_id(f"chat-link-{chat_id_of(page)}")
-    expect(current).to_be_focused()
+    expect(current).to_be_visible()
     expect(page.locator("#chat-menu-list")).to_have_attribute("role", "menu")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#chat-menu-list [role=menuitem]").first).to_be_focused()
     page.keyboard.press("End")
     expect(page.locator("#chat-menu-list [role=menuitem]").last).to_be_focused()
     page.keyboard.press("Escape")

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from varro.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from varro.db.search import create_search_index
 
 
 class Sessions:
@@ -62,3 +63,4 @@ def make_sessions(engine: AsyncEngine) -> Sessions:
 async def create_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
+        await create_search_index(conn)

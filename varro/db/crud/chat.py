@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from varro.db.crud.turn import ChatTurns
 from varro.db.engine import Sessions
 from varro.db.models import Chat, utcnow
+from varro.db.search import Hit, search_chats
 
 TITLE_MAX = 80
 
@@ -32,7 +33,12 @@ class UserChats:
     sessions: Sessions
     user_id: int
 
-    async def recent(self, limit: int = 20) -> list[Chat]:
+    async def search(self, q: str, limit: int = 30) -> list[Hit]:
+        """This user's chats whose title or messages match `q` (varro/db/search.py)."""
+        return await search_chats(self.sessions, self.user_id, q, limit)
+
+    async def recent(self, limit: int | None = 20) -> list[Chat]:
+        """Newest first; `limit=None` for every chat."""
         async with self.sessions() as s:
             q = select(Chat).where(Chat.user_id == self.user_id)
             q = q.order_by(col(Chat.updated_at).desc(), col(Chat.id).desc()).limit(limit)
