@@ -94,7 +94,7 @@ def answer_markdown(topic: str, turn: int, earlier_topic: str | None) -> str:
 def table_markdown(topic: str) -> str:
     """An answer that is mostly a table ("... in a table")."""
     return (
-        f"Here is {topic} side by side.\n\n"
+        f"Side by side, in short ({topic}):\n\n"
         "| aspect | short answer | where to start |\n"
         "|---|---|---|\n"
         "| definition | what it is, in one line | a glossary |\n"
