@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fasthtml.common import Button, Div, Form, Input, Span, Textarea
+from fasthtml.common import A, Button, Div, Form, Input, Span, Textarea
 from pydantic_ai.messages import ModelMessage, ModelResponse
 
 from ui import ids
@@ -59,8 +59,11 @@ def ErrorBlock(message: str) -> Any:
     return Div(Span("⚠", aria_hidden="true"), Span(message), role="alert", cls="alert alert-error alert-soft text-sm")
 
 
-def NoticeBlock(message: str) -> Any:
-    return Div(message, role="status", cls="alert alert-info alert-soft text-sm")
+def NoticeBlock(message: str, refs: Sequence[Sequence[Any]] = ()) -> Any:
+    """A notice in an answer; `refs` (turn index, start of its message) link to the turns it is about."""
+    links = [A(f"“{text}”", href=f"#{ids.turn(int(k))}", cls="link", data_testid=f"notice-ref-{k}") for k, text in refs]
+    return Div(Span(message), *links, role="status", cls="alert alert-info alert-soft text-sm flex flex-wrap gap-x-2",
+               data_testid="notice")
 
 
 def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) -> Any:
@@ -92,6 +95,7 @@ def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping
 def StoredTurn(k: int, user_text: str, status: str, messages: Sequence[ModelMessage],
                attachments: Mapping[str, Sequence[Attachment]], meta: Mapping[str, Any], image_url: Any) -> Any:
     blocks = MessageBlocks(k, messages, attachments, image_url)
+    blocks += [NoticeBlock(n.get("message", ""), n.get("refs", ())) for n in meta.get("notices", [])]
     if status == "error" and meta.get("error"):
         blocks.append(ErrorBlock(meta["error"]))
     return TurnShell(k, user_text, *blocks, footer=TurnMeta(k, status, meta))

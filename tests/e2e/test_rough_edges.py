@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
-from tests.e2e.helpers import chat_id_of, send, wait_idle, wait_turn_done
+from tests.e2e.helpers import chat_id_of, py, send, wait_idle, wait_turn_done
 from tests.e2e.server import Server
 
 DISTANCE_TO_END = "(() => { const s = document.getElementById('chat-scroll'); return s.scrollHeight - s.scrollTop - s.clientHeight; })()"
@@ -313,3 +313,27 @@ def test_markdown_export_closes_a_stopped_fence_and_nests_answer_headings(new_ch
     top = [line for line in lines if re.match(r"#{1,2} ", line)]
     assert top[1:] == ["## You", "## Varro"], "the answer's headings sit below the turn's"
     assert any(line.startswith("#### Streaming") for line in lines)
+
+
+def test_the_restore_notice_names_turns_as_the_page_shows_them_and_survives_a_reload(new_chat: Page) -> None:
+    page = new_chat
+    send(page, py("import random\nroll = random.random()\nprint(roll)"))
+    wait_turn_done(page, 0)
+    first = page.url
+    page.get_by_test_id("new-chat").click()  # another chat takes the live session: this chat's shell ends
+    wait_socket(page)
+    send(page, py("print(1)"))
+    wait_turn_done(page, 0)
+    page.goto(first)
+    wait_socket(page)
+    send(page, py("print(roll)"))  # the shell is rebuilt by replaying turn 0, which rolls differently
+    wait_turn_done(page, 1)
+    notice = page.locator("#assistant-1").get_by_test_id("notice")
+    expect(notice).to_contain_text("differs")
+    expect(notice).not_to_contain_text("turn 1")
+    ref = notice.get_by_test_id("notice-ref-0")
+    expect(ref).to_contain_text("“```python import random")
+    expect(ref).to_have_attribute("href", "#turn-0")
+    page.reload()
+    wait_socket(page)
+    expect(page.locator("#assistant-1").get_by_test_id("notice-ref-0")).to_be_visible()

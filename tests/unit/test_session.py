@@ -211,7 +211,10 @@ async def test_restored_state_that_differs_is_reported(store: Store, tmp_path: P
     again.sink = sink
     await again.send("roll again")
     notices = [e for e in events if type(e).__name__ == "Notice"]
-    assert len(notices) == 1 and "differs from what turn 1 showed" in notices[0].message
+    assert len(notices) == 1 and "differs" in notices[0].message
+    assert notices[0].refs == ((0, "roll"),), "the turn is named as the page shows it: by its message"
+    stored = (await again.turns.list())[-1]
+    assert stored.content["meta"]["notices"] == [{"message": notices[0].message, "refs": [[0, "roll"]]}]
 
 
 async def test_a_spinning_cell_does_not_stall_another_session(store: Store, tmp_path: Path, closing: list) -> None:

@@ -84,10 +84,14 @@ class TurnFailed:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something the user should know that is not part of the answer (e.g. restored state differs)."""
+    """Something the user should know that is not part of the answer (e.g. restored state differs).
+
+    `refs` name earlier turns the way the page shows them: (turn index, the start of its message).
+    """
 
     turn: int
     message: str
+    refs: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
