@@ -39,7 +39,10 @@ class AnnouncingServer(uvicorn.Server):
 def main() -> None:
     settings = Settings()
     config = uvicorn.Config(create_app(settings), log_level="info", **uvicorn_options(settings))
-    AnnouncingServer(config, settings).run()
+    try:
+        AnnouncingServer(config, settings).run()
+    except KeyboardInterrupt:  # Ctrl+C before uvicorn's own handler is in place: quiet, as uvicorn.run is
+        pass
 
 
 if __name__ == "__main__":

@@ -337,3 +337,27 @@ def test_the_restore_notice_names_turns_as_the_page_shows_them_and_survives_a_re
     page.reload()
     wait_socket(page)
     expect(page.locator("#assistant-1").get_by_test_id("notice-ref-0")).to_be_visible()
+
+
+def test_editing_the_first_message_renames_a_chat_named_after_it_but_not_one_the_user_named(new_chat: Page) -> None:
+    page = new_chat
+    title = page.get_by_test_id("chat-title-text")
+    send(page, "Tell me about glaciers")
+    wait_turn_done(page, 0)
+    expect(title).to_have_text(re.compile("^Glaciers"))
+    page.get_by_test_id("edit-0").click()
+    page.locator("#user-0 textarea").fill("Tell me about volcanoes")
+    page.get_by_test_id("save-edit-0").click()
+    wait_turn_done(page, 0)
+    expect(title).to_have_text(re.compile("^Volcanoes"))
+    expect(page).to_have_title(re.compile("^Volcanoes"))
+    title.click()
+    page.locator("#chat-title input[name=title]").fill("My notes")
+    page.get_by_test_id("rename-save").click()
+    expect(title).to_have_text("My notes")
+    page.get_by_test_id("edit-0").click()
+    page.locator("#user-0 textarea").fill("Tell me about deserts")
+    page.get_by_test_id("save-edit-0").click()
+    wait_turn_done(page, 0)
+    page.wait_for_timeout(1000)
+    expect(title).to_have_text("My notes")

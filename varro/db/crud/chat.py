@@ -58,12 +58,15 @@ class UserChats:
             await s.refresh(chat)
             return chat
 
-    async def rename(self, chat_id: int, title: str) -> Chat | None:
+    async def rename(self, chat_id: int, title: str, auto: bool = False) -> Chat | None:
+        """Set the title; `auto` marks it as Varro's (from the first message), which an edit of it may replace."""
         async with self.sessions.write() as s:
             chat = await s.get(Chat, chat_id)
             if chat is None or chat.user_id != self.user_id:
                 return None
             chat.title = clean_title(title)
+            if auto:
+                chat.auto_title = chat.title
             chat.updated_at = utcnow()
             s.add(chat)
             await s.commit()
