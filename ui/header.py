@@ -51,7 +51,8 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
                   x_ref="titleInput", **on("keydown.escape.stop", "cancelRename")),
             Button("Save", cls="btn btn-sm btn-primary", data_testid="rename-save"),
             hx_post=rename_url, hx_target=f"#{ids.TITLE}", hx_swap="outerHTML",
-            x_show="renaming", x_cloak=True, cls="flex gap-1 min-w-0",
+            # Above its neighbours: on a narrow header the form may reach over the shell badge.
+            x_show="renaming", x_cloak=True, cls="flex gap-1 min-w-0 relative z-10 bg-base-100",
         ),
         id=ids.TITLE, x_data="rename", cls="min-w-0 flex-1",
     )
