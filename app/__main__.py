@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import uvicorn
@@ -21,10 +22,27 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             "timeout_graceful_shutdown": 5}
 
 
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn, printing the address only once it accepts connections (a first start can take a while)."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            s = self.settings
+            print(f"Varro Chat is ready on http://{s.host}:{s.port}  (model: {s.model})", flush=True)
+
+
 def main() -> None:
     settings = Settings()
-    print(f"Varro Chat on http://{settings.host}:{settings.port}  (model: {settings.model})", flush=True)
-    uvicorn.run(create_app(settings), log_level="info", **uvicorn_options(settings))
+    config = uvicorn.Config(create_app(settings), log_level="info", **uvicorn_options(settings))
+    try:
+        AnnouncingServer(config, settings).run()
+    except KeyboardInterrupt:  # Ctrl+C before uvicorn's own handler is in place: quiet, as uvicorn.run is
+        pass
 
 
 if __name__ == "__main__":

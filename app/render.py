@@ -77,8 +77,8 @@ class Renderer:
                 return Progress(state, detail, oob=True)
             case TurnFailed(turn=k, message=message):
                 return append_to(ids.assistant(k), ErrorBlock(message))
-            case Notice(turn=k, message=message):
-                return append_to(ids.assistant(k), NoticeBlock(message))
+            case Notice(turn=k, message=message, refs=refs):
+                return append_to(ids.assistant(k), NoticeBlock(message, refs))
             case TitleChanged(title=title):
                 return self.title(title)
             case ShellChanged(status=status):

@@ -11,7 +11,7 @@ import re
 import shutil
 from typing import Any
 
-from fasthtml.common import APIRouter, Response
+from fasthtml.common import APIRouter, FtResponse, Response
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
@@ -19,10 +19,10 @@ from starlette.responses import FileResponse, RedirectResponse
 from app.render import Renderer
 from app.state import VarroState
 from app.urls import ChatUrls
-from ui.header import ChatList, ChatTitle
-from ui.layout import ChatPage
+from ui.header import ChatList, ChatTitle, SearchResults
+from ui.layout import ChatGone, ChatPage
 from ui.turns import ShellResetMarker, StoredTurn
-from varro.chat.content import Attachment, attachments_of, messages_of, meta_of
+from varro.chat.content import Attachment, answer_markdown, attachments_of, messages_of, meta_of
 from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
 from varro.export import to_markdown, to_notebook
@@ -102,15 +102,29 @@ async def new_chat(req: Request) -> Any:
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)
 
 
-async def history(req: Request, current: int | None = None) -> Any:
-    return ChatList(await _chats(req).recent(limit=30), current, _urls(req).page)
+HISTORY_PAGE = 30
+
+
+async def history(req: Request, current: int | None = None, everything: int = 0) -> Any:
+    """The chat menu's list: the newest chats, and a way to every older one."""
+    urls = _urls(req)
+    chats = await _chats(req).recent(limit=None if everything else HISTORY_PAGE + 1)
+    more = urls.history(current, everything=True) if len(chats) > HISTORY_PAGE and not everything else None
+    return ChatList(chats[:HISTORY_PAGE] if more else chats, current, urls.page, more)
+
+
+async def search(req: Request, q: str = "", current: int | None = None) -> Any:
+    """Results as the user types: chats whose title or messages match, each opening at the matching turn."""
+    if not q.strip():
+        return await history(req, current)
+    return SearchResults(await _chats(req).search(q), _urls(req).page)
 
 
 async def chat_page(req: Request, chat_id: int) -> Any:
     state, chats = _state(req), _chats(req)
     chat = await chats.get(chat_id)
-    if chat is None:
-        return not_found()
+    if chat is None:  # deleted, or never the user's: a page with a way back rather than a bare "Not found"
+        return FtResponse(ChatGone(state.urls.index()), status_code=404)
     stored = await (await chats.turns(chat_id)).list()
     live = state.live.get(chats.user_id)
     shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"
@@ -118,14 +132,17 @@ async def chat_page(req: Request, chat_id: int) -> Any:
     urls = {
         "ws": u.ws(chat.id),
         "history": u.history(chat.id),
+        "search": u.search(chat.id),
         "rename": u.rename(chat.id),
         "new": u.new(),
         "delete": u.delete(chat.id),
         "model_help": MODEL_HELP,
         "export_md": u.export(chat.id, "md"),
         "export_ipynb": u.export(chat.id, "ipynb"),
+        "answer": u.answer(chat.id),
     }
-    return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell)
+    return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell,
+                    state.settings.max_message_chars)
 
 
 async def rename(req: Request, chat_id: int, title: str = "") -> Any:
@@ -165,6 +182,16 @@ async def export(req: Request, chat_id: int, fmt: str) -> Any:
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
+async def answer(req: Request, chat_id: int, k: int = -1, n: int = -1) -> Any:
+    """The markdown that node n of turn k wrote, as the model wrote it: what "Copy" on an answer copies."""
+    chats = _chats(req)
+    if await chats.get(chat_id) is None:
+        return not_found()
+    turn = next((t for t in await (await chats.turns(chat_id)).list() if t.idx == k), None)
+    text = answer_markdown(messages_of(turn.content), n) if turn is not None else None
+    return not_found() if text is None else Response(text, media_type="text/plain; charset=utf-8")
+
+
 async def upload(req: Request, path: str) -> Any:
     """An image a tool made, for its owner only; anything else (other user, missing, `..`) is 404."""
     file = _state(req).uploads.resolve(_chats(req).user_id, path)
@@ -183,9 +210,11 @@ def chat_router(urls: ChatUrls) -> APIRouter:
     ar.get(p)(index)
     ar.post(f"{p}/new")(new_chat)
     ar.get(f"{p}/history")(history)
+    ar.get(f"{p}/search")(search)
     ar.get(f"{p}/{{chat_id:rowid}}")(chat_page)
     ar.post(f"{p}/{{chat_id:rowid}}/rename")(rename)
     ar.post(f"{p}/{{chat_id:rowid}}/delete")(delete)
     ar.get(f"{p}/{{chat_id:rowid}}/export.{{fmt}}")(export)
+    ar.get(f"{p}/{{chat_id:rowid}}/answer")(answer)
     ar.get(f"{p}/uploads/{{path:path}}")(upload)
     return ar

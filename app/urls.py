@@ -34,8 +34,15 @@ class ChatUrls:
     def new(self) -> str:
         return f"{self.prefix}/new"
 
-    def history(self, current: int | None = None) -> str:
-        return f"{self.prefix}/history" + (f"?{urlencode({'current': current})}" if current is not None else "")
+    def history(self, current: int | None = None, everything: bool = False) -> str:
+        query = {**({"current": current} if current is not None else {}), **({"everything": 1} if everything else {})}
+        return f"{self.prefix}/history" + (f"?{urlencode(query)}" if query else "")
+
+    def search(self, current: int | None = None) -> str:
+        return f"{self.prefix}/search" + (f"?{urlencode({'current': current})}" if current is not None else "")
+
+    def answer(self, chat_id: int) -> str:
+        return f"{self.prefix}/{chat_id}/answer"
 
     def page(self, chat_id: int) -> str:
         return f"{self.prefix}/{chat_id}"

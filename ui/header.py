@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from fasthtml.common import A, Button, Dialog, Div, Form, Header, Input, Li, P, Span, Ul
+from fasthtml.common import H2, A, Button, Dialog, Div, Form, Header, Input, Kbd, Li, P, Span, Table, Tbody, Td, Tr, Ul
 
 from ui import ids
-from ui.alpine import on
+from ui.alpine import bind, on
 from ui.icons import Icon
 from varro.db.models import Chat
+from varro.db.search import Hit
 
 
 def relative_time(when: datetime, now: datetime | None = None) -> str:
@@ -36,47 +37,82 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
     """The title in the header; clicking it turns it into an inline rename form."""
     return Div(
         Button(
-            chat.title or "New chat",
-            cls="btn btn-ghost btn-sm text-base font-semibold truncate max-w-[40vw] normal-case",
+            # The text in its own block: a flex button would centre and clip it on both sides, without an ellipsis.
+            Span(chat.title or "New chat", cls="title-text block truncate"),
+            cls="btn btn-ghost btn-sm text-base font-semibold max-w-full min-w-0 justify-start normal-case",
+            x_ref="titleButton",
             x_show="notRenaming",
             **on("click", "startRename"),
             aria_label=f"Rename chat “{chat.title or 'New chat'}”",
             data_testid="chat-title-text",
         ),
         Form(
-            Input(name="title", value=chat.title, cls="input input-sm", aria_label="Chat title", maxlength="80",
-                  x_ref="titleInput", **on("keydown.escape", "cancelRename")),
+            Input(name="title", value=chat.title, cls="input input-sm min-w-0 flex-1", aria_label="Chat title", maxlength="80",
+                  x_ref="titleInput", **on("keydown.escape.stop", "cancelRename")),
             Button("Save", cls="btn btn-sm btn-primary", data_testid="rename-save"),
             hx_post=rename_url, hx_target=f"#{ids.TITLE}", hx_swap="outerHTML",
-            x_show="renaming", x_cloak=True, cls="flex gap-1",
+            # Above its neighbours: on a narrow header the form may reach over the shell badge.
+            x_show="renaming", x_cloak=True, cls="flex gap-1 min-w-0 relative z-10 bg-base-100",
         ),
-        id=ids.TITLE, x_data="rename", cls="min-w-0",
+        id=ids.TITLE, x_data="rename", cls="min-w-0 flex-1",
     )
 
 
-MENU_CLS = "dropdown-content menu bg-base-200 rounded-box z-10 w-72 p-2 shadow max-h-96 overflow-y-auto flex-nowrap"
+PANEL_CLS = "absolute left-0 top-full mt-1 bg-base-200 rounded-box z-20 w-80 max-w-[90vw] p-2 shadow flex flex-col gap-2"
+MENU_CLS = "menu w-full p-0 max-h-96 overflow-y-auto flex-nowrap"
 
 
-def ChatMenu(history_url: str) -> Any:
-    """The recent-chats dropdown; its list is fetched each time it opens, so it is never stale."""
+def MenuList(*items: Any) -> Any:
+    """The chat menu's list: recent chats, or search results."""
+    return Ul(*items, id=ids.MENU, role="menu", aria_label="Chats", cls=MENU_CLS)
+
+
+def ChatMenu(history_url: str, search_url: str) -> Any:
+    """The chats menu button, with search; its list is fetched each time it opens, so it is never stale."""
     return Div(
-        Div(Icon("menu"), tabindex="0", role="button", cls="btn btn-ghost btn-sm", aria_label="Chats",
-            data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}", hx_swap="outerHTML",
-            hx_trigger="click, focus"),
-        Ul(Li(Span("Loading…", cls="opacity-60")), id=ids.MENU, tabindex="0", cls=MENU_CLS),
-        cls="dropdown",
+        Button(Icon("menu"), type="button", cls="btn btn-ghost btn-sm", aria_label="Chats", aria_haspopup="menu",
+               aria_controls=ids.MENU, data_testid="chat-menu", hx_get=history_url, hx_target=f"#{ids.MENU}",
+               hx_swap="outerHTML", hx_trigger="click", x_ref="menuButton", **bind("aria-expanded", "expanded"),
+               **on("click", "toggle")),
+        Div(
+            Input(type="search", name="q", placeholder="Search chats", aria_label="Search chats", autocomplete="off",
+                  data_testid="chat-search", hx_get=search_url, hx_trigger="input changed delay:150ms, search",
+                  hx_target=f"#{ids.MENU}", hx_swap="outerHTML", x_ref="search", cls="input input-sm w-full"),
+            MenuList(Li(Span("Loading…", cls="opacity-80"), role="none")),
+            x_show="open", x_cloak=True, cls=PANEL_CLS,
+        ),
+        x_data="chatMenu", cls="relative", **on("click.outside", "close"),
+        **on("keydown", "menuKey"),  # arrows, Home, End, Esc and Tab (chat.js)
     )
 
 
-def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any) -> Any:
-    """The entries of the chat menu: title, relative time, the current one marked."""
+def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url: str | None = None) -> Any:
+    """The entries of the chat menu: title, relative time, the current one marked; `more_url` lists them all."""
     items = [
-        Li(A(Span(c.title or "New chat", cls="truncate"), Span(relative_time(c.updated_at), cls="text-xs opacity-60"),
+        Li(A(Span(c.title or "New chat", cls="truncate min-w-0 flex-1"),
+             Span(relative_time(c.updated_at), cls="chat-when text-xs opacity-80 shrink-0 whitespace-nowrap"),
              href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
-             aria_current="page" if c.id == current else None, data_testid=f"chat-link-{c.id}"))
+             role="menuitem", tabindex="-1", aria_current="page" if c.id == current else None,
+             data_testid=f"chat-link-{c.id}"), role="none")
         for c in chats
-    ] or [Li(Span("No chats yet", cls="opacity-60"))]
-    return Ul(*items, id=ids.MENU, tabindex="0", cls=MENU_CLS)
+    ] or [Li(Span("No chats yet", cls="opacity-80"), role="none")]
+    if more_url:
+        items.append(Li(Button("Show all chats", type="button", role="menuitem", tabindex="-1", hx_get=more_url,
+                               hx_target=f"#{ids.MENU}", hx_swap="outerHTML", data_testid="all-chats"), role="none"))
+    return MenuList(*items)
+
+
+def SearchResults(hits: Sequence[Hit], open_url: Any) -> Any:
+    """Chats matching a search: a title match opens the chat, a message match opens it at that turn."""
+    items = [
+        Li(A(Span(h.title or "New chat", cls="font-semibold truncate"),
+             Span(h.snippet, cls="text-xs opacity-80 line-clamp-2") if h.snippet else None,
+             href=open_url(h.chat_id) + (f"#{ids.turn(h.turn)}" if h.turn is not None else ""),
+             cls="flex flex-col items-start gap-0", role="menuitem", tabindex="-1",
+             data_testid=f"search-result-{h.chat_id}"), role="none")
+        for h in hits
+    ] or [Li(Span("No chats match", cls="opacity-80"), role="none")]
+    return MenuList(*items)
 
 
 def DeleteDialog(delete_url: str) -> Any:
@@ -95,11 +131,36 @@ def DeleteDialog(delete_url: str) -> Any:
     )
 
 
+SHORTCUTS = (
+    ("Enter", "Send the message (on a phone or tablet: a new line; the button sends)"),
+    ("Shift+Enter", "A new line"),
+    ("Esc", "Close what is open (menu, dialog, editor, rename); with nothing open, stop the answer"),
+    ("Up", "In an empty message box: edit your last message"),
+    ("Alt+R", "Regenerate the last answer"),
+    ("?", "This list"),
+    ("Tab", "The first stop is a link straight to the message box"),
+)
+
+
+def ShortcutsDialog() -> Any:
+    """Every key the page understands (`?` or the ⋯ menu opens it)."""
+    rows = [Tr(Td(Kbd(key, cls="kbd kbd-sm")), Td(what)) for key, what in SHORTCUTS]
+    return Dialog(
+        Div(
+            H2("Keyboard shortcuts", cls="font-bold text-lg"),
+            Table(Tbody(*rows), cls="table table-sm"),
+            Div(Form(Button("Close", cls="btn"), method="dialog"), cls="modal-action"),
+            cls="modal-box",
+        ),
+        id="shortcuts", cls="modal", x_ref="shortcuts", aria_label="Keyboard shortcuts", data_testid="shortcuts",
+    )
+
+
 def ShellStatus(status: str, oob: bool = False) -> Any:
     """The kernel's state: not started, starting, idle or busy."""
     tone = {"busy": "badge-warning", "idle": "badge-success", "starting": "badge-info"}.get(status, "badge-ghost")
     return Span(Span("shell: ", cls="hidden sm:inline"), status, id=ids.SHELL_STATUS,
-                cls=f"badge badge-sm {tone} whitespace-nowrap", title="The Python shell of this chat",
+                cls=f"badge badge-sm {tone} whitespace-nowrap shrink-0", title="The Python shell of this chat",
                 data_status=status, data_testid="shell-status", hx_swap_oob="true" if oob else None)
 
 
@@ -115,6 +176,8 @@ def MoreMenu(urls: dict[str, Any]) -> Any:
                 data_testid="export-md")),
            Li(A(Icon("download", 14), "Export as notebook (.ipynb)", href=urls["export_ipynb"], download=True,
                 data_testid="export-ipynb")),
+           Li(Button("Keyboard shortcuts  ?", type="button", cls="w-full text-left", data_testid="show-shortcuts",
+                     **on("click", "showShortcuts"))),
            tabindex="0", cls="dropdown-content menu bg-base-200 rounded-box z-10 w-64 p-2 shadow",
            **on("click", "closeMenu")),
         cls="dropdown dropdown-end",
@@ -123,11 +186,10 @@ def MoreMenu(urls: dict[str, Any]) -> Any:
 
 def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status: str) -> Any:
     return Header(
-        ChatMenu(urls["history"]),
+        ChatMenu(urls["history"], urls["search"]),
         ChatTitle(chat, urls["rename"]),
         Span(model_label, cls="badge badge-ghost badge-sm hidden sm:inline-flex", title=urls["model_help"],
              data_testid="model-badge"),
-        Div(cls="flex-1"),
         ShellStatus(shell_status),
         Button(Icon("moon"), cls="btn btn-sm btn-ghost", aria_label="Toggle dark theme", data_testid="theme-toggle",
                **on("click", "toggleTheme")),
@@ -137,5 +199,6 @@ def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status:
         Button(Icon("trash"), cls="btn btn-sm btn-ghost", data_testid="delete-chat", aria_label="Delete chat",
                **on("click", "confirmDelete")),
         DeleteDialog(urls["delete"]),
+        ShortcutsDialog(),
         cls="navbar gap-1 border-b border-base-300 px-2 min-h-12 shrink-0",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fasthtml.common import Button, Div, Footer, Form, Input, Main, P, Span, Textarea, Title
+from fasthtml.common import A, Button, Div, Footer, Form, Input, Main, P, Span, Textarea, Title
 
 from ui import ids
 from ui.alpine import bind, on
@@ -13,13 +13,16 @@ from ui.icons import Icon
 from varro.db.models import Chat
 
 
-def ChatInput() -> Any:
-    """The input bar: a textarea that sends on Enter, the send button, and the stop button."""
+def ChatInput(max_chars: int) -> Any:
+    """The input bar: a textarea that sends on Enter, the send button, and the stop button.
+
+    `max_chars` is the server's limit: the page refuses a longer message itself and keeps the draft.
+    """
     return Footer(
         Form(
             Input(type="hidden", name="action", value="send"),
             Textarea(id=ids.INPUT, name="msg", rows="1", placeholder="Message Varro…  (Enter to send, Shift+Enter for a new line)",
-                     aria_label="Message", cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
+                     aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
                      x_ref="input", **on("keydown", "onKeydown"), **on("input", "autosize")),
             Button(Icon("send"), cls="btn btn-primary", data_testid="send", aria_label="Send",
                    **bind("disabled", "running"), x_show="idle"),
@@ -57,16 +60,19 @@ def Welcome(model_label: str, model_help: str) -> Any:
         P("Ask anything. I can run Python in a shell that remembers your variables, and draw plots.",
           cls="opacity-70"),
         Div(*prompts, cls="grid gap-2 sm:grid-cols-3 w-full"),
-        P(f"Model: {model_label}. {model_help}", cls="text-xs opacity-60", data_testid="model-help"),
+        P(f"Model: {model_label}. {model_help}", cls="text-xs opacity-70", data_testid="model-help"),
         cls="welcome flex flex-col items-center text-center gap-3 py-10", data_testid="welcome",
     )
 
 
-def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], shell_status: str = "not started") -> Any:
+def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], shell_status: str = "not started",
+             max_chars: int = 20_000) -> Any:
     """The whole chat page; `turns` are the rendered stored turns."""
     return (
         Title(f"{chat.title or 'New chat'} · Varro"),
         Div(
+            A("Skip to the message box", href=f"#{ids.INPUT}", data_testid="skip-link", **on("click.prevent", "focusInput"),
+              cls="sr-only focus:not-sr-only focus:absolute focus:z-30 focus:m-2 btn btn-sm btn-primary"),
             ChatHeader(chat, model_label, urls, shell_status),
             Main(
                 # A log region that is busy while an answer streams: screen readers wait for the
@@ -80,10 +86,23 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
                    x_show="showJump", x_cloak=True, **on("click", "jumpToLatest"), data_testid="jump-latest"),
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
-            ChatInput(),
+            ChatInput(max_chars),
             id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"],
-            data_chat_id=str(chat.id),
+            data_chat_id=str(chat.id), data_answer_url=urls["answer"],
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
+        ),
+    )
+
+
+def ChatGone(chats_url: str) -> Any:
+    """A chat that is not there (deleted, or never yours): say so, and offer the way back."""
+    return (
+        Title("Chat not found · Varro"),
+        Main(
+            P("This chat is not here", cls="text-2xl font-semibold"),
+            P("It may have been deleted, or the link is wrong.", cls="opacity-80"),
+            A("Back to your chats", href=chats_url, cls="btn btn-primary", data_testid="back-to-chats"),
+            cls="flex flex-col items-center justify-center gap-3 h-dvh bg-base-100 text-base-content p-4 text-center",
         ),
     )
 
@@ -93,8 +112,8 @@ def Progress(state: str, detail: str = "", oob: bool = False) -> Any:
 
     It is the page's status region: a screen reader hears "Responding…" and "Done", not every token.
     """
-    label = {"thinking": "Thinking…", "tool": f"Running {detail or 'a tool'}…"}.get(state, "")
-    running = state in ("thinking", "tool")
+    label = {"thinking": "Thinking…", "writing": "Writing…", "tool": f"Running {detail or 'a tool'}…"}.get(state, "")
+    running = state in ("thinking", "writing", "tool")
     # A pulsing label rather than DaisyUI's loading dots: those are an SMIL-animated SVG used as a mask, which
     # cost ~5 ms of style work in the turn's first frame and a repaint on every frame of the stream.
     return Div(

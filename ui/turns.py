@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fasthtml.common import Button, Div, Form, Input, Span, Textarea
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolReturnPart
+from fasthtml.common import A, Button, Div, Form, Input, Span, Textarea
+from pydantic_ai.messages import ModelMessage, ModelResponse
 
 from ui import ids
 from ui.alpine import on
 from ui.icons import Icon
 from ui.nodes import ResponseBlock, ToolsBlock
-from varro.chat.content import Attachment
+from varro.chat.content import Attachment, nodes_of
 
 
 def UserBubble(k: int, text: str) -> Any:
@@ -26,14 +26,16 @@ def UserBubble(k: int, text: str) -> Any:
                 Textarea(text, name="msg", rows="3", cls="textarea textarea-bordered w-full text-base-content",
                          aria_label="Edit message", x_ref="editor", **on("keydown.escape.stop", "cancel")),
                 Div(Button("Cancel", type="button", cls="btn btn-sm", **on("click", "cancel")),
-                    Button("Save & regenerate", cls="btn btn-sm btn-primary", data_testid=f"save-edit-{k}"),
+                    # The label says what the save will remove (chat.js counts the later turns).
+                    Button("Save & regenerate", cls="btn btn-sm btn-primary", data_testid=f"save-edit-{k}",
+                           x_text="saveLabel"),
                     cls="flex gap-2 justify-end mt-1"),
                 ws_send=True, x_show="editing", x_cloak=True, data_turn=str(k),
             ),
             cls="chat-bubble chat-bubble-primary max-w-[85%]",
         ),
         Div(Button(Icon("edit", 14), cls="btn btn-ghost btn-xs", aria_label="Edit message", data_testid=f"edit-{k}",
-                   **on("click", "start"), x_show="notEditing"), cls="chat-footer opacity-60"),
+                   **on("click", "start"), x_show="notEditing", x_ref="editButton"), cls="chat-footer opacity-60"),
         id=ids.user(k), cls="chat chat-end", x_data="editable",
     )
 
@@ -57,8 +59,11 @@ def ErrorBlock(message: str) -> Any:
     return Div(Span("⚠", aria_hidden="true"), Span(message), role="alert", cls="alert alert-error alert-soft text-sm")
 
 
-def NoticeBlock(message: str) -> Any:
-    return Div(message, role="status", cls="alert alert-info alert-soft text-sm")
+def NoticeBlock(message: str, refs: Sequence[Sequence[Any]] = ()) -> Any:
+    """A notice in an answer; `refs` (turn index, start of its message) link to the turns it is about."""
+    links = [A(f"“{text}”", href=f"#{ids.turn(int(k))}", cls="link", data_testid=f"notice-ref-{k}") for k, text in refs]
+    return Div(Span(message), *links, role="status", cls="alert alert-info alert-soft text-sm flex flex-wrap gap-x-2",
+               data_testid="notice")
 
 
 def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) -> Any:
@@ -70,7 +75,12 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
     if meta.get("duration_ms") is not None:
         bits.append(f"{meta['duration_ms'] / 1000:.1f} s")
     marker = Span("Stopped", cls="badge badge-warning badge-sm", data_testid=f"stopped-{k}") if status == "stopped" else None
-    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-50"),
+    # Shown on the last turn only (CSS): an edit of it with the same text (chat.js).
+    regenerate = Button(Icon("refresh", 14), "Regenerate", type="button", cls="regenerate btn btn-ghost btn-xs",
+                        data_action="regenerate", data_testid=f"regenerate-{k}", aria_label="Regenerate the answer",
+                        title="Regenerate (Alt+R)")
+    # opacity-70 keeps the quiet look at 4.5:1 contrast or more in both themes (WCAG AA).
+    return Div(marker, Span(" · ".join(str(b) for b in bits if b), cls="opacity-70"), regenerate,
                id=ids.meta(k), cls="turn-meta text-xs flex gap-2 items-center", data_status=status,
                hx_swap_oob="true" if oob else None)
 
@@ -78,21 +88,14 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
 def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping[str, Sequence[Attachment]],
                   image_url: Any) -> list[Any]:
     """Node blocks numbered as the live stream numbers them: one per response, one per tool step."""
-    blocks, n = [], 0
-    for m in messages:
-        if isinstance(m, ModelResponse):
-            blocks.append(ResponseBlock(k, n, m))
-        elif isinstance(m, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in m.parts):
-            blocks.append(ToolsBlock(k, n, m, attachments, image_url))
-        else:
-            continue
-        n += 1
-    return blocks
+    return [ResponseBlock(k, n, m) if isinstance(m, ModelResponse) else ToolsBlock(k, n, m, attachments, image_url)
+            for n, m in enumerate(nodes_of(messages))]
 
 
 def StoredTurn(k: int, user_text: str, status: str, messages: Sequence[ModelMessage],
                attachments: Mapping[str, Sequence[Attachment]], meta: Mapping[str, Any], image_url: Any) -> Any:
     blocks = MessageBlocks(k, messages, attachments, image_url)
+    blocks += [NoticeBlock(n.get("message", ""), n.get("refs", ())) for n in meta.get("notices", [])]
     if status == "error" and meta.get("error"):
         blocks.append(ErrorBlock(meta["error"]))
     return TurnShell(k, user_text, *blocks, footer=TurnMeta(k, status, meta))

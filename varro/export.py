@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -32,6 +33,31 @@ def _steps(turn: Turn) -> Iterator[tuple[str, Any]]:
                 yield "cell", (code, returns.get(part.tool_call_id), attachments.get(part.tool_call_id, []))
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^( {0,3})(#{1,6})(?=\s|$)")
+
+
+def as_section(text: str, levels: int = 2) -> str:
+    """A message's markdown made safe to nest under the export's `##` headings.
+
+    Its headings go `levels` deeper (at most `######`), so they don't read as new turns; a fence left
+    open (a stopped answer) is closed, so the rest of the file isn't swallowed into a code block.
+    """
+    out, fence = [], ""
+    for line in text.split("\n"):
+        if m := _FENCE.match(line):
+            if not fence:
+                fence = m.group(1)
+            elif m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip(" `~"):
+                fence = ""
+        elif not fence:
+            line = _HEADING.sub(lambda h: h.group(1) + "#" * min(6, len(h.group(2)) + levels), line)
+        out.append(line)
+    if fence:
+        out.append(fence)
+    return "\n".join(out)
+
+
 def _meta(ret: ToolReturnPart | None) -> dict[str, Any]:
     return ret.metadata if ret is not None and isinstance(ret.metadata, dict) else {}
 
@@ -39,10 +65,10 @@ def _meta(ret: ToolReturnPart | None) -> dict[str, Any]:
 def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str:
     out = [f"# {title or 'Chat'}\n"]
     for turn in turns:
-        out.append(f"## You\n\n{turn.user_text}\n\n## Varro\n")
+        out.append(f"## You\n\n{as_section(turn.user_text)}\n\n## Varro\n")
         for kind, value in _steps(turn):
             if kind == "text":
-                out.append(value + "\n")
+                out.append(as_section(value) + "\n")
                 continue
             code, ret, images = value
             out.append(f"```python\n{code}\n```\n")

@@ -6,13 +6,18 @@ document.addEventListener("alpine:init", () => {
   const NEAR_BOTTOM_PX = 48;
   // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
   const TOO_BIG = 1009;
+  const REPLACED = 4001; // app/ws.py: a newer tab took the chat
+  // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
+  const TOUCH = matchMedia("(pointer: coarse)").matches;
 
   Alpine.data("chat", () => ({
     running: false,
     showJump: false,
     stick: true,
     scrollQueued: false,
-    autoTop: 0,
+    lastTop: 0,
+    lastDist: 0,
+    replaced: false,
 
     /** Listen to the socket: lock on send, follow the stream, unlock when the server says so. */
     init() {
@@ -24,6 +29,8 @@ document.addEventListener("alpine:init", () => {
       this.$el.addEventListener("click", this.onClick);
       this.onOpen = (e) => this.hello(e);
       this.onClose = (e) => this.closed(e);
+      this.onSettle = () => this.syncTitle();
+      this.$el.addEventListener("htmx:afterSettle", this.onSettle);
       this.$el.addEventListener("htmx:wsOpen", this.onOpen);
       this.$el.addEventListener("htmx:wsClose", this.onClose);
       this.$el.addEventListener("htmx:wsConfigSend", this.onConfigSend);
@@ -32,7 +39,14 @@ document.addEventListener("alpine:init", () => {
       document.addEventListener("keydown", this.onKey);
       this.readProgress();
       this.decorate(this.$el);
-      this.scrollToBottom();
+      this.markLastTurn();
+      if (TOUCH) this.$refs.input.placeholder = "Message Varro…";
+      // Chunks out of view have an estimated height (content-visibility) that is corrected as they come into
+      // view, and the page grows after load: while following, any change of the list's size re-pins the end.
+      this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
+      this.resizer.observe(document.getElementById("chat-turns"));
+      this.openAt(location.hash);
+      this.$refs.input.focus({ preventScroll: true });
     },
 
     destroy() {
@@ -43,6 +57,8 @@ document.addEventListener("alpine:init", () => {
       this.$el.removeEventListener("htmx:wsAfterMessage", this.onAfterMessage);
       document.removeEventListener("keydown", this.onKey);
       this.$el.removeEventListener("click", this.onClick);
+      this.$el.removeEventListener("htmx:afterSettle", this.onSettle);
+      this.resizer.disconnect();
     },
 
     get idle() { return !this.running; },
@@ -66,23 +82,64 @@ document.addEventListener("alpine:init", () => {
       e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
     },
 
-    /** The socket closed for good because a message was too large: tell the user and unlock the input. */
+    /** The socket closed for good: a message was too large, or another tab took the chat. */
     closed(e) {
+      if (e.detail.event.code === REPLACED) this.replaced = true;
       if (e.detail.event.code !== TOO_BIG) return;
-      const alert = document.createElement("div");
-      alert.setAttribute("role", "alert");
-      alert.className = "alert alert-error alert-soft text-sm";
-      alert.textContent = "That message was far too long to send, so the connection was closed. Reload the page to continue.";
-      document.getElementById("chat-notices").replaceChildren(alert);
+      this.notify("That message was far too long to send, so the connection was closed. Reload the page to continue.");
       this.running = false;
     },
 
-    /** Before a frame leaves: refuse empty or overlapping sends; an edit truncates the page at once. */
+    /** An alert in the notice area above the input, with an optional link (text, href, test id). */
+    notify(message, link) {
+      const alert = document.createElement("div");
+      alert.setAttribute("role", "alert");
+      alert.className = "alert alert-error alert-soft text-sm";
+      const text = document.createElement("span");
+      text.textContent = message;
+      alert.append(text);
+      if (link) {
+        const a = document.createElement("a");
+        a.className = "btn btn-sm";
+        a.textContent = link.text;
+        a.href = link.href;
+        a.dataset.testid = link.testid;
+        alert.append(a);
+      }
+      document.getElementById("chat-notices").replaceChildren(alert);
+    },
+
+    /** Why a message can't go now, or null: another tab has the chat, a reply is running, or it is too long. */
+    refusal(action, msg) {
+      if (this.replaced) {
+        return "This tab is not the live tab: the chat is open in another tab, so nothing was sent. Your text is kept.";
+      }
+      if (this.running && action === "edit") {
+        return "A reply is still being written: stop it first (Esc or the stop button), or wait for it to finish.";
+      }
+      const limit = Number(this.$refs.input.dataset.maxChars);
+      if (limit && msg.length > limit) {
+        const over = msg.length - limit;
+        return `That message is ${over.toLocaleString("en")} characters too long (${msg.length.toLocaleString("en")}; ` +
+          `the limit is ${limit.toLocaleString("en")}). Shorten it and send again: your text is kept.`;
+      }
+      return null;
+    },
+
+    /** Before a frame leaves: refuse empty, overlapping or refused sends; an edit truncates the page at once. */
     configSend(e) {
       const p = e.detail.parameters;
       const action = p.action;
       if (action === "send" || action === "edit") {
-        if (this.running || !String(p.msg || "").trim()) { e.preventDefault(); return; }
+        const msg = String(p.msg || "");
+        const why = this.refusal(action, msg);
+        if (why) {
+          e.preventDefault();
+          const takeBack = { text: "Use it here", href: location.href, testid: "take-back" };
+          this.notify(why, this.replaced ? takeBack : null);
+          return;
+        }
+        if (this.running || !msg.trim()) { e.preventDefault(); return; }
         if (action === "edit") this.truncateAfter(Number(p.turn));
         this.running = true;
         this.stick = true;
@@ -102,6 +159,8 @@ document.addEventListener("alpine:init", () => {
     /** After each server frame: read the run state, and follow the stream once per animation frame. */
     afterMessage(e) {
       this.readProgress();
+      if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
+      if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       // Only frames with finished blocks need decorating; deltas are plain text.
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
         this.decorate(document.getElementById("chat-turns"));
@@ -143,10 +202,10 @@ document.addEventListener("alpine:init", () => {
       if (!b) return;
       if (b.dataset.action === "copy-code") {
         this.copy(b.parentElement.querySelector("pre").innerText, b);
+      } else if (b.dataset.action === "regenerate") {
+        this.regenerate(b.closest(".turn"));
       } else if (b.dataset.action === "copy-answer") {
-        const node = b.closest(".node");
-        const text = [...node.querySelectorAll(".assistant-text")].map((t) => t.innerText).join("\n\n");
-        this.copy(text, b);
+        this.copyAnswer(b);
       } else if (b.dataset.action === "toggle-output") {
         const pre = b.previousElementSibling;
         const collapsed = pre.classList.toggle("collapsed");
@@ -154,8 +213,25 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
-    copy(text, button) {
-      navigator.clipboard.writeText(text).then(() => {
+    /**
+     * Copy an answer's markdown as the model wrote it (from the server), not the rendered text with the
+     * code blocks' button labels in it; a node not stored yet (its turn still runs) falls back to its text.
+     */
+    copyAnswer(button) {
+      const node = button.closest(".node");
+      const [, k, n] = node.id.split("-");
+      const shown = () => [...node.querySelectorAll(".assistant-text")].map((t) => t.innerText).join("\n\n");
+      const text = fetch(`${this.$el.dataset.answerUrl}?k=${k}&n=${n}`)
+        .then((r) => (r.ok ? r.text() : shown()), shown)
+        .then((t) => new Blob([t], { type: "text/plain" }));
+      // A promise in the ClipboardItem keeps the click's user activation across the fetch.
+      this.copy(new ClipboardItem({ "text/plain": text }), button);
+    },
+
+    /** Put a string or a ClipboardItem on the clipboard; the button says "Copied" for a moment. */
+    copy(content, button) {
+      const done = typeof content === "string" ? navigator.clipboard.writeText(content) : navigator.clipboard.write([content]);
+      done.then(() => {
         const was = button.textContent;
         button.textContent = "Copied";
         setTimeout(() => { button.textContent = was; }, 1200);
@@ -190,30 +266,48 @@ document.addEventListener("alpine:init", () => {
       });
     },
 
+    /** Open at the end, or at the turn a search result pointed to (`#turn-k`), marked until the next click. */
+    openAt(hash) {
+      const target = /^#turn-\d+$/.test(hash) ? document.querySelector(hash) : null;
+      if (!target) { this.scrollToBottom(); return; }
+      this.stick = false;
+      target.scrollIntoView({ block: "start" });
+      target.classList.add("search-target");
+      document.addEventListener("click", () => target.classList.remove("search-target"), { once: true });
+    },
+
     scrollToBottom() {
       const el = this.$refs.scroller;
       el.scrollTop = el.scrollHeight;
-      this.autoTop = el.scrollTop; // where we put it: a scroll event at or below this is ours, not the user's
+      this.lastTop = el.scrollTop;
+      this.lastDist = 0;
     },
 
-    /** A user scroll decides whether we follow the stream: up means "let me read", back down means "follow". */
+    /**
+     * A user scroll decides whether we follow the stream: up means "let me read", back down means "follow".
+     * Up is the top moving up while the end moves away: a chunk shrinking to its real height also lowers
+     * scrollTop (clamped, or anchored), but leaves the end where it was, and must not stop the following.
+     */
     onScroll() {
       const el = this.$refs.scroller;
-      if (el.scrollTop + 2 < this.autoTop) this.stick = false;
-      if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX) this.stick = true;
-      this.autoTop = Math.min(this.autoTop, el.scrollTop);
-      if (this.stick) this.showJump = false;
+      const top = el.scrollTop;
+      const dist = el.scrollHeight - top - el.clientHeight;
+      if (top + 2 < this.lastTop && dist > this.lastDist + 2) this.stick = false;
+      // Jump to latest stays until the end is reached, not merely until a scroll goes down.
+      if (dist < NEAR_BOTTOM_PX) { this.stick = true; this.showJump = false; }
+      this.lastTop = top;
+      this.lastDist = dist;
     },
 
     jumpToLatest() {
       this.stick = true;
-      this.showJump = false;
       this.scrollToBottom();
+      this.$refs.input.focus({ preventScroll: true });
     },
 
-    /** Enter sends, Shift+Enter is a new line, Up in an empty input edits the last message. */
+    /** Enter sends (a new line on touch devices), Shift+Enter is a new line, Up in an empty input edits the last message. */
     onKeydown(e) {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !TOUCH) {
         e.preventDefault();
         if (!this.running) this.$refs.input.form.requestSubmit();
       } else if (e.key === "ArrowUp" && !this.$refs.input.value) {
@@ -222,9 +316,33 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
-    /** Esc anywhere stops a running answer. */
+    /** Page keys: Esc, Alt+R (regenerate), ? (the shortcuts sheet); docs in ui/header.py SHORTCUTS. */
     globalKey(e) {
-      if (e.key === "Escape" && this.running && !e.defaultPrevented) this.$refs.stopForm.requestSubmit();
+      if (e.defaultPrevented) return;
+      const typing = e.target.closest && e.target.closest("input, textarea, [contenteditable]");
+      if (e.altKey && e.code === "KeyR") {
+        const last = document.querySelector("#chat-turns > .turn.last-turn");
+        if (last && last.querySelector("[data-action=regenerate]")) { e.preventDefault(); this.regenerate(last); }
+      } else if (e.key === "?" && !typing && !document.querySelector("dialog[open]")) {
+        e.preventDefault();
+        this.showShortcuts();
+      } else if (e.key === "Escape") {
+        this.escape(e);
+      }
+    },
+
+    /** Esc closes the innermost open thing (dialog, menu); with nothing open it stops a running answer. */
+    escape(e) {
+      if (document.querySelector("dialog[open]")) return; // the dialog closes itself
+      const menu = document.activeElement?.closest(".dropdown");
+      if (menu) { e.preventDefault(); this.closeMenu(); return; }
+      if (this.running) this.$refs.stopForm.requestSubmit();
+    },
+
+    /** The browser tab's title follows the chat's (a rename, the automatic title). */
+    syncTitle() {
+      const title = document.querySelector('[data-testid="chat-title-text"]');
+      if (title) document.title = `${title.textContent.trim()} · Varro`;
     },
 
     autosize() {
@@ -244,6 +362,24 @@ document.addEventListener("alpine:init", () => {
       if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
     },
 
+    showShortcuts() { this.closeMenu(); this.$refs.shortcuts.showModal(); },
+
+    /** Mark the last turn: its Regenerate button shows (CSS). */
+    markLastTurn() {
+      const turns = document.querySelectorAll("#chat-turns > .turn");
+      turns.forEach((t, i) => t.classList.toggle("last-turn", i === turns.length - 1));
+    },
+
+    /** Regenerate a turn's answer: an edit of it with the message's own text. */
+    regenerate(turn) {
+      const form = turn.querySelector("form[data-turn]");
+      const editor = form.querySelector("textarea");
+      editor.value = editor.defaultValue;
+      form.requestSubmit();
+    },
+
+    focusInput() { this.$refs.input.focus(); },
+
     confirmDelete() { this.$refs.deleteDialog.showModal(); },
 
     /** DaisyUI dropdowns stay open while focused: a chosen action closes its menu. */
@@ -252,13 +388,66 @@ document.addEventListener("alpine:init", () => {
 
   Alpine.data("editable", () => ({
     editing: false,
+    later: 0,
     get notEditing() { return !this.editing; },
+    /** The save button says what saving removes: every later turn (the seed's rule). */
+    get saveLabel() {
+      const n = this.later;
+      return n ? `Save & regenerate (removes ${n} later turn${n === 1 ? "" : "s"})` : "Save & regenerate";
+    },
     /** Open the inline editor with the message's text. */
     start() {
+      this.later = 0;
+      for (let t = this.$root.closest(".turn").nextElementSibling; t; t = t.nextElementSibling) {
+        if (t.classList.contains("turn")) this.later += 1;
+      }
       this.editing = true;
       this.$nextTick(() => { this.$refs.editor.focus(); this.$refs.editor.select(); });
     },
-    cancel() { this.editing = false; },
+    /** Close the editor and give focus back to the Edit button, where the user left off. */
+    cancel() {
+      this.editing = false;
+      this.$nextTick(() => this.$refs.editButton.focus());
+    },
+  }));
+
+  Alpine.data("chatMenu", () => ({
+    open: false,
+    get expanded() { return this.open ? "true" : "false"; },
+    /** The button opens or closes the menu (htmx fetches a fresh list on each click); open, the search has focus. */
+    toggle() {
+      this.open = !this.open;
+      if (this.open) {
+        this.$refs.search.value = "";
+        this.$nextTick(() => this.$refs.search.focus());
+      }
+    },
+    /** Close, and give focus back to the button when it was in the menu. */
+    close() {
+      if (!this.open) return;
+      this.open = false;
+      if (this.$root.contains(document.activeElement)) this.$refs.menuButton.focus();
+    },
+    items() { return [...this.$root.querySelectorAll('[role="menuitem"]')]; },
+    /** Arrows, Home and End move through the chats; Esc and Tab close the menu. */
+    menuKey(e) {
+      if (!this.open) return;
+      const items = this.items();
+      const at = items.indexOf(document.activeElement);
+      const keys = at < 0 ? { ArrowDown: 0, ArrowUp: items.length - 1 } // in the search box Home/End move the caret
+        : { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
+      const to = keys[e.key];
+      if (to !== undefined && items.length) {
+        e.preventDefault();
+        items[(to + items.length) % items.length].focus();
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        this.close();
+      } else if (e.key === "Tab") {
+        this.open = false;
+      }
+    },
   }));
 
   Alpine.data("rename", () => ({
@@ -268,6 +457,9 @@ document.addEventListener("alpine:init", () => {
       this.renaming = true;
       this.$nextTick(() => { this.$refs.titleInput.focus(); this.$refs.titleInput.select(); });
     },
-    cancelRename() { this.renaming = false; },
+    cancelRename() {
+      this.renaming = false;
+      this.$nextTick(() => this.$refs.titleButton.focus());
+    },
   }));
 });

@@ -72,7 +72,7 @@ def test_each_turn_shows_model_tokens_and_time(new_chat: Page) -> None:
     page = new_chat
     send(page, "A quick one")
     wait_turn_done(page, 0)
-    meta = page.locator("#meta-0").inner_text()
+    meta = page.locator("#meta-0").inner_text().removesuffix("Regenerate").strip()
     assert "demo" in meta and "out tokens" in meta and meta.strip().endswith("s")
 
 
@@ -183,3 +183,18 @@ def test_screenshots_of_both_themes(new_chat: Page, tmp_path: Path) -> None:
         assert page.get_by_test_id("jump-latest").is_hidden(), "following the stream, no jump button"
         page.screenshot(path=out / f"{theme}.png")
         assert (out / f"{theme}.png").stat().st_size > 20_000
+    # Search, as the user types, in the chats menu.
+    page.evaluate("document.documentElement.setAttribute('data-theme', 'light')")
+    page.get_by_test_id("chat-menu").click()
+    page.keyboard.type("squares")
+    expect(page.locator("#chat-menu-list [data-testid^=search-result-]").first).to_be_visible()
+    page.wait_for_timeout(400)
+    page.screenshot(path=out / "search.png")
+    page.keyboard.press("Escape")
+    # A phone, mid-conversation.
+    page.set_viewport_size({"width": 390, "height": 760})
+    send(page, "Compare lists and tuples in a table")
+    wait_turn_done(page, 1)
+    page.wait_for_timeout(400)
+    page.screenshot(path=out / "phone.png")
+    assert (out / "phone.png").stat().st_size > 20_000

@@ -24,7 +24,8 @@ SECRET = "alice-secret-7f3a"
 PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
 # Every path of the module that takes an id; a new one must be added to the tests below.
 ID_ROUTES = {"/chat/{chat_id:rowid}", "/chat/{chat_id:rowid}/rename", "/chat/{chat_id:rowid}/delete",
-             "/chat/{chat_id:rowid}/export.{fmt}", "/chat/uploads/{path:path}", "/chat/ws"}
+             "/chat/{chat_id:rowid}/export.{fmt}", "/chat/{chat_id:rowid}/answer", "/chat/uploads/{path:path}",
+             "/chat/ws"}
 
 
 class World:
@@ -84,11 +85,17 @@ def test_routes_as_another_user(world: World) -> None:
     chat, bob = world.chat, world.bob
     for method, path in [("get", f"/chat/{chat}"), ("post", f"/chat/{chat}/rename"), ("post", f"/chat/{chat}/delete"),
                          ("get", f"/chat/{chat}/export.md"), ("get", f"/chat/{chat}/export.ipynb"),
+                         ("get", f"/chat/{chat}/answer?k=0&n=0"), ("get", f"/chat/{chat}/answer?k=0&n=1"),
                          ("get", f"/chat/uploads/{world.upload}")]:
         resp = bob.post(path, data={"title": "pwned"}) if method == "post" else bob.get(path)
         assert resp.status_code == 404, path
         assert_nothing_of_alices(resp.content)
-    for path in [f"/chat/history?current={chat}", "/chat/history", f"/chat/{world.bob_chat}"]:
+    assert f"search-result-{chat}" in world.alice.get(f"/chat/search?q={SECRET}").text  # the search does find it
+    for q in (SECRET, "plans"):  # (the page echoes the query itself in its canonical link: look at the results)
+        found = bob.get(f"/chat/search?q={q}").text
+        assert f"search-result-{chat}" not in found and "Plans" not in found
+    for path in [f"/chat/history?current={chat}", "/chat/history", f"/chat/{world.bob_chat}",
+                 "/chat/history?everything=1"]:
         resp = bob.get(path)
         assert resp.status_code == 200
         assert_nothing_of_alices(resp.content)

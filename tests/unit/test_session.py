@@ -216,10 +216,13 @@ async def test_restored_state_that_differs_is_reported(store: Store, tmp_path: P
 
     again.sink = sink
     await again.send("roll again")
-    notices = [e.message for e in events if type(e).__name__ == "Notice"]
+    notices = [e for e in events if type(e).__name__ == "Notice"]
     # The page says what is happening while the earlier cell runs again, then what came out different.
-    assert notices == ["Restoring Python state: re-running 1 earlier cell first.",
-                       "Restored shell state differs from what turn 1 showed."]
+    assert [n.message for n in notices] == ["Restoring Python state: re-running 1 earlier cell first.",
+                                            "The restored shell differs from what these earlier answers showed:"]
+    assert notices[1].refs == ((0, "roll"),), "the turn is named as the page shows it: by its message"
+    stored = (await again.turns.list())[-1]
+    assert stored.content["meta"]["notices"] == [{"message": notices[1].message, "refs": [[0, "roll"]]}]
 
 
 async def test_a_spinning_cell_does_not_stall_another_session(store: Store, tmp_path: Path, closing: list) -> None:

@@ -91,6 +91,19 @@ def answer_markdown(topic: str, turn: int, earlier_topic: str | None) -> str:
     )
 
 
+def table_markdown(topic: str) -> str:
+    """An answer that is mostly a table ("... in a table")."""
+    return (
+        f"Side by side, in short ({topic}):\n\n"
+        "| aspect | short answer | where to start |\n"
+        "|---|---|---|\n"
+        "| definition | what it is, in one line | a glossary |\n"
+        "| motivation | why it matters | a worked example |\n"
+        "| first step | the smallest useful thing to try | `print()` the data |\n\n"
+        "Ask for any row in more detail."
+    )
+
+
 def title_text(topic: str) -> str:
     """A one-line chat title."""
     return f"{topic[:1].upper()}{topic[1:]}"

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelMessagesTypeAdapter,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolReturnPart,
+)
 
 CONTENT_VERSION = 1
 
@@ -58,3 +66,20 @@ def attachments_of(content: dict[str, Any]) -> dict[str, list[Attachment]]:
 def meta_of(content: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = migrate(content).get("meta", {})
     return meta
+
+
+def nodes_of(messages: Sequence[ModelMessage]) -> list[ModelResponse | ModelRequest]:
+    """The messages that make the page's nodes, in the order the stream numbers them: each model response,
+    and each request that carries tool results (a tool step). Node n of a turn is `nodes_of(...)[n]`."""
+    return [m for m in messages if isinstance(m, ModelResponse)
+            or (isinstance(m, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in m.parts))]
+
+
+def answer_markdown(messages: Sequence[ModelMessage], n: int) -> str | None:
+    """The text node n of a turn wrote, as the model wrote it (markdown), or None when node n wrote none."""
+    nodes = nodes_of(messages)
+    node = nodes[n] if 0 <= n < len(nodes) else None
+    if not isinstance(node, ModelResponse):
+        return None
+    texts = [p.content for p in node.parts if isinstance(p, TextPart) and p.content.strip()]
+    return "\n\n".join(texts) or None

@@ -15,7 +15,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse
 from varro.chat.content import Attachment
 
 PartKind = Literal["text", "thinking", "tool_call"]
-Progress = Literal["thinking", "tool", "done"]
+Progress = Literal["thinking", "writing", "tool", "done"]
 TurnStatus = Literal["complete", "stopped", "error"]
 
 
@@ -84,10 +84,14 @@ class TurnFailed:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something the user should know that is not part of the answer (e.g. restored state differs)."""
+    """Something the user should know that is not part of the answer (e.g. restored state differs).
+
+    `refs` name earlier turns the way the page shows them: (turn index, the start of its message).
+    """
 
     turn: int
     message: str
+    refs: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

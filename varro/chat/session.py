@@ -74,6 +74,12 @@ class SessionDeps:
     on_event: OnEvent | None = None  # the host's hook, awaited once each turn is stored
 
 
+def quote(text: str, limit: int = 40) -> str:
+    """The start of a message, on one line, as a notice names its turn."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 class ChatSession:
     def __init__(self, user_id: int, chat_id: int, turns: ChatTurns, deps: SessionDeps,
                  chats: UserChats | None = None) -> None:
@@ -83,6 +89,8 @@ class ChatSession:
         self.deps = deps
         self.titler = Titler(chats, chat_id, deps.model, self._emit)
         self.history: list[ModelMessage] = []
+        self.user_texts: dict[int, str] = {}  # turn index -> the user's message, to name turns in notices
+        self.notices: list[Notice] = []  # this turn's, stored with it
         self.turn_count = 0
         self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [], deps.keeper, (user_id, chat_id), deps.pool)
         self.sink: Sink | None = None
@@ -96,6 +104,7 @@ class ChatSession:
         """Read the stored turns; the shell will replay their cells when it is first needed."""
         stored = await self.turns.list()
         self.history = [m for t in stored for m in closed(messages_of(t.content))]
+        self.user_texts = {t.idx: t.user_text for t in stored}
         self.turn_count = stored[-1].idx + 1 if stored else 0
         since = max(await self.turns.shell_resets(), default=0)  # cells before a reset are not restored
         await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))],
@@ -191,14 +200,19 @@ class ChatSession:
 
     async def _run_cell(self, turn: int, code: str) -> CellResult:
         async def diverged(turns: list[int]) -> None:
-            which = ", ".join(str(t + 1) for t in turns)
-            await self._emit(Notice(turn, f"Restored shell state differs from what turn {which} showed."))
+            # Turns have no numbers on the page: name them by the start of their message.
+            refs = tuple((t, quote(self.user_texts.get(t, ""))) for t in turns)
+            notice = Notice(turn, "The restored shell differs from what these earlier answers showed:", refs)
+            self.notices.append(notice)
+            await self._emit(notice)
 
-        async def notice(text: str) -> None:
-            await self._emit(Notice(turn, text))
+        async def notice(text: str) -> None:  # what a restore could not bring back: kept with the turn
+            kept = Notice(turn, text)
+            self.notices.append(kept)
+            await self._emit(kept)
 
         if (restoring := self.shell.restore_note()) is not None:
-            await notice(restoring)
+            await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
         try:
             return await self.shell.run(code, diverged, notice)
@@ -207,6 +221,7 @@ class ChatSession:
 
     async def _turn(self, k: int, text: str, replaces: bool = False) -> None:
         started, ts = time.monotonic(), utcnow()
+        self.notices = []
         await self._emit(TurnStarted(k, text, replaces))
         if k == 0:
             self.titler.first_message(text)
@@ -266,9 +281,12 @@ class ChatSession:
         }
         if error:
             meta["error"] = error
+        if self.notices:  # kept with the turn, so a reload shows them where the live page did
+            meta["notices"] = [{"message": n.message, "refs": [list(r) for r in n.refs]} for n in self.notices]
         content = build_content(text, ts, messages, deps.attachments, meta)
         await self.turns.append(k, text, content, status)
         self.history.extend(messages)
+        self.user_texts[k] = text
         self.turn_count = k + 1
         if cells := cells_of(k, messages):
             self.shell.record(cells)

@@ -93,6 +93,8 @@ class NodeStreamer:
                         started = _start(self.turn, n, ev)
                         if started is not None:
                             await self.emit(started)
+                            if started.kind == "text":  # the answer itself is being typed now
+                                await self.emit(ProgressChanged(self.turn, "writing"))
                     elif isinstance(ev, PartDeltaEvent) and (text := _delta_text(ev)):
                         await self.emit(PartDelta(self.turn, n, ev.index, text))
             except BaseException:

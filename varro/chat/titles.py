@@ -25,9 +25,10 @@ class Titler:
         self._task: asyncio.Task[None] | None = None
 
     def first_message(self, text: str) -> None:
-        """Name the chat after `text` if it has no title yet, beside the turn rather than before it:
+        """Name the chat after `text` (a first message, or its edit) unless the user chose the title; beside the turn, not before it:
         the title's database write would otherwise hold the answer's first token back (~90 ms measured)."""
         if self.chats is not None:
+            self.cancel()  # an earlier naming still under way would otherwise land after this one
             self._task = asyncio.create_task(self._name(text))
 
     async def _name(self, text: str) -> None:
@@ -39,7 +40,7 @@ class Titler:
             return
         try:
             chat = await self.chats.get(self.chat_id)
-            if chat is None or chat.title:
+            if chat is None or (chat.title and chat.title != chat.auto_title):
                 return
             await self._retitle(quick_title(text))
         except Exception:
@@ -53,7 +54,7 @@ class Titler:
                 log.warning("could not retitle chat %s", self.chat_id, exc_info=True)
 
     async def _retitle(self, title: str) -> None:
-        if self.chats is not None and await self.chats.rename(self.chat_id, title) is not None:
+        if self.chats is not None and await self.chats.rename(self.chat_id, title, auto=True) is not None:
             await self.emit(TitleChanged(title))
 
     def cancel(self) -> None:

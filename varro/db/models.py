@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 TURN_STATUSES = ("complete", "stopped", "error")
@@ -27,6 +27,9 @@ class Chat(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False))
     title: str = ""
+    # The title Varro gave the chat from its first message; while `title` still equals it, an edit of that
+    # message names the chat again (a title the user chose is left alone).
+    auto_title: str = Field(default="", sa_column=Column(String, nullable=False, server_default=text("''")))
     # Turn indexes before which the user reset the shell; a restore replays only cells after the last one.
     shell_resets: list[int] = Field(default_factory=list,
                                     sa_column=Column(JSON, nullable=False, server_default=text("'[]'")))

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from varro.db.crud.turn import ChatTurns
 from varro.db.engine import Sessions
 from varro.db.models import Chat, utcnow
+from varro.db.search import Hit, search_chats
 
 TITLE_MAX = 80
 
@@ -32,7 +33,12 @@ class UserChats:
     sessions: Sessions
     user_id: int
 
-    async def recent(self, limit: int = 20) -> list[Chat]:
+    async def search(self, q: str, limit: int = 30) -> list[Hit]:
+        """This user's chats whose title or messages match `q` (varro/db/search.py)."""
+        return await search_chats(self.sessions, self.user_id, q, limit)
+
+    async def recent(self, limit: int | None = 20) -> list[Chat]:
+        """Newest first; `limit=None` for every chat."""
         async with self.sessions() as s:
             q = select(Chat).where(Chat.user_id == self.user_id)
             q = q.order_by(col(Chat.updated_at).desc(), col(Chat.id).desc()).limit(limit)
@@ -52,12 +58,15 @@ class UserChats:
             await s.refresh(chat)
             return chat
 
-    async def rename(self, chat_id: int, title: str) -> Chat | None:
+    async def rename(self, chat_id: int, title: str, auto: bool = False) -> Chat | None:
+        """Set the title; `auto` marks it as Varro's (from the first message), which an edit of it may replace."""
         async with self.sessions.write() as s:
             chat = await s.get(Chat, chat_id)
             if chat is None or chat.user_id != self.user_id:
                 return None
             chat.title = clean_title(title)
+            if auto:
+                chat.auto_title = chat.title
             chat.updated_at = utcnow()
             s.add(chat)
             await s.commit()

@@ -1,0 +1,43 @@
+"""Search over chats (SQLite FTS5 kept by triggers): scoped to the user, safe from query syntax, never stale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from varro.db.crud import Store
+
+
+def answer(text: str) -> dict[str, Any]:
+    parts = [{"part_kind": "text", "content": text}, {"part_kind": "tool-call", "tool_name": "run_python",
+                                                      "args": {"code": "secret_code_word = 1"}}]
+    return {"v": 1, "assistant": {"messages": [{"kind": "response", "parts": parts}], "attachments": {}}}
+
+
+async def test_titles_messages_and_answers_match_for_their_owner_only(store: Store) -> None:
+    alice, bob = await store.users.ensure("alice"), await store.users.ensure("bob")
+    chats = store.chats.for_user(alice.id)
+    chat = await chats.create("Rivers of Europe")
+    turns = await chats.turns(chat.id)
+    await turns.append(0, "Tell me about the Danube", answer("It flows through Vienna"))
+    await turns.append(1, "And glaciers?", answer("Glaciers carve valleys"))
+    assert [(h.chat_id, h.turn) for h in await chats.search("rivers")] == [(chat.id, None)]
+    assert [(h.chat_id, h.turn) for h in await chats.search("danu")] == [(chat.id, 0)]  # a prefix, as one types
+    hit = (await chats.search("valleys"))[0]
+    assert (hit.turn, "valleys" in hit.snippet) == (1, True), "answer text, with a snippet"
+    assert await chats.search("secret_code_word") == [], "tool code is not message text"
+    assert await store.chats.for_user(bob.id).search("danube") == []
+    assert await chats.search('" OR * NEAR(') == [] and await chats.search("   ") == []
+
+
+async def test_the_index_follows_edits_and_deletes(store: Store) -> None:
+    alice = await store.users.ensure("alice")
+    chats = store.chats.for_user(alice.id)
+    chat = await chats.create("")
+    turns = await chats.turns(chat.id)
+    await turns.append(0, "Tell me about volcanoes", answer("Lava"))
+    await turns.truncate_from(0)
+    assert await chats.search("volcanoes") == []
+    await turns.append(0, "Tell me about deserts", answer("Sand"))
+    assert [h.turn for h in await chats.search("sand")] == [0]
+    await chats.delete(chat.id)
+    assert await chats.search("deserts") == []

@@ -1,0 +1,29 @@
+"""`python -m app` tells the user where to go only when the page can be opened there."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.server import ROOT, free_port, stop
+
+
+def test_the_server_prints_its_address_only_once_it_accepts_connections(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "VARRO_PORT": str(port), "VARRO_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1",
+           "VARRO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", "VARRO_UPLOADS_DIR": str(tmp_path / "u"),
+           "VARRO_KERNELS_DIR": str(tmp_path / "k")}
+    proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if f"http://127.0.0.1:{port}" in line:
+                break
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass  # refused here before the fix: the address was printed before uvicorn listened
+    finally:
+        stop(proc)
