@@ -72,10 +72,10 @@ def kernel_pool(settings: Settings, isolation: Isolation) -> KernelPool | None:
     """Beside the chats' folders (a pooled kernel's folder is renamed to its chat's: one filesystem)."""
     if isinstance(isolation, Refused) or settings.kernel_pool == 0:
         return None
-    pool = KernelPool(settings.kernel_pool, Path(settings.kernels_dir).parent / "kernel-pool",
+    # It fills when the first session opens (open_session below), not at start-up: an app that never chats, like
+    # most test apps, never starts a kernel.
+    return KernelPool(settings.kernel_pool, Path(settings.kernels_dir).parent / "kernel-pool",
                       partial(kernel_in, settings, isolation))
-    pool.fill()
-    return pool
 
 
 async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
@@ -102,6 +102,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
             raise LookupError(f"chat {chat_id} not found")
         session = ChatSession(user_id, chat_id, turns, deps, chats)
         await session.load()
+        if pool is not None:
+            pool.fill()  # from the first session on, a started kernel waits for the next chat
         return session
 
     demo_user_id = None

@@ -71,9 +71,15 @@ class KernelPool:
 
     async def close(self) -> None:
         self._closed = True
-        if self._filling is not None:
-            self._filling.cancel()
-            await asyncio.gather(self._filling, return_exceptions=True)
+        filling, self._filling = self._filling, None
+        if filling is not None and not filling.done():
+            filling.cancel()
+            if filling.get_loop() is asyncio.get_running_loop():  # a test client may close on another loop
+                await asyncio.gather(filling, return_exceptions=True)
         kernels, self._ready = self._ready, []
-        await asyncio.gather(*(k.shutdown() for k in kernels), return_exceptions=True)
+        for kernel in kernels:
+            try:
+                await kernel.shutdown()
+            except Exception:  # noqa: BLE001  (its loop is gone: the sandbox dies with this process anyway)
+                log.warning("a pooled kernel did not shut down cleanly", exc_info=True)
         await asyncio.to_thread(shutil.rmtree, self.pool_dir, True)
