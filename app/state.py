@@ -57,7 +57,8 @@ async def open_state(settings: Settings) -> VarroState:
     model = resolve_model(settings.model, settings.demo_tps)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
                        model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
-                       images=settings.model_images)
+                       images=settings.model_images, context_tokens=settings.context_tokens,
+                       max_tokens=settings.model_max_tokens)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id)
