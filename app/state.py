@@ -55,10 +55,12 @@ async def open_state(settings: Settings) -> VarroState:
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
+    titles = settings.title_model != "off"
+    title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
                        model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
                        images=settings.model_images, context_tokens=settings.context_tokens,
-                       max_tokens=settings.model_max_tokens)
+                       max_tokens=settings.model_max_tokens, titles=titles, title_model=title_model)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id)

@@ -68,6 +68,8 @@ class SessionDeps:
     images: ImagesMode = "auto"  # VARRO_MODEL_IMAGES (varro.agent.images)
     context_tokens: int | None = None  # VARRO_CONTEXT_TOKENS (varro.chat.context)
     max_tokens: int | None = None  # VARRO_MODEL_MAX_TOKENS: room kept for the answer
+    titles: bool = True  # VARRO_TITLE_MODEL=off: quick titles only
+    title_model: Model | None = None  # VARRO_TITLE_MODEL: a model of its own; None: the chat's, after its answer
 
 
 class ChatSession:
@@ -77,7 +79,8 @@ class ChatSession:
         self.chat_id = chat_id
         self.turns = turns
         self.deps = deps
-        self.titler = Titler(chats, chat_id, deps.model, self._emit)
+        title_model = None if not deps.titles else deps.title_model or deps.model
+        self.titler = Titler(chats, chat_id, title_model, self._emit, shares_provider=deps.title_model is None)
         self.history: list[ModelMessage] = []
         self.turn_count = 0
         self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [])
@@ -197,6 +200,7 @@ class ChatSession:
     async def _turn(self, k: int, text: str, replaces: bool = False) -> None:
         started, ts = time.monotonic(), utcnow()
         await self._emit(TurnStarted(k, text, replaces))
+        self.titler.answer_started()
         if k == 0:
             self.titler.first_message(text)
         deps = Deps(
@@ -276,3 +280,4 @@ class ChatSession:
         self.shell.record(cells_of(k, messages))
         await self._emit(ProgressChanged(k, "done"))
         await self._emit(TurnFinished(k, status, meta))
+        self.titler.answer_finished()
