@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ui.highlight import warm_lexers
-from varro.agent.models import request_settings, resolve_model
+from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, SessionDeps
 from varro.chat.shell_state import KernelFactory
@@ -20,6 +21,8 @@ from varro.db.crud import Store
 from varro.db.engine import create_tables, make_engine, make_sessions
 from varro.shell import KernelShell
 from varro.uploads import UploadStore
+
+log = logging.getLogger("varro")
 
 
 @dataclass
@@ -55,6 +58,8 @@ async def open_state(settings: Settings) -> VarroState:
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
+    if (problem := await check_provider(model)) is not None:
+        log.warning(problem)
     titles = settings.title_model != "off"
     title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
