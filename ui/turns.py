@@ -79,12 +79,13 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
 def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping[str, Sequence[Attachment]],
                   image_url: Any) -> list[Any]:
     """Node blocks numbered as the live stream numbers them: one per response, one per tool step."""
-    blocks, n = [], 0
+    blocks, n, calls = [], 0, []
     for m in messages:
         if isinstance(m, ModelResponse):
             blocks.append(ResponseBlock(k, n, m))
+            calls = m.tool_calls
         elif isinstance(m, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in m.parts):
-            blocks.append(ToolsBlock(k, n, m, attachments, image_url))
+            blocks.append(ToolsBlock(k, n, m, attachments, image_url, calls=calls))
         else:
             continue
         n += 1
