@@ -35,6 +35,7 @@ class VarroState:
     live: LiveSessions
     demo_user_id: int | None = None
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
+    provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
 
     @property
     def model_label(self) -> str:
@@ -49,6 +50,11 @@ def kernel_factory(settings: Settings) -> callable:
     return for_chat
 
 
+async def report_provider(model: Model) -> None:
+    if (problem := await check_provider(model)) is not None:
+        log.warning(problem)
+
+
 async def open_state(settings: Settings) -> VarroState:
     if (path := settings.sqlite_path) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,8 +64,7 @@ async def open_state(settings: Settings) -> VarroState:
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
-    if (problem := await check_provider(model)) is not None:
-        log.warning(problem)
+    checked = asyncio.create_task(report_provider(model))  # beside start-up, which need not wait for it
     titles = settings.title_model != "off"
     title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings),
@@ -81,10 +86,12 @@ async def open_state(settings: Settings) -> VarroState:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, settings.reconnect_grace_s)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, checked)
 
 
 async def close_state(state: VarroState) -> None:
+    if state.provider_check is not None:
+        state.provider_check.cancel()
     await state.live.close_all()
     await state.engine.dispose()
     if state.trace is not None:
