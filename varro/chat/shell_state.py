@@ -35,9 +35,16 @@ class SessionShell:
         self._keeper = keeper
         self._key = key
         self._pool = pool
-        self.snapshots = Snapshots(make_kernel().workdir)
+        self._snapshots: Snapshots | None = None
         self.snapshot_bytes = SNAPSHOT_BYTES
         self._saving: asyncio.Task[None] | None = None
+
+    @property
+    def snapshots(self) -> Snapshots:
+        """The chat's snapshots, in its kernel's working directory (known once a kernel object exists)."""
+        if self._snapshots is None:
+            self._snapshots = Snapshots(self._make_kernel().workdir)
+        return self._snapshots
 
     def restore_note(self) -> str | None:
         """What the next run does before it runs, for the page; None when nothing needs restoring."""
