@@ -67,8 +67,13 @@ class LiveSessions:
                     live.tab = tab
                     return live.session
                 del self._by_user[user_id]
-                await live.session.close()
-            session = await self._open(user_id, chat_id)
+            try:
+                # The new session first: it takes back its chat's kept kernel before the old session's kernel is
+                # kept, so the per-user cap on kernels (live and kept together) never drops the one coming back.
+                session = await self._open(user_id, chat_id)
+            finally:
+                if live is not None and live.chat_id != chat_id:
+                    await live.session.close()
             self._by_user[user_id] = Live(user_id, chat_id, session, tab)
             return session
 
