@@ -394,18 +394,13 @@ class KernelShell:
 
     def _host_env(self) -> dict[str, str]:
         """The unsandboxed kernel's environment (a sandboxed one gets its own from the plan; bwrap clears this)."""
-        if isinstance(self.isolation, Sandbox):
+        if not isinstance(self.isolation, NoSandbox):
             return {}
         assert self._rundir is not None
         env = kernel_env({"IPYTHONDIR": str(self._rundir / "ipython"), **self.extra_env})
         env.update(HOME=str(self.workdir), MPLCONFIGDIR=str(self._rundir / "matplotlib"),
-                   PATH=f"{self.isolation_python().parent}:{os.environ.get('PATH', os.defpath)}")
-        # Unsandboxed, the kernel is the server's child: ipykernel's parent poller ends it with the server.
+                   PATH=f"{self.isolation.python.parent}:{os.environ.get('PATH', os.defpath)}")
         return env
-
-    def isolation_python(self) -> Path:
-        iso = self.isolation
-        return iso.kernel_python if isinstance(iso, Sandbox) else iso.python if isinstance(iso, NoSandbox) else Path()
 
     async def _teardown(self) -> None:
         km, kc, rundir = self._km, self._kc, self._rundir
