@@ -42,7 +42,9 @@ _ALIGN = frozenset({"left", "center", "right"})
 
 def _new_parser() -> MarkdownIt:
     """The one markdown configuration; md_blocks.py uses the same instance for its block boundaries."""
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    # breaks: a single newline is a line break, as the well-known chat apps show it (a poem keeps its lines), and
+    # as the live tail already shows it (white-space: pre-wrap), so nothing jumps when a block is finished.
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
     md.enable(["table", "strikethrough"])
     md.disable("reference")
     md.add_render_rule("fence", _render_fence)

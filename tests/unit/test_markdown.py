@@ -134,3 +134,10 @@ def test_generated_stylesheet_is_current_and_themed() -> None:
     media = css[css.index("@media (prefers-color-scheme: dark) {") :]
     assert "\n  :root:not([data-theme=light]) .code-block .hl-k {" in media
     assert "style=" not in css and "pre {" not in css
+
+
+def test_single_newlines_are_line_breaks() -> None:
+    """A poem keeps its lines when its block is finished, as the live tail (pre-wrap) already showed them."""
+    html = render_markdown("Roses are red,\nviolets are blue.\n\nA new stanza.")
+    assert "<p>Roses are red,<br>\nviolets are blue.</p>" in html
+    assert "<p>A new stanza.</p>" in html

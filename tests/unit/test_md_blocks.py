@@ -31,7 +31,7 @@ def test_blocks_are_emitted_as_soon_as_they_are_certain() -> None:
     assert blocks.feed("# Title") == []
     assert blocks.feed("\n") == ["<h1>Title</h1>\n"]  # a heading is finished by its newline
     assert blocks.feed("Para one\nstill one\n") == []
-    assert blocks.feed("\n") == ["<p>Para one\nstill one</p>\n"]  # a paragraph by a blank line
+    assert blocks.feed("\n") == ["<p>Para one<br>\nstill one</p>\n"]  # a paragraph by a blank line
     assert blocks.feed("- a\n- b\n\n") == []  # a list may go on after a blank line...
     assert blocks.feed("- c\n\n") == []
     assert blocks.feed("Af") == ["<ul>\n<li>\n<p>a</p>\n</li>\n<li>\n<p>b</p>\n</li>\n<li>\n<p>c</p>\n</li>\n</ul>\n"]
