@@ -1,27 +1,87 @@
-"""Turn an exception from a run into one clear sentence for the user."""
+"""Turn an exception from a run into one clear sentence for the user, in the provider's own words where it gave any.
+
+The wording tells the user what helps: waiting (rate limit, overload, a dropped connection), nothing but a change
+(a refused request, a context overflow), or checking the provider (a hang, an unreachable server).
+"""
 
 from __future__ import annotations
+
+import re
 
 from pydantic_ai.exceptions import (
     ModelAPIError,
     ModelConnectionError,
+    ModelContextWindowExceededError,
     ModelHTTPError,
     ModelRateLimitError,
+    ModelRequestRejectedError,
     ModelRequestTimeout,
+    ModelTimeoutError,
+    ModelUnavailableError,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
 
+PROVIDER_WORDS = 300  # characters of the provider's message shown; its error bodies can be long
+# Servers that report an overflow without a code of their own (llama.cpp, vLLM, Ollama) say so in words.
+OVERFLOW = re.compile(r"context (size|length|window)|maximum context|exceeds? .*context|too many tokens", re.I)
+IMAGES = re.compile(r"image input is not supported|does not support (image|vision)|image.*not supported", re.I)
+
+
+def provider_message(exc: BaseException) -> str:
+    """What the provider itself said, from its error body (`{"error": {"message": …}}` or `{"message": …}`)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        said = inner.get("message") if isinstance(inner, dict) else inner
+        if isinstance(said, str) and said.strip():
+            text = " ".join(said.split())
+            return text if len(text) <= PROVIDER_WORDS else text[: PROVIDER_WORDS - 1] + "…"
+    if isinstance(body, str) and body.strip():
+        return " ".join(body.split())[:PROVIDER_WORDS]
+    return ""
+
+
+def refuses_images(exc: BaseException) -> bool:
+    """The provider refused a request because it carried an image the model cannot read."""
+    return isinstance(exc, ModelAPIError) and bool(IMAGES.search(provider_message(exc) or str(exc)))
+
+
+def overflows_context(exc: BaseException) -> bool:
+    if isinstance(exc, ModelContextWindowExceededError):
+        return True
+    return isinstance(exc, ModelHTTPError) and bool(OVERFLOW.search(provider_message(exc)))
+
+
+def _said(exc: BaseException) -> str:
+    words = provider_message(exc)
+    return f": “{words.rstrip('.')}”." if words else "."
+
+
+def _status(exc: BaseException) -> str:
+    return f" (HTTP {exc.status_code})" if isinstance(exc, ModelHTTPError) else ""
+
 
 def describe(exc: BaseException) -> str:
     if isinstance(exc, ModelRequestTimeout):
-        return f"The model provider did not answer within {exc.timeout:g} s. Try again in a moment."
+        return (f"The model provider did not answer within {exc.timeout:g} s: it may be hung or overloaded. "
+                "Check the server, then send the message again.")
+    if isinstance(exc, ModelTimeoutError):
+        return ("The model provider did not answer in time (it went silent mid-answer): it may be hung or "
+                "overloaded. Check the server, then send the message again.")
     if isinstance(exc, ModelRateLimitError):
-        return "The model provider is rate limiting us (HTTP 429). Wait a moment and try again."
+        return f"The model provider is rate limiting us{_status(exc)}{_said(exc)} Wait a moment and try again."
+    if overflows_context(exc):
+        return (f"The conversation is too long for the model's context window{_status(exc)}{_said(exc)} "
+                "Start a new chat, or edit an earlier message to drop what follows it.")
     if isinstance(exc, ModelConnectionError):
         return "The connection to the model provider failed or broke off mid-answer. Try again in a moment."
+    if isinstance(exc, ModelUnavailableError):
+        return f"The model provider is unavailable or overloaded{_status(exc)}{_said(exc)} Try again in a moment."
+    if isinstance(exc, ModelRequestRejectedError) or (isinstance(exc, ModelHTTPError) and exc.status_code < 500):
+        return f"The model provider refused the request{_status(exc)}{_said(exc)} Sending it again unchanged will not help."
     if isinstance(exc, ModelHTTPError):
-        return f"The model provider returned an error (HTTP {exc.status_code}). Try again in a moment."
+        return f"The model provider failed{_status(exc)}{_said(exc)}"
     if isinstance(exc, ModelAPIError):
         return f"The model provider failed: {exc.message}"
     if isinstance(exc, UsageLimitExceeded):
