@@ -71,7 +71,8 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
     usage = meta.get("usage") or {}
     bits = [meta.get("model")]
     if usage.get("output_tokens") is not None:
-        bits.append(f"{usage.get('input_tokens', 0)} in · {usage['output_tokens']} out tokens")
+        about = "≈ " if usage.get("estimated") else ""  # cut short before the provider reported its count
+        bits.append(f"{about}{usage.get('input_tokens', 0)} in · {usage['output_tokens']} out tokens")
     if meta.get("duration_ms") is not None:
         bits.append(f"{meta['duration_ms'] / 1000:.1f} s")
     marker = Span("Stopped", cls="badge badge-warning badge-sm", data_testid=f"stopped-{k}") if status == "stopped" else None

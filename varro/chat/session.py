@@ -43,6 +43,7 @@ from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
 from varro.chat.titles import Titler
+from varro.chat.usage import turn_usage
 from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
 from varro.shell import CellResult
@@ -273,11 +274,12 @@ class ChatSession:
     ) -> None:
         # A turn stopped (or failed) before its run began has no messages; keep the user's words in the history
         # anyway, as the page keeps them, so the model is not told a different conversation.
+        counted = turn_usage(self.history, messages)  # before `closed`, which may drop a failed response
         messages = closed(messages) or [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])]
         meta: dict[str, Any] = {
             "model": self.deps.model.model_name,
             "duration_ms": round((time.monotonic() - started) * 1000),
-            "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens} if usage else {},
+            "usage": counted if usage is not None or counted["output_tokens"] else {},
         }
         if error:
             meta["error"] = error

@@ -1,0 +1,78 @@
+"""Usage is recorded for turns that were stopped or failed part-way, against the real OpenAI client path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic_ai import models
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+from tests.fakes.openai_server import run_fake_openai
+from varro.agent.models import request_settings
+from varro.chat.events import Event, PartDelta
+from varro.chat.session import ChatSession, SessionDeps
+from varro.db.crud import Store
+from varro.uploads import UploadStore
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with run_fake_openai(log=tmp_path_factory.mktemp("usage") / "fake.log", hang_seconds=10) as base:
+        yield base
+
+
+@pytest.fixture
+async def session(store: Store, tmp_path: Path, fake: str, monkeypatch: pytest.MonkeyPatch,
+                  ) -> AsyncIterator[tuple[ChatSession, list[Event]]]:
+    monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)  # the provider is the loopback fake
+    model = OpenAIChatModel("fake-model", provider=OpenAIProvider(base_url=fake, api_key="test-key"))
+    user = await store.users.ensure("u")
+    chats = store.chats.for_user(user.id)
+    chat = await chats.create()
+    deps = SessionDeps(model, UploadStore(tmp_path), lambda u, c: lambda: None, model_settings=request_settings(3))
+    s = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
+    events: list[Event] = []
+
+    async def sink(event: Event) -> None:
+        events.append(event)
+
+    s.sink = sink
+    yield s, events
+    await s.close()
+
+
+async def stored_usage(s: ChatSession) -> tuple[str, dict]:
+    [turn] = await s.turns.list()
+    return turn.status, turn.content["meta"]["usage"]
+
+
+async def test_a_complete_turn_records_what_the_provider_reported(session: tuple[ChatSession, list[Event]]) -> None:
+    s, _ = session
+    await s.send("Tell me a story")
+    status, usage = await stored_usage(s)
+    assert status == "complete" and usage["output_tokens"] > 10 and usage["input_tokens"] > 0
+    assert not usage.get("estimated")
+
+
+async def test_a_stopped_turn_records_the_tokens_it_generated(session: tuple[ChatSession, list[Event]]) -> None:
+    s, events = session
+    task = s.send("Tell me a long story DELAY_MS=100")
+    while sum(isinstance(e, PartDelta) for e in events) < 4:
+        await asyncio.sleep(0.02)
+    await s.stop()
+    await task
+    status, usage = await stored_usage(s)
+    assert status == "stopped"
+    assert usage["output_tokens"] >= 4 and usage["input_tokens"] > 0 and usage["estimated"]
+
+
+async def test_a_failed_turn_records_the_tokens_it_generated(session: tuple[ChatSession, list[Event]]) -> None:
+    s, _ = session
+    await s.send("Tell me a story FAIL_MIDSTREAM")
+    status, usage = await stored_usage(s)
+    assert status == "error"
+    assert usage["output_tokens"] > 0 and usage["input_tokens"] > 0 and usage["estimated"]

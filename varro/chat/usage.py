@@ -1,0 +1,62 @@
+"""A turn's token usage, for stopped and failed turns too.
+
+Providers report usage at the end of a stream (OpenAI-compatible servers in its last chunk), so a response cut
+short by a stop, a dropped connection or a timeout arrives with none, although tokens were generated and paid for.
+Such a response is counted from its text at about four characters a token and marked as an estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+
+CHARS_PER_TOKEN = 4
+
+
+def _chars(message: ModelMessage) -> int:
+    n = 0
+    for part in message.parts:
+        if isinstance(part, TextPart | ThinkingPart):
+            n += len(part.content)
+        elif isinstance(part, ToolCallPart):
+            n += len(part.args if isinstance(part.args, str) else json.dumps(part.args or {}))
+        elif isinstance(part, ToolReturnPart):
+            n += len(part.model_response_str())
+        elif isinstance(part, UserPromptPart):
+            n += len(part.content) if isinstance(part.content, str) else sum(len(str(c)) for c in part.content)
+    return n
+
+
+def _tokens(chars: int) -> int:
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def turn_usage(history: Sequence[ModelMessage], messages: Sequence[ModelMessage]) -> dict[str, Any]:
+    """Input and output tokens of the turn's responses: as reported, or estimated where a response has none."""
+    sent = sum(_chars(m) for m in history)
+    usage: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0}
+    for message in messages:
+        if isinstance(message, ModelResponse):
+            reported, chars = message.usage, _chars(message)
+            out, inp = reported.output_tokens, reported.input_tokens
+            if not out and chars:
+                out, usage["estimated"] = _tokens(chars), True
+            if not inp and (out or chars):
+                inp, usage["estimated"] = _tokens(sent), True
+            usage["input_tokens"] += inp
+            usage["output_tokens"] += out
+        if isinstance(message, ModelRequest | ModelResponse):
+            sent += _chars(message)
+    return usage
