@@ -92,7 +92,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
     pool = kernel_pool(settings, isolation)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
-                       pool=pool, model_settings=request_settings(settings.model_timeout_s), agent=chat_agent,
+                       pool=pool, model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
+                       images=settings.model_images, agent=chat_agent,
                        on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     ws_frame_burst: int = Field(30, gt=0)
     # The longest wait for a model provider: for its first output, and then between two streamed chunks.
     model_timeout_s: float = Field(120.0, gt=0)
+    # Whether the model is sent the shell's figures: auto (its profile says, and a refusal turns it off), on, off.
+    model_images: Literal["auto", "on", "off"] = "auto"
+    # The model's context window in tokens: older turns are left out so that a request always fits. None: no limit.
+    context_tokens: int | None = Field(None, gt=0)
+    # Longest answer per model response, in tokens (sent as max_tokens). None: the provider's own limit.
+    model_max_tokens: int | None = Field(None, gt=0)
+    # Chat titles by the model: "" (the chat's own model, never while it answers), "off", or another model string.
+    title_model: str = ""
     reconnect_grace_s: float = Field(30.0, ge=0)
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 

@@ -11,6 +11,8 @@ or from the latest tool result (so `print("HTTP_500")` fails the follow-up reque
 `Retry-After: 1`), `HANG` (silence, bounded, then 504), `FLAKY_500_THEN_OK[:n]` (the first n=2 requests
 with these exact messages get 500). A prompt whose first line is `ECHO` is answered with the rest of it,
 verbatim, in 3-character chunks (hostile text split mid-tag, for the XSS tests); its title is that text too.
+A conversation with `TEXT_ONLY` in any user message is served by a text-only model: a request carrying an
+image is answered as llama.cpp answers it, HTTP 500 "image input is not supported".
 `GET /_requests` lists every request body, `DELETE` forgets them.
 """
 
@@ -99,6 +101,15 @@ def script(body: Body) -> Reply:
                  "history\n\nThat is all for now; ask again and the conversation goes on with all said so far.\n")
 
 
+def carries_image(body: Body) -> bool:
+    return any(isinstance(p, dict) and p.get("type") == "image_url"
+               for m in body.get("messages") or [] if isinstance(m.get("content"), list) for p in m["content"])
+
+
+def text_only(body: Body) -> bool:
+    return any("TEXT_ONLY" in text_of(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user")
+
+
 def fault_of(body: Body) -> str | None:
     prompt, results = split_turn(body)
     found = FAULT.search(results[-1] if results else FENCE.sub("", prompt))
@@ -183,6 +194,8 @@ def build_app(state: State) -> Starlette:
         except ValueError:
             return error(400, "The request body is not valid JSON.", "invalid_request_error")
         state.requests.append(body)
+        if text_only(body) and carries_image(body):
+            return error(500, "image input is not supported", "server_error")
         fault = fault_of(body)
         if fault and fault.startswith("FLAKY_500_THEN_OK"):
             key, failures = json.dumps(body.get("messages")), int(fault.partition(":")[2] or 2)

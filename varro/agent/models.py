@@ -24,15 +24,14 @@ def resolve_model(name: str, demo_tps: float) -> Model:
     return infer_model(name)
 
 
-def reads_images(model: Model) -> bool:
-    return bool(model.profile.get("supports_image_input")) and model.system != "function"
-
-
-def request_settings(timeout_s: float) -> ModelSettings:
+def request_settings(timeout_s: float, max_tokens: int | None = None) -> ModelSettings:
     """Bound every wait on the provider, so a hung one ends in a clear error instead of a turn stuck "running".
 
     `first_event_timeout` covers the request until its first output, SDK retries included; `timeout` is the
     HTTP client's per-attempt limit, which on a stream is the longest silence between two chunks. Neither
     limits a long answer that keeps coming.
     """
-    return ModelSettings(timeout=timeout_s, first_event_timeout=timeout_s)
+    settings = ModelSettings(timeout=timeout_s, first_event_timeout=timeout_s)
+    if max_tokens is not None:
+        settings["max_tokens"] = max_tokens
+    return settings

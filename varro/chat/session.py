@@ -21,7 +21,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
 from varro.agent.agent import ChatAgent, agent
-from varro.agent.models import reads_images
+from varro.agent.images import ImagesMode, sends_images, without_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
 from varro.chat.content import attachments_of, build_content, messages_of
@@ -43,6 +43,7 @@ from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
 from varro.chat.titles import Titler
+from varro.chat.turn_run import TurnRun
 from varro.chat.usage import turn_usage
 from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
@@ -73,6 +74,7 @@ class SessionDeps:
     # a host's own (varro.agent.agent.chat_agent), with `run_python` and its tools
     agent: ChatAgent = field(default_factory=lambda: agent)
     on_event: OnEvent | None = None  # the host's hook, awaited once each turn is stored
+    images: ImagesMode = "auto"  # VARRO_MODEL_IMAGES (varro.agent.images)
 
 
 def quote(text: str, limit: int = 40) -> str:
@@ -97,7 +99,8 @@ class ChatSession:
         self.sink: Sink | None = None
         self.inflight = InflightLog()
         self._task: asyncio.Task[None] | None = None
-        self._run: Any = None
+        self._run: TurnRun | None = None
+        self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -231,34 +234,39 @@ class ChatSession:
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
             user_id=self.user_id,
             chat_id=self.chat_id,
-            images_to_model=reads_images(self.deps.model),
+            images_to_model=self.images,
         )
         status: TurnStatus = "complete"
         error: str | None = None
-        run: Any = None
+        turn = self._run = TurnRun(self.deps.agent, self.deps.model, self.deps.model_settings, deps,
+                                   NodeStreamer(k, self._emit))
         try:
-            async with self.deps.agent.iter(text, message_history=self.history, model=self.deps.model, deps=deps,
-                                  model_settings=self.deps.model_settings) as run:
-                self._run = run
-                await NodeStreamer(k, self._emit).run(run)
-            messages, usage = run.new_messages(), run.usage
+            history = without_images(self.history) if not self.images else self.history
+            await turn.go(text, history, partial(self._images_refused, k))
+            messages, usage = turn.new_messages(), turn.usage
         except RunCancelled as exc:
-            status, messages, usage = "stopped", exc.new_messages(), run.usage if run else None
+            status, messages, usage = "stopped", turn.new_messages(exc.new_messages()), turn.usage
         except asyncio.CancelledError as exc:
             # The session is closing (server shutdown): keep what was produced, then let the cancel through.
             rc = RunCancelled.from_cancellation(exc)
-            messages = rc.new_messages() if rc else (run.new_messages() if run else [])
-            await self._finish(k, text, ts, started, "stopped", messages, deps, run.usage if run else None)
+            messages = turn.new_messages(rc.new_messages() if rc else None)
+            await self._finish(k, text, ts, started, "stopped", messages, deps, turn.usage)
             raise
         except Exception as exc:
             log.warning("turn %s of chat %s failed", k, self.chat_id, exc_info=True)
             status, error = "error", describe(exc)
-            messages, usage = (run.new_messages() if run else []), (run.usage if run else None)
+            messages, usage = turn.new_messages(), turn.usage
         finally:
             self._run = None
         if error:
             await self._emit(TurnFailed(k, error))
         await self._finish(k, text, ts, started, status, messages, deps, usage, error)
+
+    async def _images_refused(self, k: int) -> None:
+        """The provider cannot read images: from now on this chat sends none, and the user is told once."""
+        self.images = False
+        await self._emit(Notice(k, "This model does not read images: the figure was not sent to it, and from now "
+                                   "on this chat sends it text only."))
 
     async def _finish(
         self,
