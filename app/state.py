@@ -93,7 +93,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     pool = kernel_pool(settings, isolation)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
                        pool=pool, model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
-                       images=settings.model_images, agent=chat_agent,
+                       images=settings.model_images, context_tokens=settings.context_tokens,
+                       max_tokens=settings.model_max_tokens, agent=chat_agent,
                        on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:

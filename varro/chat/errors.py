@@ -22,6 +22,8 @@ from pydantic_ai.exceptions import (
     UsageLimitExceeded,
 )
 
+from varro.chat.context import ContextFull
+
 PROVIDER_WORDS = 300  # characters of the provider's message shown; its error bodies can be long
 # Servers that report an overflow without a code of their own (llama.cpp, vLLM, Ollama) say so in words.
 OVERFLOW = re.compile(r"context (size|length|window)|maximum context|exceeds? .*context|too many tokens", re.I)
@@ -63,6 +65,9 @@ def _status(exc: BaseException) -> str:
 
 
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, ContextFull):
+        return (f"This message is too long for the model's context window (about {exc.need} tokens of "
+                f"{exc.window}), so it was not sent. Shorten it, or split it in parts.")
     if isinstance(exc, ModelRequestTimeout):
         return (f"The model provider did not answer within {exc.timeout:g} s: it may be hung or overloaded. "
                 "Check the server, then send the message again.")

@@ -25,6 +25,7 @@ from varro.agent.images import ImagesMode, sends_images, without_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
 from varro.chat.content import attachments_of, build_content, messages_of
+from varro.chat.context import fit
 from varro.chat.errors import describe
 from varro.chat.events import (
     Event,
@@ -75,6 +76,8 @@ class SessionDeps:
     agent: ChatAgent = field(default_factory=lambda: agent)
     on_event: OnEvent | None = None  # the host's hook, awaited once each turn is stored
     images: ImagesMode = "auto"  # VARRO_MODEL_IMAGES (varro.agent.images)
+    context_tokens: int | None = None  # VARRO_CONTEXT_TOKENS (varro.chat.context)
+    max_tokens: int | None = None  # VARRO_MODEL_MAX_TOKENS: room kept for the answer
 
 
 def quote(text: str, limit: int = 40) -> str:
@@ -101,6 +104,7 @@ class ChatSession:
         self._task: asyncio.Task[None] | None = None
         self._run: TurnRun | None = None
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
+        self._told_context = False  # the user hears once that old turns no longer reach the model
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -241,8 +245,7 @@ class ChatSession:
         turn = self._run = TurnRun(self.deps.agent, self.deps.model, self.deps.model_settings, deps,
                                    NodeStreamer(k, self._emit))
         try:
-            history = without_images(self.history) if not self.images else self.history
-            await turn.go(text, history, partial(self._images_refused, k))
+            await turn.go(text, await self._model_history(k, text), partial(self._images_refused, k))
             messages, usage = turn.new_messages(), turn.usage
         except RunCancelled as exc:
             status, messages, usage = "stopped", turn.new_messages(exc.new_messages()), turn.usage
@@ -261,6 +264,18 @@ class ChatSession:
         if error:
             await self._emit(TurnFailed(k, error))
         await self._finish(k, text, ts, started, status, messages, deps, usage, error)
+
+    async def _model_history(self, k: int, text: str) -> list[ModelMessage]:
+        """The history the model is sent: without images if it reads none, and within its context window."""
+        history = self.history if self.images else without_images(self.history)
+        if (window := self.deps.context_tokens) is None:
+            return history
+        kept, dropped = fit(history, text, window, self.deps.max_tokens)
+        if dropped and not self._told_context:
+            self._told_context = True
+            await self._emit(Notice(k, f"This chat no longer fits the model's context window ({window} tokens): its "
+                                       "oldest turns are left out of what the model reads. They stay on this page."))
+        return kept
 
     async def _images_refused(self, k: int) -> None:
         """The provider cannot read images: from now on this chat sends none, and the user is told once."""

@@ -25,7 +25,7 @@ from pydantic_ai.messages import (
 CHARS_PER_TOKEN = 4
 
 
-def _chars(message: ModelMessage) -> int:
+def chars_of(message: ModelMessage) -> int:
     n = 0
     for part in message.parts:
         if isinstance(part, TextPart | ThinkingPart):
@@ -45,11 +45,11 @@ def _tokens(chars: int) -> int:
 
 def turn_usage(history: Sequence[ModelMessage], messages: Sequence[ModelMessage]) -> dict[str, Any]:
     """Input and output tokens of the turn's responses: as reported, or estimated where a response has none."""
-    sent = sum(_chars(m) for m in history)
+    sent = sum(chars_of(m) for m in history)
     usage: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0}
     for message in messages:
         if isinstance(message, ModelResponse):
-            reported, chars = message.usage, _chars(message)
+            reported, chars = message.usage, chars_of(message)
             out, inp = reported.output_tokens, reported.input_tokens
             if not out and chars:
                 out, usage["estimated"] = _tokens(chars), True
@@ -58,5 +58,5 @@ def turn_usage(history: Sequence[ModelMessage], messages: Sequence[ModelMessage]
             usage["input_tokens"] += inp
             usage["output_tokens"] += out
         if isinstance(message, ModelRequest | ModelResponse):
-            sent += _chars(message)
+            sent += chars_of(message)
     return usage
