@@ -88,13 +88,16 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
+    titles = settings.title_model != "off"
+    title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
     isolation = await make_isolation(settings)
     keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
     pool = kernel_pool(settings, isolation)
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
                        pool=pool, model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
                        images=settings.model_images, context_tokens=settings.context_tokens,
-                       max_tokens=settings.model_max_tokens, agent=chat_agent,
+                       max_tokens=settings.model_max_tokens, titles=titles, title_model=title_model,
+                       agent=chat_agent,
                        on_event=on_event)
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:

@@ -11,6 +11,7 @@ from pydantic_ai.models import Model
 from varro.db.crud.chat import clean_title
 
 TITLE_CHARS = 60
+TITLE_TOKENS = 24  # six words and some slack
 
 title_agent: Agent[None, str] = Agent(
     instructions=(
@@ -32,10 +33,15 @@ def quick_title(first_message: str) -> str:
 
 
 async def model_title(model: Model, first_message: str, timeout_s: float = 20.0) -> str | None:
-    """The model's title, or None when it fails or takes too long (the quick title then stays)."""
+    """The model's title, or None when it fails or takes too long (the quick title then stays).
+
+    Capped at TITLE_TOKENS, so a model that rambles cannot keep a shared server busy; a timeout or a cancel closes
+    the connection, which is how a server learns to stop generating.
+    """
     try:
         async with asyncio.timeout(timeout_s):
-            result = await title_agent.run(first_message[:2000], model=model)
+            result = await title_agent.run(first_message[:2000], model=model,
+                                           model_settings={"max_tokens": TITLE_TOKENS, "timeout": timeout_s})
     except Exception:
         return None
     title = clean_title(result.output.strip().strip("\"'").rstrip("."))

@@ -78,6 +78,8 @@ class SessionDeps:
     images: ImagesMode = "auto"  # VARRO_MODEL_IMAGES (varro.agent.images)
     context_tokens: int | None = None  # VARRO_CONTEXT_TOKENS (varro.chat.context)
     max_tokens: int | None = None  # VARRO_MODEL_MAX_TOKENS: room kept for the answer
+    titles: bool = True  # VARRO_TITLE_MODEL=off: quick titles only
+    title_model: Model | None = None  # VARRO_TITLE_MODEL: a model of its own; None: the chat's, after its answer
 
 
 def quote(text: str, limit: int = 40) -> str:
@@ -93,7 +95,8 @@ class ChatSession:
         self.chat_id = chat_id
         self.turns = turns
         self.deps = deps
-        self.titler = Titler(chats, chat_id, deps.model, self._emit)
+        title_model = None if not deps.titles else deps.title_model or deps.model
+        self.titler = Titler(chats, chat_id, title_model, self._emit, shares_provider=deps.title_model is None)
         self.history: list[ModelMessage] = []
         self.user_texts: dict[int, str] = {}  # turn index -> the user's message, to name turns in notices
         self.notices: list[Notice] = []  # this turn's, stored with it
@@ -231,6 +234,7 @@ class ChatSession:
         started, ts = time.monotonic(), utcnow()
         self.notices = []
         await self._emit(TurnStarted(k, text, replaces))
+        self.titler.answer_started()
         if k == 0:
             self.titler.first_message(text)
         deps = Deps(
@@ -324,3 +328,4 @@ class ChatSession:
                 await self.deps.on_event(stored)
             except Exception:  # the host's bug must not stop the chat; its traceback is the host's to read
                 log.exception("the host's on_event hook failed for turn %s of chat %s", k, self.chat_id)
+        self.titler.answer_finished()

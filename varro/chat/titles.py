@@ -1,4 +1,9 @@
-"""Naming a new chat: a quick title from its first message, then the model's, in the background."""
+"""Naming a new chat: a quick title from its first message at once, then the model's, in the background.
+
+The model's title never competes with an answer on the same provider (a small local server halves its speed for
+both, and the title may outlive its timeout there): it is asked for once the first answer has finished, and dropped
+when another answer starts. A separate title model (`VARRO_TITLE_MODEL`) is asked at once; `off` asks none.
+"""
 
 from __future__ import annotations
 
@@ -16,36 +21,57 @@ log = logging.getLogger("varro.chat")
 
 
 class Titler:
-    def __init__(self, chats: UserChats | None, chat_id: int, model: Model,
-                 emit: Callable[[Event], Awaitable[None]]) -> None:
+    def __init__(self, chats: UserChats | None, chat_id: int, model: Model | None,
+                 emit: Callable[[Event], Awaitable[None]], shares_provider: bool = True) -> None:
         self.chats = chats  # None: titles are not this session's business (tests)
         self.chat_id = chat_id
-        self.model = model
+        self.model = model  # None: quick titles only
+        self.shares_provider = shares_provider  # the title model is the one that answers
         self.emit = emit
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._model_task: asyncio.Task[None] | None = None
+        self._waiting: str | None = None  # a first message whose model title waits for the answer to finish
 
     def first_message(self, text: str) -> None:
-        """Name the chat after `text` (a first message, or its edit) unless the user chose the title; beside the turn, not before it:
-        the title's database write would otherwise hold the answer's first token back (~90 ms measured)."""
-        if self.chats is not None:
-            self.cancel()  # an earlier naming still under way would otherwise land after this one
-            self._task = asyncio.create_task(self._name(text))
-
-    async def _name(self, text: str) -> None:
-        """A quick title at once, the model's better one when it comes.
-
-        A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it.
-        """
+        """Name the chat after `text` (a first message, or its edit) unless the user chose the title; beside the turn,
+        not before it: the title's database write would otherwise hold the answer's first token back (~90 ms)."""
         if self.chats is None:
             return
+        self.cancel()  # an earlier naming still under way would otherwise land after this one
+        self._spawn(self._quick(text))
+        if self.model is not None and self.shares_provider:
+            self._waiting = text
+        elif self.model is not None:
+            self._model_task = self._spawn(self._refine(text))
+
+    def answer_started(self) -> None:
+        """An answer needs the provider: a title still being written on it is dropped (the quick one stays)."""
+        if self.shares_provider and self._model_task is not None:
+            self._model_task.cancel()
+            self._model_task = None
+
+    def answer_finished(self) -> None:
+        if self._waiting is not None:
+            text, self._waiting = self._waiting, None
+            self._model_task = self._spawn(self._refine(text))
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _quick(self, text: str) -> None:
+        """A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it."""
         try:
             chat = await self.chats.get(self.chat_id)
-            if chat is None or (chat.title and chat.title != chat.auto_title):
-                return
-            await self._retitle(quick_title(text))
+            if chat is not None and (not chat.title or chat.title == chat.auto_title):
+                await self._retitle(quick_title(text))
         except Exception:
             log.warning("could not title chat %s", self.chat_id, exc_info=True)
-            return
+
+    async def _refine(self, text: str) -> None:
+        assert self.model is not None
         title = await model_title(self.model, text)
         if title:
             try:
@@ -58,5 +84,6 @@ class Titler:
             await self.emit(TitleChanged(title))
 
     def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self._waiting = None
+        for task in list(self._tasks):
+            task.cancel()
