@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.urls import ChatUrls
 from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
-from varro.agent.models import request_settings, resolve_model
+from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
@@ -28,6 +29,8 @@ from varro.shell.keeper import KernelKeeper
 from varro.shell.pool import KernelPool
 from varro.shell.sandbox import Isolation, Refused
 from varro.uploads import UploadStore
+
+log = logging.getLogger("varro")
 
 
 @dataclass
@@ -88,6 +91,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
+    if (problem := await check_provider(model)) is not None:
+        log.warning(problem)
     titles = settings.title_model != "off"
     title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
     isolation = await make_isolation(settings)

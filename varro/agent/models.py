@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import httpx
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.settings import ModelSettings
 
@@ -35,3 +36,27 @@ def request_settings(timeout_s: float, max_tokens: int | None = None) -> ModelSe
     if max_tokens is not None:
         settings["max_tokens"] = max_tokens
     return settings
+
+
+def provider_url(model: Model) -> str | None:
+    """The base URL of an HTTP provider the model talks to (None for the demo and function models)."""
+    url = getattr(model, "base_url", None)
+    return str(url).rstrip("/") if url and model.system not in ("function", "test") else None
+
+
+async def check_provider(model: Model, timeout_s: float = 3.0) -> str | None:
+    """One line saying the provider cannot be reached, or None when it answers (any HTTP status is an answer).
+
+    Asked once at start-up, so a wrong `OPENAI_BASE_URL` or a server not yet started shows in the log at once rather
+    than as a failed first message.
+    """
+    url = provider_url(model)
+    if url is None:
+        return None
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
+            await client.get(url + "/models")
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        return f"model provider unreachable: {model.system} at {url} ({reason}); answers will fail until it is up"
+    return None
