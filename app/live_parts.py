@@ -33,6 +33,7 @@ from ui.nodes import (
     ThinkingBlock,
     ToChunk,
     ToolCallBlock,
+    call_numbers,
 )
 from varro.chat.events import PartDelta, PartKind, PartStarted, ResponseFinished
 
@@ -114,7 +115,8 @@ class LiveParts:
                 block_id = ids.block(k, n, p)
                 out.append(ThinkingBlock(part.content, block_id, oob=True) if part.content.strip() else Remove(block_id))
             elif isinstance(part, ToolCallPart):
-                out.append(ToolCallBlock(part, ids.block(k, n, p), oob=True))
+                number = call_numbers(ev.response.tool_calls).get(part.tool_call_id)
+                out.append(ToolCallBlock(part, ids.block(k, n, p), oob=True, number=number))
         if any(isinstance(part, TextPart) and part.content.strip() for part in parts.values()):
             out.append(Div(CopyAnswer(), id=ids.node(k, n), hx_swap_oob="beforeend"))  # last, as ResponseBlock has it
         return out

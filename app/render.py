@@ -71,8 +71,8 @@ class Renderer:
                 return append_to(ids.TURNS, shell), cleared
             case NodeStarted(turn=k, node=n):
                 return append_to(ids.assistant(k), NodeContainer(k, n))
-            case ToolsFinished(turn=k, node=n, request=request, attachments=attachments):
-                return ToolsBlock(k, n, request, attachments, self.image_url, oob=True)
+            case ToolsFinished(turn=k, node=n, request=request, attachments=attachments, calls=calls):
+                return ToolsBlock(k, n, request, attachments, self.image_url, oob=True, calls=calls)
             case ProgressChanged(state=state, detail=detail):
                 return Progress(state, detail, oob=True)
             case TurnFailed(turn=k, message=message):

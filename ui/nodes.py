@@ -103,19 +103,37 @@ def ThinkingBlock(text: str, id: str | None = None, oob: bool = False) -> Any:
                    hx_swap_oob="true" if oob else None)
 
 
-def _code_arg(call: ToolCallPart) -> tuple[str | None, str]:
+CUT_OFF = "The model's call was cut off (its arguments are incomplete, often at the answer length limit), so it did not run."
+
+
+def _code_arg(call: ToolCallPart) -> tuple[str | None, str, bool]:
+    """(code, other arguments as text, whether the call was cut off)."""
     try:
         args = call.args_as_dict()
     except Exception:  # a model sent arguments that are not JSON: show them as they came
-        return None, call.args if isinstance(call.args, str) else json.dumps(call.args)
+        args = {"INVALID_JSON": call.args if isinstance(call.args, str) else json.dumps(call.args)}
+    if set(args) == {"INVALID_JSON"}:  # pydantic-ai's marker for arguments that did not parse
+        return None, str(args["INVALID_JSON"]), True
     code = args.get("code")
-    return (code, "") if isinstance(code, str) else (None, json.dumps(args, indent=2))
+    return (code, "", False) if isinstance(code, str) else (None, json.dumps(args, indent=2), False)
 
 
-def ToolCallBlock(call: ToolCallPart, id: str | None = None, oob: bool = False) -> Any:
-    code, raw = _code_arg(call)
-    body = Pre(NotStr(highlight_code(code, "python")), cls="code-block") if code is not None else Pre(raw, cls="text-xs")
-    block = ToolFrame(call.tool_name, body, id=id)
+def call_numbers(calls: Sequence[ToolCallPart]) -> dict[str, int]:
+    """Numbers for the calls of one response, when it made more than one, so each output names its call."""
+    return {c.tool_call_id: i + 1 for i, c in enumerate(calls)} if len(calls) > 1 else {}
+
+
+def ToolCallBlock(call: ToolCallPart, id: str | None = None, oob: bool = False, number: int | None = None) -> Any:
+    code, raw, cut_off = _code_arg(call)
+    if cut_off:
+        body: Any = Div(Div(CUT_OFF, cls="text-warning text-sm", data_testid="cut-off-call"), Pre(raw, cls="text-xs"))
+    elif code is not None:
+        body = Pre(NotStr(highlight_code(code, "python")), cls="code-block")
+    else:
+        body = Pre(raw, cls="text-xs")
+    name = f"{call.tool_name} · call {number}" if number else call.tool_name
+    block = ToolFrame(name, body, id=id)
+    block.attrs["data-tool-call-id"] = call.tool_call_id
     if oob:
         block.attrs["hx-swap-oob"] = "true"
     return block
@@ -123,14 +141,14 @@ def ToolCallBlock(call: ToolCallPart, id: str | None = None, oob: bool = False) 
 
 def ResponseBlock(k: int, n: int, response: ModelResponse, oob: bool = False) -> Any:
     """A finished model response: markdown text, collapsed thinking, tool calls with their code."""
-    blocks = []
+    blocks, numbers = [], call_numbers(response.tool_calls)
     for p, part in enumerate(response.parts):
         if isinstance(part, TextPart) and part.content.strip():
             blocks.append(TextBlock(k, n, p, part.content))
         elif isinstance(part, ThinkingPart) and part.content.strip():
             blocks.append(ThinkingBlock(part.content, ids.block(k, n, p)))
         elif isinstance(part, ToolCallPart):
-            blocks.append(ToolCallBlock(part, ids.block(k, n, p)))
+            blocks.append(ToolCallBlock(part, ids.block(k, n, p), number=numbers.get(part.tool_call_id)))
     if any(isinstance(p, TextPart) and p.content.strip() for p in response.parts):
         blocks.append(CopyAnswer())
     return Div(*blocks, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)
@@ -147,7 +165,7 @@ def _output(label: str, text: str | None, cls: str = "") -> Any:
     return Div(Span(label, cls="text-xs opacity-60"), Pre(text, cls=f"text-xs whitespace-pre-wrap break-words {cls}"))
 
 
-def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url: Any) -> Any:
+def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url: Any, number: int | None = None) -> Any:
     """stdout, stderr, the value, an error, and images, from the stored cell result (or plain text)."""
     meta = ret.metadata if isinstance(ret.metadata, Mapping) else None
     if meta is None:
@@ -166,14 +184,19 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
     body = [o for o in outputs if o is not None] + images
     if not body:
         body = [Span("(no output)", cls="text-xs opacity-60")]
-    return Details(Summary("Output", cls="cursor-pointer text-xs opacity-70"), Div(*body, cls="flex flex-col gap-1"),
+    label = f"Output of call {number}" if number else "Output"
+    return Details(Summary(label, cls="cursor-pointer text-xs opacity-70"), Div(*body, cls="flex flex-col gap-1"),
                    open=True, cls="tool-result rounded-box border border-base-300 p-2",
                    data_tool_call_id=ret.tool_call_id)
 
 
 def ToolsBlock(k: int, n: int, request: ModelRequest, attachments: Mapping[str, Sequence[Attachment]],
-               image_url: Any, oob: bool = False) -> Any:
-    """A finished tool step: one result block per tool return."""
-    results = [ToolResult(p, attachments.get(p.tool_call_id, ()), image_url)
-               for p in request.parts if isinstance(p, ToolReturnPart)]
+               image_url: Any, oob: bool = False, calls: Sequence[ToolCallPart] = ()) -> Any:
+    """A finished tool step: one result block per tool return, in the order of the calls, each naming its call."""
+    numbers = call_numbers(calls)
+    order = {c.tool_call_id: i for i, c in enumerate(calls)}
+    returns = sorted((p for p in request.parts if isinstance(p, ToolReturnPart)),
+                     key=lambda p: order.get(p.tool_call_id, len(order)))
+    results = [ToolResult(p, attachments.get(p.tool_call_id, ()), image_url, numbers.get(p.tool_call_id))
+               for p in returns]
     return Div(*results, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)

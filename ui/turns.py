@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fasthtml.common import A, Button, Div, Form, Input, Span, Textarea
-from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 
 from ui import ids
 from ui.alpine import on
@@ -89,8 +89,15 @@ def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) ->
 def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping[str, Sequence[Attachment]],
                   image_url: Any) -> list[Any]:
     """Node blocks numbered as the live stream numbers them: one per response, one per tool step."""
-    return [ResponseBlock(k, n, m) if isinstance(m, ModelResponse) else ToolsBlock(k, n, m, attachments, image_url)
-            for n, m in enumerate(nodes_of(messages))]
+    blocks: list[Any] = []
+    calls: list[ToolCallPart] = []
+    for n, m in enumerate(nodes_of(messages)):
+        if isinstance(m, ModelResponse):
+            blocks.append(ResponseBlock(k, n, m))
+            calls = m.tool_calls
+        else:
+            blocks.append(ToolsBlock(k, n, m, attachments, image_url, calls=calls))
+    return blocks
 
 
 def StoredTurn(k: int, user_text: str, status: str, messages: Sequence[ModelMessage],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart
 
 from varro.chat.content import Attachment
 
@@ -67,6 +67,7 @@ class ToolsFinished:
     node: int
     request: ModelRequest
     attachments: dict[str, list[Attachment]] = field(default_factory=dict)
+    calls: list[ToolCallPart] = field(default_factory=list)  # the response's calls, in the order it made them
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,12 @@ def _delta_text(ev: PartDeltaEvent) -> str:
     return ""
 
 
+def in_call_order(returns: list[Any], calls: list[ToolCallPart]) -> list[Any]:
+    """Results come back as the tools finish; the page shows them in the order the model called them."""
+    order = {c.tool_call_id: i for i, c in enumerate(calls)}
+    return sorted(returns, key=lambda r: order.get(getattr(r, "tool_call_id", None), len(order)))
+
+
 class NodeStreamer:
     """Streams every node of one run; counts nodes so ids stay unique across responses."""
 
@@ -122,4 +128,5 @@ class NodeStreamer:
         deps = run.ctx.deps.user_deps
         ids = {r.tool_call_id for r in returns if isinstance(r, ToolReturnPart)}
         attachments = {k: v for k, v in deps.attachments.items() if k in ids}
-        await self.emit(ToolsFinished(self.turn, n, ModelRequest(parts=returns), attachments))
+        calls = list(node.model_response.tool_calls)
+        await self.emit(ToolsFinished(self.turn, n, ModelRequest(parts=in_call_order(returns, calls)), attachments, calls))
