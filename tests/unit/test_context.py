@@ -9,12 +9,12 @@ from pathlib import Path
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from tests.unit.sessions import collecting_session
 from varro.chat.context import CHARS_PER_TOKEN, OVERHEAD_TOKENS
 from varro.chat.events import Event, Notice, TurnFailed
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.session import ChatSession
 from varro.chat.usage import chars_of
 from varro.db.crud import Store
-from varro.uploads import UploadStore
 
 WINDOW = 1024
 ANSWER = 100
@@ -30,19 +30,8 @@ async def session_with(store: Store, tmp_path: Path, seen: list[list[ModelMessag
         seen.append(list(messages))
         yield "A short answer."
 
-    user = await store.users.ensure("u")
-    chats = store.chats.for_user(user.id)
-    chat = await chats.create()
-    deps = SessionDeps(FunctionModel(stream_function=stream), UploadStore(tmp_path), lambda u, c: lambda: None,
-                       context_tokens=WINDOW, max_tokens=ANSWER)
-    s = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
-    events: list[Event] = []
-
-    async def sink(event: Event) -> None:
-        events.append(event)
-
-    s.sink = sink
-    return s, events
+    model = FunctionModel(stream_function=stream)
+    return await collecting_session(store, tmp_path, model, context_tokens=WINDOW, max_tokens=ANSWER)
 
 
 async def test_old_turns_are_left_out_and_the_user_is_told_once(store: Store, tmp_path: Path) -> None:

@@ -13,14 +13,13 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from tests.fakes.openai_server import carries_image, recorded, run_fake_openai
+from tests.unit.sessions import collecting_session, fake_provider_model
 from varro.agent.images import sends_images
-from varro.agent.models import request_settings
 from varro.chat.events import Event, Notice, TurnFailed
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.session import ChatSession
 from varro.db.crud import Store
 from varro.shell import CellResult
 from varro.shell.result import Image
-from varro.uploads import UploadStore
 
 # The smallest valid PNG: one transparent pixel.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
@@ -34,23 +33,12 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 async def open_session(store: Store, tmp_path: Path, fake: str, images: str = "auto") -> tuple[ChatSession, list[Event]]:
-    model = OpenAIChatModel("fake-model", provider=OpenAIProvider(base_url=fake, api_key="test-key"))
-    user = await store.users.ensure("u")
-    chats = store.chats.for_user(user.id)
-    chat = await chats.create()
-    deps = SessionDeps(model, UploadStore(tmp_path), lambda u, c: lambda: None, model_settings=request_settings(10),
-                       images=images)  # type: ignore[arg-type]
-    s = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
-    events: list[Event] = []
-
-    async def sink(event: Event) -> None:
-        events.append(event)
+    s, events = await collecting_session(store, tmp_path, fake_provider_model(fake), images=images)
 
     async def draw(code: str) -> CellResult:  # the shell, drawing a figure
         return CellResult(stdout="drawn", images=[Image(data=PNG, media_type="image/png")])
 
     s._run_cell = lambda k, code: draw(code)  # type: ignore[method-assign]
-    s.sink = sink
     return s, events
 
 

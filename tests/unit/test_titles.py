@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 from pydantic_ai import models
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
 
 from tests.fakes.openai_server import recorded, run_fake_openai
-from varro.agent.models import request_settings
+from tests.unit.sessions import collecting_session, fake_provider_model
 from varro.agent.title import TITLE_TOKENS
 from varro.chat.events import Event, TitleChanged, TurnFinished
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.session import ChatSession
 from varro.db.crud import Store
-from varro.uploads import UploadStore
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +30,7 @@ def allow(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def open_session(store: Store, tmp_path: Path, fake: str, **deps: object) -> tuple[ChatSession, list[Event]]:
-    model = OpenAIChatModel("fake-model", provider=OpenAIProvider(base_url=fake, api_key="test-key"))
-    user = await store.users.ensure("u")
-    chats = store.chats.for_user(user.id)
-    chat = await chats.create()
-    session_deps = SessionDeps(model, UploadStore(tmp_path), lambda u, c: lambda: None,
-                               model_settings=request_settings(10), **deps)  # type: ignore[arg-type]
-    s = ChatSession(user.id, chat.id, await chats.turns(chat.id), session_deps, chats)
-    events: list[Event] = []
-
-    async def sink(event: Event) -> None:
-        events.append(event)
-
-    s.sink = sink
-    return s, events
+    return await collecting_session(store, tmp_path, fake_provider_model(fake), with_chats=True, **deps)
 
 
 def title_requests(fake: str, marker: str) -> list[dict]:

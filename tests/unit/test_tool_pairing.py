@@ -14,13 +14,12 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Tool
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from app.render import Renderer
+from tests.unit.sessions import collecting_session
 from ui.turns import MessageBlocks
 from varro.chat.content import messages_of
-from varro.chat.events import Event, ToolsFinished
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.events import ToolsFinished
 from varro.db.crud import Store
 from varro.shell import CellResult
-from varro.uploads import UploadStore
 
 
 def two_calls() -> FunctionModel:
@@ -41,21 +40,12 @@ def outputs(html: str) -> list[str]:
 
 
 async def test_outputs_follow_the_calls_live_and_after_reload(store: Store, tmp_path: Path) -> None:
-    user = await store.users.ensure("u")
-    chats = store.chats.for_user(user.id)
-    chat = await chats.create()
-    s = ChatSession(user.id, chat.id, await chats.turns(chat.id),
-                    SessionDeps(two_calls(), UploadStore(tmp_path), lambda u, c: lambda: None))
-    events: list[Event] = []
-
-    async def sink(event: Event) -> None:
-        events.append(event)
+    s, events = await collecting_session(store, tmp_path, two_calls())
 
     async def run(code: str) -> CellResult:
         await asyncio.sleep(0.3 if code.startswith("slow") else 0)  # the second call finishes first
         return CellResult(stdout=f"ran {code}")
 
-    s.sink = sink
     s._run_cell = lambda k, code: run(code)  # type: ignore[method-assign]
     await s.send("two things at once")
     [tools] = [e for e in events if isinstance(e, ToolsFinished)]

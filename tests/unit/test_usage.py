@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 from pydantic_ai import models
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
 
 from tests.fakes.openai_server import run_fake_openai
+from tests.unit.sessions import collecting_session, fake_provider_model
 from varro.agent.models import request_settings
 from varro.chat.events import Event, PartDelta
-from varro.chat.session import ChatSession, SessionDeps
+from varro.chat.session import ChatSession
 from varro.db.crud import Store
-from varro.uploads import UploadStore
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +27,7 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def session(store: Store, tmp_path: Path, fake: str, monkeypatch: pytest.MonkeyPatch,
                   ) -> AsyncIterator[tuple[ChatSession, list[Event]]]:
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)  # the provider is the loopback fake
-    model = OpenAIChatModel("fake-model", provider=OpenAIProvider(base_url=fake, api_key="test-key"))
-    user = await store.users.ensure("u")
-    chats = store.chats.for_user(user.id)
-    chat = await chats.create()
-    deps = SessionDeps(model, UploadStore(tmp_path), lambda u, c: lambda: None, model_settings=request_settings(3))
-    s = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
-    events: list[Event] = []
-
-    async def sink(event: Event) -> None:
-        events.append(event)
-
-    s.sink = sink
+    s, events = await collecting_session(store, tmp_path, fake_provider_model(fake), model_settings=request_settings(3))
     yield s, events
     await s.close()
 
