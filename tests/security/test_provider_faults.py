@@ -82,8 +82,8 @@ CASES = [
     ("HTTP_429", "error", 3, 10, "rate limiting us (HTTP 429): “Rate limit reached for fake-model"),
     ("HTTP_500", "error", 3, 10, "(HTTP 500): “The server had an error while processing your request”"),
     ("FAIL_MIDSTREAM", "error", 1, 5, "broke off"),
-    ("HANG", "error", None, TIMEOUT_S + 5, f"did not answer within {TIMEOUT_S} s"),
-    ("HANG_MIDSTREAM", "error", 1, TIMEOUT_S + 5, "did not answer in time"),
+    ("HANG", "error", None, TIMEOUT_S + 5, "did not answer"),
+    ("HANG_MIDSTREAM", "error", 1, TIMEOUT_S + 5, "did not answer"),
 ]
 
 
@@ -127,7 +127,7 @@ def test_a_hung_provider_unlocks_the_page(page: Page, provider: Provider) -> Non
     wait_socket(page)
     send(page, "Please HANG for a while")
     expect(page.locator("#progress")).to_have_attribute("data-running", "true")
-    expect(page.locator("#assistant-0 [role=alert]")).to_contain_text("did not answer within", timeout=(TIMEOUT_S + 10) * 1000)
+    expect(page.locator("#assistant-0 [role=alert]")).to_contain_text("did not answer", timeout=(TIMEOUT_S + 10) * 1000)
     expect(page.locator("#progress")).to_have_attribute("data-running", "false")
     expect(page.get_by_test_id("send")).to_be_enabled()
     expect(page.locator("#meta-0")).to_have_attribute("data-status", "error")

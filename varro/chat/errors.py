@@ -72,7 +72,7 @@ def describe(exc: BaseException) -> str:
         return (f"The model provider did not answer within {exc.timeout:g} s: it may be hung or overloaded. "
                 "Check the server, then send the message again.")
     if isinstance(exc, ModelTimeoutError):
-        return ("The model provider did not answer in time (it went silent mid-answer): it may be hung or "
+        return ("The model provider did not answer in time (it went silent): it may be hung or "
                 "overloaded. Check the server, then send the message again.")
     if isinstance(exc, ModelRateLimitError):
         return f"The model provider is rate limiting us{_status(exc)}{_said(exc)} Wait a moment and try again."
