@@ -49,6 +49,7 @@ class VarroState:
     def workdir(self, user_id: int, chat_id: int) -> Path:
         """The chat's working directory: its kernel's home, with the files its code wrote."""
         return chat_workdir(self.settings, user_id, chat_id)
+    provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
 
     @property
     def model_label(self) -> str:
@@ -81,6 +82,11 @@ def kernel_pool(settings: Settings, isolation: Isolation) -> KernelPool | None:
                       partial(kernel_in, settings, isolation))
 
 
+async def report_provider(model: Model) -> None:
+    if (problem := await check_provider(model)) is not None:
+        log.warning(problem)
+
+
 async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
                      on_event: OnEvent | None = None) -> VarroState:
     if (path := settings.sqlite_path) is not None:
@@ -91,8 +97,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
-    if (problem := await check_provider(model)) is not None:
-        log.warning(problem)
+    checked = asyncio.create_task(report_provider(model))  # beside start-up, which need not wait for it
     titles = settings.title_model != "off"
     title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
     isolation = await make_isolation(settings)
@@ -121,10 +126,12 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, settings.reconnect_grace_s, keeper)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool, checked)
 
 
 async def close_state(state: VarroState) -> None:
+    if state.provider_check is not None:
+        state.provider_check.cancel()
     await state.live.close_all()  # hands the live kernels to the keeper ...
     if (keeper := state.live.keeper) is not None:
         await keeper.close_all()  # ... which shuts every one down at once

@@ -39,7 +39,7 @@ class Server:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, ready: str = "/chat/static/js/chat.js",
-                timeout: float = 30) -> None:
+                timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
