@@ -66,7 +66,7 @@ def _delta_text(ev: PartDeltaEvent) -> str:
 def in_call_order(returns: list[Any], calls: list[ToolCallPart]) -> list[Any]:
     """Results come back as the tools finish; the page shows them in the order the model called them."""
     order = {c.tool_call_id: i for i, c in enumerate(calls)}
-    return sorted(returns, key=lambda r: order.get(getattr(r, "tool_call_id", None), len(order)))
+    return sorted(returns, key=lambda r: order.get(str(getattr(r, "tool_call_id", "")), len(order)))
 
 
 class NodeStreamer:

@@ -63,6 +63,7 @@ class Titler:
 
     async def _quick(self, text: str) -> None:
         """A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it."""
+        assert self.chats is not None
         try:
             chat = await self.chats.get(self.chat_id)
             if chat is not None and (not chat.title or chat.title == chat.auto_title):
