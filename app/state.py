@@ -106,7 +106,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
                        pool=pool, model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
                        images=settings.model_images, context_tokens=settings.context_tokens,
-                       max_tokens=settings.model_max_tokens, titles=titles, title_model=title_model,
+                       max_tokens=settings.model_max_tokens, model_requests=settings.model_requests, titles=titles, title_model=title_model,
                        agent=chat_agent,
                        on_event=on_event)
 

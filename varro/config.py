@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     context_tokens: int | None = Field(None, gt=0)
     # Longest answer per model response, in tokens (sent as max_tokens). None: the provider's own limit.
     model_max_tokens: int | None = Field(None, gt=0)
+    # Model requests one answer may make (each tool call costs one more): a model that keeps calling tools stops here.
+    model_requests: int = Field(20, gt=0)
     # Chat titles by the model: "" (the chat's own model, never while it answers), "off", or another model string.
     title_model: str = ""
     reconnect_grace_s: float = Field(30.0, ge=0)

@@ -90,6 +90,9 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ModelAPIError):
         return f"The model provider failed: {exc.message}"
     if isinstance(exc, UsageLimitExceeded):
+        if "request_limit" in str(exc):
+            return ("The model kept calling tools, so this answer was stopped at the limit of model requests per "
+                    "answer (VARRO_MODEL_REQUESTS). Ask again, more narrowly, or raise the limit.")
         return f"This answer hit a usage limit: {exc}"
     if isinstance(exc, UnexpectedModelBehavior):
         return f"The model answered in a way we could not use: {exc.message}"

@@ -78,6 +78,7 @@ class SessionDeps:
     images: ImagesMode = "auto"  # VARRO_MODEL_IMAGES (varro.agent.images)
     context_tokens: int | None = None  # VARRO_CONTEXT_TOKENS (varro.chat.context)
     max_tokens: int | None = None  # VARRO_MODEL_MAX_TOKENS: room kept for the answer
+    model_requests: int = 20  # VARRO_MODEL_REQUESTS: model requests per answer, tool steps included
     titles: bool = True  # VARRO_TITLE_MODEL=off: quick titles only
     title_model: Model | None = None  # VARRO_TITLE_MODEL: a model of its own; None: the chat's, after its answer
 
@@ -247,7 +248,7 @@ class ChatSession:
         status: TurnStatus = "complete"
         error: str | None = None
         turn = self._run = TurnRun(self.deps.agent, self.deps.model, self.deps.model_settings, deps,
-                                   NodeStreamer(k, self._emit))
+                                   self.deps.model_requests, NodeStreamer(k, self._emit))
         try:
             await turn.go(text, await self._model_history(k, text), partial(self._images_refused, k))
             messages, usage = turn.new_messages(), turn.usage

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import UsageLimits
 
 from varro.agent.agent import ChatAgent
 from varro.agent.images import without_images
@@ -17,8 +18,10 @@ from varro.chat.stream import NodeStreamer
 
 
 class TurnRun:
-    def __init__(self, agent: ChatAgent, model: Model, settings: ModelSettings | None, deps: Deps,
+    def __init__(self, agent: ChatAgent, model: Model, settings: ModelSettings | None, deps: Deps, requests: int,
                  streamer: NodeStreamer) -> None:
+        # A model that calls tools forever (a small local one may) ends with a clear error, not an endless turn.
+        self.limits = UsageLimits(request_limit=requests)
         self.agent = agent
         self.model = model
         self.settings = settings
@@ -34,7 +37,7 @@ class TurnRun:
             self.run = None
             try:
                 async with self.agent.iter(user_prompt, message_history=history, model=self.model, deps=self.deps,
-                                           model_settings=self.settings) as run:
+                                           model_settings=self.settings, usage_limits=self.limits) as run:
                     self.run = run
                     await self.streamer.run(run)
                 return

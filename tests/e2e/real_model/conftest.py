@@ -13,6 +13,7 @@ from tests.e2e.server import Server, run_server
 
 CONTEXT = 2048  # the server's window (-c), and the app's VARRO_CONTEXT_TOKENS
 ANSWER_CAP = 48  # -n: every answer stays short, so the suite stays within minutes
+REQUESTS = 2  # VARRO_MODEL_REQUESTS: the base model repeats a call after its result (hermes_gemma.jinja)
 TIMEOUT_S = 60  # VARRO_MODEL_TIMEOUT_S: a cold prompt took 20+ s at 40-60 tokens/s on the loaded machine
 
 
@@ -30,7 +31,8 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealModel]:
     try:
         with run_server(data, VARRO_MODEL="openai:gemma-3-270m", OPENAI_BASE_URL=llama.url, OPENAI_API_KEY="unused",
                         VARRO_MODEL_TIMEOUT_S=str(TIMEOUT_S), VARRO_CONTEXT_TOKENS=str(CONTEXT),
-                        VARRO_MODEL_MAX_TOKENS=str(ANSWER_CAP), VARRO_TITLE_MODEL="off") as app:
+                        VARRO_MODEL_MAX_TOKENS=str(ANSWER_CAP), VARRO_TITLE_MODEL="off",
+                        VARRO_MODEL_REQUESTS=str(REQUESTS)) as app:
             yield RealModel(llama, app)
     finally:
         llama.stop()
