@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from ui import ids
+from ui.header import ShellStatus
 from ui.layout import Progress
 from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
@@ -34,6 +35,9 @@ log = logging.getLogger("varro.ws")
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
 FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
+REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
+REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
+                  "goes on to its end; come back to this chat to see it.")
 FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
 
 
@@ -93,17 +97,23 @@ class Connection:
             self.trace.received(event)
         await self.coalescer(event)
 
-    async def catch_up(self, events: list[Event]) -> None:
+    async def catch_up(self, events: list[Event], running: bool) -> None:
         html, self._stored_html = self._stored_html, ""
-        if html or events:
-            await self.coalescer.prime_html(html + self.renderer.frame(events))
+        # The page may still show a run its last socket saw that a server restart ended: with nothing running, the
+        # status line goes idle (after the catch-up's own events) and the input unlocks, with no reload.
+        idle = "" if running else to_xml(Progress("idle", oob=True), indent=False)
+        await self.coalescer.prime_html(html + self.renderer.frame(events) + idle + self._shell_html())
 
-    async def replaced(self) -> None:
-        """Tell this tab, in place, that a newer tab has the chat now; then close without reconnecting."""
+    def _shell_html(self) -> str:
+        live = self.state.live.get(self.user_id)
+        return to_xml(ShellStatus(live.session.shell.status, oob=True), indent=False) if live is not None else ""
+
+    async def replaced(self, same_chat: bool) -> None:
+        """Tell this tab, in place, that a newer tab took over and what it did; then close without reconnecting."""
         self.coalescer.close()
-        msg = Div(P("This chat is open in another tab, so this one has gone quiet."),
-                  A("Use it here", href=self.chat_url, cls="btn btn-sm", data_testid="take-back"),
-                  role="alert", cls="alert alert-warning")
+        said = (REPLACED_SAME if same_chat else REPLACED_OTHER)
+        msg = Div(P(said), A("Use it here", href=self.chat_url, cls="btn btn-sm", data_testid="take-back"),
+                  role="alert", cls="alert alert-warning", data_testid="replaced")
         try:
             await self.send(to_xml(Div(msg, id=ids.NOTICES, hx_swap_oob="innerHTML")) + to_xml(Progress("idle", oob=True)))
             await self.ws.close(code=REPLACED)
@@ -122,13 +132,23 @@ class Connection:
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
         await self.state.live.attach(self.user_id, self, len(stored))
 
+    async def refused(self, session: ChatSession) -> bool:
+        """Past the user's cap on runs at once: say so (the page unlocks, the draft stays) and start nothing."""
+        why = None if session.busy else self.state.live.refusal(self.user_id)  # busy: `Busy` says it better
+        if why is not None:  # `data-refused`: the page puts the message it sent back in the input
+            await self.send(to_xml(Div(Div(ErrorBlock(why), data_refused="true"), id=ids.NOTICES,
+                                       hx_swap_oob="innerHTML")) + to_xml(Progress("idle", oob=True)))
+        return why is not None
+
     async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
             match parse_frame(raw, self.state.settings.max_message_chars):
                 case Send(msg=msg):
-                    session.send(msg)
+                    if not await self.refused(session):
+                        session.send(msg)
                 case Edit(turn=k, msg=msg):
-                    session.edit(k, msg)
+                    if not await self.refused(session):
+                        session.edit(k, msg)
                 case Stop():
                     await session.stop()
                 case Reset():

@@ -177,6 +177,11 @@ class ChatSession:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def finished(self) -> None:
+        """Wait until no turn runs; unlike `wait`, cancelling this wait leaves the run alone."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
+
     async def close(self, keep_kernel: bool = True) -> None:
         """End the session: stop the run, wait for it to be stored, and keep the kernel warm for a while (or shut it
         down: `keep_kernel=False`, as when the chat is deleted)."""
