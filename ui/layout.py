@@ -119,8 +119,9 @@ def Progress(state: str, detail: str = "", oob: bool = False) -> Any:
 
     It is the page's status region: a screen reader hears "Responding…" and "Done", not every token.
     """
-    label = {"thinking": "Thinking…", "writing": "Writing…", "tool": f"Running {detail or 'a tool'}…"}.get(state, "")
-    running = state in ("thinking", "writing", "tool")
+    label = {"thinking": "Thinking…", "writing": "Writing…", "tool": f"Running {detail or 'a tool'}…",
+             "restoring": f"Restoring Python state… ({detail})" if detail else "Restoring Python state…"}.get(state, "")
+    running = state in ("thinking", "writing", "tool", "restoring")
     # A pulsing label rather than DaisyUI's loading dots: those are an SMIL-animated SVG used as a mask, which
     # cost ~5 ms of style work in the turn's first frame and a repaint on every frame of the stream.
     return Div(

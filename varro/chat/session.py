@@ -227,11 +227,15 @@ class ChatSession:
             self.notices.append(kept)
             await self._emit(kept)
 
+        async def progress(detail: str | None) -> None:  # the status line while a restore runs, then the cell's
+            await self._emit(ProgressChanged(turn, "restoring", detail) if detail is not None
+                             else ProgressChanged(turn, "tool", "run_python"))
+
         if (restoring := self.shell.restore_note()) is not None:
             await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
         try:
-            return await self.shell.run(code, diverged, notice)
+            return await self.shell.run(code, diverged, notice, progress)
         finally:
             await self._emit(ShellChanged(self.shell.status))
 
