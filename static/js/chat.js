@@ -122,7 +122,7 @@ document.addEventListener("alpine:init", () => {
     /** Why a message can't go now, or null: another tab has the chat, a reply is running, or it is too long. */
     refusal(action, msg) {
       if (this.replaced) {
-        return "This tab is not the live tab: the chat is open in another tab, so nothing was sent. Your text is kept.";
+        return "This tab is not the live tab: a newer tab took over, so nothing was sent. Your text is kept.";
       }
       if (this.offline) return "Not connected (reconnecting…), so nothing was sent. Your text is kept: send it again in a moment.";
       if (this.running && action === "edit") {

@@ -107,3 +107,18 @@ def test_a_server_restart_is_said_and_leaves_the_page_usable(page: Page, tmp_pat
             wait_turn_done(page, 0)
             expect(page.locator("#meta-0")).to_have_attribute("data-status", "complete")
             assert page.evaluate("window.__sameDocument") is True, "no reload"
+
+
+def test_past_the_run_cap_a_send_says_so_and_keeps_the_text(page: Page, tmp_path: Path) -> None:
+    with run_server(tmp_path / "data", VARRO_MAX_RUNS_PER_USER="1") as srv:
+        page.goto(f"{srv.url}/chat")
+        wait_socket(page)
+        send(page, LONG)
+        streaming(page)
+        new_chat_in(page)
+        send(page, "Tell me about lists")
+        expect(page.locator("#chat-notices [role=alert]")).to_contain_text("the limit is 1 at once")
+        expect(page.locator("#chat-input")).to_have_value("Tell me about lists")
+        wait_idle(page, 2_000)
+        expect(page.get_by_test_id("stop")).to_be_hidden()
+        expect(page.locator("#turn-0")).to_have_count(0)
