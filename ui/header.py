@@ -99,7 +99,7 @@ def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url
         Li(A(Span(c.title or "New chat", cls="truncate min-w-0 flex-1"),
              Running(c.id) if c.id in running else
              Span(relative_time(c.updated_at), cls="chat-when text-xs opacity-80 shrink-0 whitespace-nowrap"),
-             href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
+             href=open_url(c.id), cls="flex justify-between gap-2 w-full min-w-0" + (" menu-active" if c.id == current else ""),
              role="menuitem", tabindex="-1", aria_current="page" if c.id == current else None,
              data_testid=f"chat-link-{c.id}"), role="none")
         for c in chats

@@ -98,7 +98,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
 def ConnectionLost() -> Any:
     """Shown by chat.js while the socket is down and being reopened; the server cannot say it, so it is in the page."""
     return Div(Span("Connection lost. Reconnecting…"), role="status", x_show="offline", x_cloak=True,
-               cls="alert alert-warning alert-soft text-sm max-w-3xl mx-auto w-full", data_testid="connection-lost")
+               cls="alert alert-warning text-sm max-w-3xl mx-auto w-full", data_testid="connection-lost")
 
 
 def ChatGone(chats_url: str) -> Any:
