@@ -72,6 +72,7 @@ class Connection:
         self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self._send_text)
         self.session: ChatSession | None = None
         self._stored_html = ""  # stored turns the page lacks, sent ahead of the catch-up
+        self._page_running = False  # the page showed a run going on when it said hello
         self.trace = StreamTrace(state.trace, chat.id) if state.trace is not None else None
 
     async def _send_batch(self, events: list[Event]) -> None:
@@ -99,10 +100,14 @@ class Connection:
 
     async def catch_up(self, events: list[Event], running: bool) -> None:
         html, self._stored_html = self._stored_html, ""
-        # The page may still show a run its last socket saw that a server restart ended: with nothing running, the
-        # status line goes idle (after the catch-up's own events) and the input unlocks, with no reload.
-        idle = "" if running else to_xml(Progress("idle", oob=True), indent=False)
-        await self.coalescer.prime_html(html + self.renderer.frame(events) + idle + self._shell_html())
+        if self._page_running and not running:
+            # The page shows a run its last socket saw, which a server restart ended: the status line goes idle
+            # (after the catch-up's own events) and the input unlocks, with no reload.
+            html += self.renderer.frame(events) + to_xml(Progress("idle", oob=True), indent=False) + self._shell_html()
+        elif events:
+            html += self.renderer.frame(events)
+        if html:
+            await self.coalescer.prime_html(html)
 
     def _shell_html(self) -> str:
         live = self.state.live.get(self.user_id)
@@ -120,8 +125,10 @@ class Connection:
         except Exception:  # already gone: nothing to tell
             pass
 
-    async def hello(self, session: ChatSession, known: int) -> None:
-        """The page shows the finished turns below `known`: send it what it lacks, then go live."""
+    async def hello(self, session: ChatSession, known: int, running: bool) -> None:
+        """The page shows the finished turns below `known` (and a run, if `running`): send it what it lacks, then
+        go live."""
+        self._page_running = running
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
         fresh = turn_list(self.state.urls, stored, resets, since=known)
@@ -153,8 +160,8 @@ class Connection:
                     await session.stop()
                 case Reset():
                     session.reset_shell()
-                case Hello(known=known):
-                    await self.hello(session, known)
+                case Hello(known=known, running=running):
+                    await self.hello(session, known, running)
                 case Invalid(reason=reason):
                     await self.send(notice(reason, session.busy))
         except Busy:

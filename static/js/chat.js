@@ -88,7 +88,8 @@ document.addEventListener("alpine:init", () => {
         if (Number(marker.dataset.beforeTurn) >= known) marker.remove();
       });
       this.offline = false;
-      e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
+      // `running`: the page shows a run going on; if the server has none (it restarted), it says so and we unlock.
+      e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known, running: this.running }), this.$el);
     },
 
     /** The socket closed: for a moment (say so: it is being reopened), or for good (too large, another tab). */
