@@ -57,6 +57,21 @@ def test_switching_chats_mid_answer_lets_it_finish(new_chat: Page, server: Serve
     assert statuses(server, a)[0][1] > 3000, "the whole answer is stored"
 
 
+def test_closing_the_tab_mid_answer_does_not_stop_it(new_chat: Page, context: BrowserContext, server: Server) -> None:
+    a = chat_id_of(new_chat)
+    send(new_chat, LONG)
+    streaming(new_chat)
+    new_chat.close()
+    again = context.new_page()
+    again.add_init_script(WS_FLAG)
+    again.goto(f"{server.url}/chat/{a}")
+    wait_socket(again)
+    wait_turn_done(again, 0, 30_000)
+    expect(again.locator("#meta-0")).to_have_attribute("data-status", "complete")
+    assert [s for s, _ in statuses(server, a)] == ["complete"]
+    again.close()
+
+
 def test_two_tabs_on_two_chats_both_finish(new_chat: Page, context: BrowserContext, server: Server) -> None:
     first = new_chat
     send(first, "Tell me about lists")
