@@ -93,10 +93,12 @@ async def index(req: Request) -> Any:
 
 
 async def new_chat(req: Request) -> Any:
-    """A fresh chat; the current one is reused if it has no messages yet, so empty chats don't pile up."""
+    """A fresh chat; the current one is reused if it has no messages yet, so empty chats don't pile up (one whose
+    first answer is being written is not empty, though nothing of it is stored yet)."""
     chats = _chats(req)
     recent = await chats.recent(limit=1)
-    if recent and not await (await chats.turns(recent[0].id)).list():
+    running = _state(req).live.running(chats.user_id)
+    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list():
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)
@@ -110,7 +112,8 @@ async def history(req: Request, current: int | None = None, everything: int = 0)
     urls = _urls(req)
     chats = await _chats(req).recent(limit=None if everything else HISTORY_PAGE + 1)
     more = urls.history(current, everything=True) if len(chats) > HISTORY_PAGE and not everything else None
-    return ChatList(chats[:HISTORY_PAGE] if more else chats, current, urls.page, more)
+    running = _state(req).live.running(_chats(req).user_id)
+    return ChatList(chats[:HISTORY_PAGE] if more else chats, current, urls.page, more, running)
 
 
 async def search(req: Request, q: str = "", current: int | None = None) -> Any:

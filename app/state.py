@@ -125,7 +125,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
-    live = LiveSessions(open_session, settings.reconnect_grace_s, keeper)
+    live = LiveSessions(open_session, keeper, settings.max_runs_per_user)
     return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool, checked)
 
 

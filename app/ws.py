@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from ui import ids
+from ui.header import ShellStatus
 from ui.layout import Progress
 from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
@@ -34,6 +35,9 @@ log = logging.getLogger("varro.ws")
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
 FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
+REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
+REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
+                  "goes on to its end; come back to this chat to see it.")
 FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
 
 
@@ -68,6 +72,7 @@ class Connection:
         self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self._send_text)
         self.session: ChatSession | None = None
         self._stored_html = ""  # stored turns the page lacks, sent ahead of the catch-up
+        self._page_running = False  # the page showed a run going on when it said hello
         self.trace = StreamTrace(state.trace, chat.id) if state.trace is not None else None
 
     async def _send_batch(self, events: list[Event]) -> None:
@@ -93,25 +98,37 @@ class Connection:
             self.trace.received(event)
         await self.coalescer(event)
 
-    async def catch_up(self, events: list[Event]) -> None:
+    async def catch_up(self, events: list[Event], running: bool) -> None:
         html, self._stored_html = self._stored_html, ""
-        if html or events:
-            await self.coalescer.prime_html(html + self.renderer.frame(events))
+        if self._page_running and not running:
+            # The page shows a run its last socket saw, which a server restart ended: the status line goes idle
+            # (after the catch-up's own events) and the input unlocks, with no reload.
+            html += self.renderer.frame(events) + to_xml(Progress("idle", oob=True), indent=False) + self._shell_html()
+        elif events:
+            html += self.renderer.frame(events)
+        if html:
+            await self.coalescer.prime_html(html)
 
-    async def replaced(self) -> None:
-        """Tell this tab, in place, that a newer tab has the chat now; then close without reconnecting."""
+    def _shell_html(self) -> str:
+        live = self.state.live.get(self.user_id)
+        return to_xml(ShellStatus(live.session.shell.status, oob=True), indent=False) if live is not None else ""
+
+    async def replaced(self, same_chat: bool) -> None:
+        """Tell this tab, in place, that a newer tab took over and what it did; then close without reconnecting."""
         self.coalescer.close()
-        msg = Div(P("This chat is open in another tab, so this one has gone quiet."),
-                  A("Use it here", href=self.chat_url, cls="btn btn-sm", data_testid="take-back"),
-                  role="alert", cls="alert alert-warning")
+        said = (REPLACED_SAME if same_chat else REPLACED_OTHER)
+        msg = Div(P(said), A("Use it here", href=self.chat_url, cls="btn btn-sm", data_testid="take-back"),
+                  role="alert", cls="alert alert-warning", data_testid="replaced")
         try:
             await self.send(to_xml(Div(msg, id=ids.NOTICES, hx_swap_oob="innerHTML")) + to_xml(Progress("idle", oob=True)))
             await self.ws.close(code=REPLACED)
         except Exception:  # already gone: nothing to tell
             pass
 
-    async def hello(self, session: ChatSession, known: int) -> None:
-        """The page shows the finished turns below `known`: send it what it lacks, then go live."""
+    async def hello(self, session: ChatSession, known: int, running: bool) -> None:
+        """The page shows the finished turns below `known` (and a run, if `running`): send it what it lacks, then
+        go live."""
+        self._page_running = running
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
         fresh = turn_list(self.state.urls, stored, resets, since=known)
@@ -122,19 +139,29 @@ class Connection:
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
         await self.state.live.attach(self.user_id, self, len(stored))
 
+    async def refused(self, session: ChatSession) -> bool:
+        """Past the user's cap on runs at once: say so (the page unlocks, the draft stays) and start nothing."""
+        why = None if session.busy else self.state.live.refusal(self.user_id)  # busy: `Busy` says it better
+        if why is not None:  # `data-refused`: the page puts the message it sent back in the input
+            await self.send(to_xml(Div(Div(ErrorBlock(why), data_refused="true"), id=ids.NOTICES,
+                                       hx_swap_oob="innerHTML")) + to_xml(Progress("idle", oob=True)))
+        return why is not None
+
     async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
             match parse_frame(raw, self.state.settings.max_message_chars):
                 case Send(msg=msg):
-                    session.send(msg)
+                    if not await self.refused(session):
+                        session.send(msg)
                 case Edit(turn=k, msg=msg):
-                    session.edit(k, msg)
+                    if not await self.refused(session):
+                        session.edit(k, msg)
                 case Stop():
                     await session.stop()
                 case Reset():
                     session.reset_shell()
-                case Hello(known=known):
-                    await self.hello(session, known)
+                case Hello(known=known, running=running):
+                    await self.hello(session, known, running)
                 case Invalid(reason=reason):
                     await self.send(notice(reason, session.busy))
         except Busy:

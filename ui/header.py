@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,12 +86,20 @@ def ChatMenu(history_url: str, search_url: str) -> Any:
     )
 
 
-def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url: str | None = None) -> Any:
-    """The entries of the chat menu: title, relative time, the current one marked; `more_url` lists them all."""
+def Running(chat_id: int) -> Any:
+    """A chat menu entry's mark while an answer is being written in that chat (perhaps with no tab on it)."""
+    return Span("writing…", cls="badge badge-sm badge-info shrink-0", data_testid=f"running-{chat_id}")
+
+
+def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url: str | None = None,
+             running: Collection[int] = ()) -> Any:
+    """The entries of the chat menu: title, relative time (or that an answer is being written there), the current
+    one marked; `more_url` lists them all."""
     items = [
         Li(A(Span(c.title or "New chat", cls="truncate min-w-0 flex-1"),
+             Running(c.id) if c.id in running else
              Span(relative_time(c.updated_at), cls="chat-when text-xs opacity-80 shrink-0 whitespace-nowrap"),
-             href=open_url(c.id), cls="flex justify-between gap-2" + (" menu-active" if c.id == current else ""),
+             href=open_url(c.id), cls="flex justify-between gap-2 w-full min-w-0" + (" menu-active" if c.id == current else ""),
              role="menuitem", tabindex="-1", aria_current="page" if c.id == current else None,
              data_testid=f"chat-link-{c.id}"), role="none")
         for c in chats

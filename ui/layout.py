@@ -84,6 +84,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             ),
             Button("Jump to latest ↓", cls="btn btn-sm btn-neutral fixed bottom-24 left-1/2 -translate-x-1/2 z-10",
                    x_show="showJump", x_cloak=True, **on("click", "jumpToLatest"), data_testid="jump-latest"),
+            ConnectionLost(),
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
             ChatInput(max_chars),
@@ -92,6 +93,12 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
         ),
     )
+
+
+def ConnectionLost() -> Any:
+    """Shown by chat.js while the socket is down and being reopened; the server cannot say it, so it is in the page."""
+    return Div(Span("Connection lost. Reconnecting…"), role="status", x_show="offline", x_cloak=True,
+               cls="alert alert-warning text-sm max-w-3xl mx-auto w-full", data_testid="connection-lost")
 
 
 def ChatGone(chats_url: str) -> Any:
@@ -112,8 +119,9 @@ def Progress(state: str, detail: str = "", oob: bool = False) -> Any:
 
     It is the page's status region: a screen reader hears "Responding…" and "Done", not every token.
     """
-    label = {"thinking": "Thinking…", "writing": "Writing…", "tool": f"Running {detail or 'a tool'}…"}.get(state, "")
-    running = state in ("thinking", "writing", "tool")
+    label = {"thinking": "Thinking…", "writing": "Writing…", "tool": f"Running {detail or 'a tool'}…",
+             "restoring": f"Restoring Python state… ({detail})" if detail else "Restoring Python state…"}.get(state, "")
+    running = state in ("thinking", "writing", "tool", "restoring")
     # A pulsing label rather than DaisyUI's loading dots: those are an SMIL-animated SVG used as a mask, which
     # cost ~5 ms of style work in the turn's first frame and a repaint on every frame of the stream.
     return Div(

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     model_requests: int = Field(20, gt=0)
     # Chat titles by the model: "" (the chat's own model, never while it answers), "off", or another model string.
     title_model: str = ""
-    reconnect_grace_s: float = Field(30.0, ge=0)
+    # Turns running at once for one user: the live chat's and those that go on after their tab has left.
+    max_runs_per_user: int = Field(2, ge=1)
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
     @property

@@ -2,11 +2,17 @@
 // inline editing. It listens to htmx's websocket events; it never patches htmx.
 // Written for Alpine's CSP build: directives in the page name a property or method, nothing more.
 
+// A socket that dropped is reopened quickly (htmx-ext-ws's default backs off to a minute): within about two
+// seconds of the server coming back the page is live again. This sets the extension's documented option.
+htmx.config.wsReconnectDelay = (retries) => Math.min(250 * 2 ** retries, 2000) * (0.75 + Math.random() / 4);
+
 document.addEventListener("alpine:init", () => {
   const NEAR_BOTTOM_PX = 48;
   // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
   const TOO_BIG = 1009;
   const REPLACED = 4001; // app/ws.py: a newer tab took the chat
+  // Close codes on which htmx-ext-ws reopens the socket (the server went away, or is restarting).
+  const RECONNECTING = [1006, 1011, 1012, 1013];
   // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
@@ -18,6 +24,8 @@ document.addEventListener("alpine:init", () => {
     lastTop: 0,
     lastDist: 0,
     replaced: false,
+    offline: false,
+    draft: "",
 
     /** Listen to the socket: lock on send, follow the stream, unlock when the server says so. */
     init() {
@@ -79,11 +87,14 @@ document.addEventListener("alpine:init", () => {
       document.querySelectorAll("#chat-turns > .shell-reset").forEach((marker) => {
         if (Number(marker.dataset.beforeTurn) >= known) marker.remove();
       });
-      e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known }), this.$el);
+      this.offline = false;
+      // `running`: the page shows a run going on; if the server has none (it restarted), it says so and we unlock.
+      e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known, running: this.running }), this.$el);
     },
 
-    /** The socket closed for good: a message was too large, or another tab took the chat. */
+    /** The socket closed: for a moment (say so: it is being reopened), or for good (too large, another tab). */
     closed(e) {
+      if (RECONNECTING.includes(e.detail.event.code)) this.offline = true;
       if (e.detail.event.code === REPLACED) this.replaced = true;
       if (e.detail.event.code !== TOO_BIG) return;
       this.notify("That message was far too long to send, so the connection was closed. Reload the page to continue.");
@@ -112,8 +123,9 @@ document.addEventListener("alpine:init", () => {
     /** Why a message can't go now, or null: another tab has the chat, a reply is running, or it is too long. */
     refusal(action, msg) {
       if (this.replaced) {
-        return "This tab is not the live tab: the chat is open in another tab, so nothing was sent. Your text is kept.";
+        return "This tab is not the live tab: a newer tab took over, so nothing was sent. Your text is kept.";
       }
+      if (this.offline) return "Not connected (reconnecting…), so nothing was sent. Your text is kept: send it again in a moment.";
       if (this.running && action === "edit") {
         return "A reply is still being written: stop it first (Esc or the stop button), or wait for it to finish.";
       }
@@ -151,6 +163,7 @@ document.addEventListener("alpine:init", () => {
     afterSend(e) {
       const form = e.detail.elt && e.detail.elt.closest ? e.detail.elt.closest("form") : null;
       if (form && form.id === "chat-form") {
+        this.draft = this.$refs.input.value;
         this.$refs.input.value = "";
         this.autosize();
       }
@@ -159,6 +172,11 @@ document.addEventListener("alpine:init", () => {
     /** After each server frame: read the run state, and follow the stream once per animation frame. */
     afterMessage(e) {
       this.readProgress();
+      // The server refused the message (too many answers running): give the user their text back.
+      if (e.detail.message.includes("data-refused") && !this.$refs.input.value) {
+        this.$refs.input.value = this.draft;
+        this.autosize();
+      }
       if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
       if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       // Only frames with finished blocks need decorating; deltas are plain text.

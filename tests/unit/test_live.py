@@ -1,4 +1,4 @@
-"""The live-session registry: one session per user, newest tab wins, grace period, catch-up."""
+"""The live-session registry: one session per user, newest tab wins, a run outlives its tab, catch-up, the cap."""
 
 from __future__ import annotations
 
@@ -27,15 +27,18 @@ class FakeTab:
         self.events: list[Event] = []
         self.caught_up: list[Event] = []
         self.was_replaced = False
+        self.same_chat: bool | None = None  # what the tab was told took over: this chat elsewhere, or another chat
+        self.running: bool | None = None
 
     async def deliver(self, event: Event) -> None:
         self.events.append(event)
 
-    async def catch_up(self, events: list[Event]) -> None:
+    async def catch_up(self, events: list[Event], running: bool) -> None:
         self.caught_up.extend(events)
+        self.running = running
 
-    async def replaced(self) -> None:
-        self.was_replaced = True
+    async def replaced(self, same_chat: bool) -> None:
+        self.was_replaced, self.same_chat = True, same_chat
 
 
 def slow_words(n: int = 60, delay: float = 0.01) -> FunctionModel:
@@ -47,10 +50,11 @@ def slow_words(n: int = 60, delay: float = 0.01) -> FunctionModel:
     return FunctionModel(stream_function=stream)
 
 
-async def registry(store: Store, tmp_path: Path, model: FunctionModel, grace: float = 5.0) -> tuple[LiveSessions, int, list[int]]:
+async def registry(store: Store, tmp_path: Path, model: FunctionModel, max_runs: int = 2,
+                   n_chats: int = 2) -> tuple[LiveSessions, int, list[int]]:
     user = await store.users.ensure("u")
     chats = store.chats.for_user(user.id)
-    chat_ids = [(await chats.create()).id for _ in range(2)]
+    chat_ids = [(await chats.create()).id for _ in range(n_chats)]
     deps = SessionDeps(model=model, uploads=UploadStore(tmp_path / "up"),
                        make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "k", isolation=shared_sandbox()))
 
@@ -59,7 +63,7 @@ async def registry(store: Store, tmp_path: Path, model: FunctionModel, grace: fl
         await session.load()
         return session
 
-    return LiveSessions(open_session, grace), user.id, chat_ids
+    return LiveSessions(open_session, max_runs=max_runs), user.id, chat_ids
 
 
 async def test_one_session_per_user_newest_tab_wins(store: Store, tmp_path: Path) -> None:
@@ -70,7 +74,7 @@ async def test_one_session_per_user_newest_tab_wins(store: Store, tmp_path: Path
     second = await live.connect(uid, chat, new)
     await live.attach(uid, new, 0)
     assert len(live) == 1 and second is first, "same chat: the session (and its kernel) is handed over"
-    assert old.was_replaced
+    assert old.was_replaced and old.same_chat, "told the truth: this chat is open in another tab"
     await second.send("hi")
     assert old.events == [] and any(isinstance(e, TurnFinished) for e in new.events)
     await live.disconnect(uid, old)  # the replaced tab's socket closing changes nothing
@@ -86,6 +90,8 @@ async def test_switching_chat_ends_the_old_session(store: Store, tmp_path: Path)
     session_a = await live.connect(uid, a, tab_a)
     session_b = await live.connect(uid, b, tab_b)
     assert session_a is not session_b and len(live) == 1 and live.get(uid).chat_id == b
+    assert tab_a.was_replaced and tab_a.same_chat is False, "told that another chat was opened, not this one"
+    assert len(live.runs) == 0, "an idle session just ends"
     await live.close_all()
 
 
@@ -105,7 +111,7 @@ async def test_a_running_turn_survives_a_drop_and_is_caught_up(store: Store, tmp
     task = session.send("long one")
     await until(lambda: any(isinstance(e, PartDelta) for e in tab.events), "the answer to stream to the tab")
     await live.disconnect(uid, tab)
-    assert len(live) == 1, "kept for the grace period"
+    assert len(live) == 0 and live.running(uid) == {chat}, "the run goes on without a tab"
     await asyncio.sleep(0.1)
     back = FakeTab()
     assert await live.connect(uid, chat, back) is session
@@ -118,19 +124,6 @@ async def test_a_running_turn_survives_a_drop_and_is_caught_up(store: Store, tmp
     assert start.content + missed + rest == "".join(f"w{i} " for i in range(80)), "nothing lost, nothing twice"
     assert (await session.turns.list())[0].status == "complete"
     await live.close_all()
-
-
-async def test_past_the_grace_period_the_run_is_stopped_and_stored(store: Store, tmp_path: Path) -> None:
-    live, uid, (chat, _) = await registry(store, tmp_path, slow_words(500, 0.01), grace=0.2)
-    tab = FakeTab()
-    session = await live.connect(uid, chat, tab)
-    session.send("never finishes in time")
-    await until(lambda: any(isinstance(e, PartDelta) for e in session.catch_up(0)), "the answer to start")
-    await live.disconnect(uid, tab)
-    await until(lambda: len(live) == 0, "the grace period to end the session", within_s=10)
-    await session.wait()  # the stopped run is being stored
-    turn = (await session.turns.list())[0]
-    assert turn.status == "stopped"
 
 
 async def test_a_page_that_has_the_turn_is_not_sent_it_again(store: Store, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from varro.chat.protocol import Edit, Invalid, Send, Stop, parse_frame
+from varro.chat.protocol import Edit, Hello, Invalid, Send, Stop, parse_frame
 
 
 def frame(**data: object) -> str:
@@ -17,6 +17,8 @@ def test_valid_actions() -> None:
     assert parse_frame(frame(action="send", msg=" hi "), 100) == Send(msg="hi")
     assert parse_frame(frame(action="edit", turn="2", msg="new"), 100) == Edit(turn=2, msg="new")
     assert parse_frame(frame(action="stop"), 100) == Stop()
+    assert parse_frame(frame(action="hello", known=3), 100) == Hello(known=3, running=False)
+    assert parse_frame(frame(action="hello", known=0, running=True), 100) == Hello(known=0, running=True)
 
 
 @pytest.mark.parametrize(

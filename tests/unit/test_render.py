@@ -82,3 +82,9 @@ def test_every_top_level_element_of_a_frame_is_an_oob_swap() -> None:
             frame = to_xml(fragment)
             assert "hx-swap-oob" in frame.split(">", 1)[0], frame[:120]
             assert top_level_ids(frame), frame[:120]
+
+
+def test_a_restore_shows_its_progress_on_the_status_line_and_keeps_the_input_locked() -> None:
+    frame = renderer().frame([ProgressChanged(1, "restoring", "re-running cell 3 of 12")])
+    assert "Restoring Python state… (re-running cell 3 of 12)" in frame
+    assert 'data-running="true"' in frame, "Stop stays available while the restore runs"

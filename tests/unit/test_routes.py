@@ -160,3 +160,34 @@ def test_websocket_answers_bad_frames_and_stays_up(clients: tuple[TestClient, Te
         assert "too long" in reply and "<script>" not in reply
         ws.send_text('{"action": "edit", "turn": "7", "msg": "hi"}')
         assert "no turn 7" in ws.receive_text()
+
+
+def read_until(ws: Any, text: str, limit: int = 200) -> str:
+    frames = ""
+    for _ in range(limit):
+        frames += ws.receive_text()
+        if text in frames:
+            return frames
+    raise AssertionError(f"{text!r} never came")
+
+
+def test_past_the_cap_on_running_answers_a_send_is_refused_clearly(tmp_path: Path) -> None:
+    """An answer left running in chat A (its tab went to chat B) counts: with VARRO_MAX_RUNS_PER_USER=1, B may not
+    start one; the chat menu shows A as running; "New chat" from A makes a new chat (A is not empty)."""
+    with TestClient(host_app(tmp_path, max_runs_per_user=1)) as alice:
+        alice.get("/login/alice")
+        a = new_chat(alice)
+        with alice.websocket_connect(f"/chat/ws?chat_id={a}", headers=ORIGIN) as ws:
+            ws.send_text('{"action": "hello", "known": 0}')
+            ws.send_text('{"action": "send", "msg": "/stream 2000 at 100"}')
+            read_until(ws, 'id="part-0-')
+        b = new_chat(alice)
+        assert b != a, "a chat whose first answer is being written is not reused as empty"
+        assert f'data-testid="running-{a}"' in alice.get(f"/chat/history?current={b}").text
+        with alice.websocket_connect(f"/chat/ws?chat_id={b}", headers=ORIGIN) as ws:
+            ws.send_text('{"action": "hello", "known": 0}')
+            ws.send_text('{"action": "send", "msg": "hello"}')
+            refused = read_until(ws, "data-refused")
+        assert "1 answer is still being written in your other chats (the limit is 1 at once)" in refused
+        assert 'data-running="false"' in refused, "the page unlocks"
+        assert 'id="turn-0"' not in refused, "nothing started"

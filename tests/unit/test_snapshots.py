@@ -14,7 +14,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from tests.kernels import shared_sandbox
-from varro.chat.events import Event
+from varro.chat.events import Event, ProgressChanged
 from varro.chat.session import ChatSession, SessionDeps
 from varro.db.crud import Store
 from varro.shell import KernelShell, StoredCell
@@ -47,6 +47,7 @@ class Chat:
                                                                              isolation=shared_sandbox()))
         self.session: ChatSession | None = None
         self.notices: list[str] = []
+        self.progress: list[str] = []  # the status line: "Restoring Python state… (detail)", then the cell
 
     async def open(self) -> ChatSession:
         if self.session is None:
@@ -58,11 +59,13 @@ class Chat:
         chats = self.store.chats.for_user(self.user_id)
         self.session = ChatSession(self.user_id, self.chat_id, await chats.turns(self.chat_id), self.deps)
         await self.session.load()
-        self.notices = []
+        self.notices, self.progress = [], []
 
         async def sink(event: Event) -> None:
             if type(event).__name__ == "Notice":
                 self.notices.append(event.message)  # type: ignore[attr-defined]
+            if isinstance(event, ProgressChanged) and event.state in ("restoring", "tool"):
+                self.progress.append(f"{event.state}: {event.detail}")
 
         self.session.sink = sink
         return self.session
@@ -101,6 +104,8 @@ async def test_random_values_come_back_and_side_effects_do_not_repeat(chat: Chat
     assert first.split()[1] == again.split()[1]  # "[stdout] 0.123…": the same number, not a new roll
     assert again.split()[2] == "1"  # the cell that appended to the file did not run again
     assert chat.notices == ["Restoring Python state from its last snapshot…"]
+    assert chat.progress == ["tool: run_python", "restoring: loading its snapshot", "tool: run_python"], \
+        "the status line says a restore runs, then that the cell does"
 
 
 async def test_names_that_cannot_be_pickled_are_replayed_from_their_cells(chat: Chat) -> None:
@@ -143,6 +148,7 @@ async def test_no_snapshot_means_replay_as_before(chat: Chat) -> None:
     await chat.open()
     assert "7" in await chat.run("print(c)")
     assert chat.notices[0] == "Restoring Python state: re-running 1 earlier cell first."
+    assert "restoring: re-running cell 1 of 1" in chat.progress
 
 
 def test_best_snapshot_is_the_latest_still_valid(tmp_path: Path) -> None:

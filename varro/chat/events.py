@@ -15,7 +15,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Tool
 from varro.chat.content import Attachment
 
 PartKind = Literal["text", "thinking", "tool_call"]
-Progress = Literal["thinking", "writing", "tool", "done"]
+Progress = Literal["thinking", "writing", "tool", "restoring", "done"]
 TurnStatus = Literal["complete", "stopped", "error"]
 
 

@@ -1,7 +1,8 @@
-"""The live sessions of this process: at most one per user, the newest tab wins.
+"""The live sessions of this process: at most one per user (one tab drives it), the newest tab wins.
 
-A tab that drops while a turn is running leaves the run going for a grace period; a tab of the same
-user that connects to the same chat within it takes the session over and catches up on the turn.
+A session that stops being live while a turn runs (its tab closed, or moved to another chat, or a newer tab
+opened another chat) is handed to `Runs`: the turn runs to its end and is stored complete; only Stop stops it.
+A tab that opens that chat again takes the session back and catches up on the turn. See docs/design.md, 8.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from varro.chat.events import Event
+from varro.chat.runs import Runs, too_many
 from varro.chat.session import ChatSession
 from varro.shell.keeper import KernelKeeper
 
@@ -23,9 +25,9 @@ class Tab(Protocol):
 
     async def deliver(self, event: Event) -> None: ...
 
-    async def catch_up(self, events: list[Event]) -> None: ...
+    async def catch_up(self, events: list[Event], running: bool) -> None: ...
 
-    async def replaced(self) -> None: ...
+    async def replaced(self, same_chat: bool) -> None: ...
 
 
 @dataclass
@@ -33,15 +35,14 @@ class Live:
     user_id: int
     chat_id: int
     session: ChatSession
-    tab: Tab | None  # None: detached, waiting out the grace period
-    expiry: asyncio.Task[None] | None = None
+    tab: Tab
 
 
 class LiveSessions:
-    def __init__(self, open_session: OpenSession, grace_s: float = 30.0, keeper: KernelKeeper | None = None) -> None:
+    def __init__(self, open_session: OpenSession, keeper: KernelKeeper | None = None, max_runs: int = 2) -> None:
         self._open = open_session
-        self.grace_s = grace_s
         self.keeper = keeper  # where ended sessions' kernels wait (closed by the app after close_all)
+        self.runs = Runs(max_runs)
         self._by_user: dict[int, Live] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -54,6 +55,16 @@ class LiveSessions:
     def _lock(self, user_id: int) -> asyncio.Lock:
         return self._locks.setdefault(user_id, asyncio.Lock())
 
+    def running(self, user_id: int) -> set[int]:
+        """The user's chats with a turn running: the live one, and those whose tab has gone."""
+        live = self._by_user.get(user_id)
+        return self.runs.chats(user_id) | ({live.chat_id} if live is not None and live.session.busy else set())
+
+    def refusal(self, user_id: int) -> str | None:
+        """Why the user may not start another run now (past VARRO_MAX_RUNS_PER_USER), or None."""
+        running = len(self.running(user_id))
+        return too_many(running, self.runs.cap) if running >= self.runs.cap else None
+
     async def connect(self, user_id: int, chat_id: int, tab: Tab) -> ChatSession:
         """Give `tab` the user's session for `chat_id`, taking it from any other tab.
 
@@ -62,18 +73,21 @@ class LiveSessions:
         async with self._lock(user_id):
             live = self._by_user.get(user_id)
             if live is not None:
-                await self._release(live)
+                await self._release(live, same_chat=live.chat_id == chat_id)
                 if live.chat_id == chat_id:
                     live.tab = tab
                     return live.session
                 del self._by_user[user_id]
+            session = self.runs.take(user_id, chat_id)  # its turn still runs: this tab picks it up
             try:
-                # The new session first: it takes back its chat's kept kernel before the old session's kernel is
-                # kept, so the per-user cap on kernels (live and kept together) never drops the one coming back.
-                session = await self._open(user_id, chat_id)
+                if session is None:
+                    await self.runs.settled(user_id, chat_id)  # a run that just ended keeps its kernel first
+                    # The new session first: it takes back its chat's kept kernel before the old session's kernel is
+                    # kept, so the per-user cap on kernels (live and kept together) never drops the one coming back.
+                    session = await self._open(user_id, chat_id)
             finally:
-                if live is not None and live.chat_id != chat_id:
-                    await live.session.close()
+                if live is not None:
+                    await self._leave(live.session)
             self._by_user[user_id] = Live(user_id, chat_id, session, tab)
             return session
 
@@ -85,52 +99,43 @@ class LiveSessions:
                 return
             missed = live.session.catch_up(known)
             live.session.sink = tab.deliver
-            await tab.catch_up(missed)  # first on the wire: nothing was awaited since the sink changed
+            # First on the wire (nothing was awaited since the sink changed), with whether a run is going on: a
+            # page that reconnects after a server restart must unlock even though it was shown "Thinking…".
+            await tab.catch_up(missed, live.session.busy)
 
-    async def _release(self, live: Live) -> None:
-        """Detach the current tab (telling it why) and stop any grace countdown."""
-        if live.expiry is not None:
-            live.expiry.cancel()
-            live.expiry = None
-        old, live.tab = live.tab, None
+    async def _release(self, live: Live, same_chat: bool) -> None:
+        """Detach the current tab, telling it why."""
         live.session.sink = None  # from here on nothing reaches the old tab
-        if old is not None:
-            await old.replaced()
+        await live.tab.replaced(same_chat)
+
+    async def _leave(self, session: ChatSession) -> None:
+        """`session` is no longer live: its run, if any, goes on without a tab; otherwise it ends now."""
+        if session.busy:
+            self.runs.adopt(session)
+        else:
+            await session.close()
 
     async def disconnect(self, user_id: int, tab: Tab) -> None:
-        """The tab went away: end the session, or give a running turn the grace period to be picked up."""
+        """The tab went away: the session ends, or its running turn goes on to its end without a tab."""
         async with self._lock(user_id):
             live = self._by_user.get(user_id)
             if live is None or live.tab is not tab:
                 return  # a replaced tab holds nothing
-            live.tab, live.session.sink = None, None
-            if live.session.busy and self.grace_s > 0:
-                live.expiry = asyncio.create_task(self._expire(live))
-                return
+            live.session.sink = None
             del self._by_user[user_id]
-        await live.session.close()
-
-    async def _expire(self, live: Live) -> None:
-        await asyncio.sleep(self.grace_s)
-        async with self._lock(live.user_id):
-            if self._by_user.get(live.user_id) is not live or live.tab is not None:
-                return
-            del self._by_user[live.user_id]
-        await live.session.close()  # stops the run; what it produced is stored as `stopped`
+            await self._leave(live.session)
 
     async def end(self, user_id: int, chat_id: int) -> None:
-        """End the user's session on `chat_id` now (the chat is being deleted)."""
+        """End the user's session on `chat_id` now, running or not (the chat is being deleted)."""
         async with self._lock(user_id):
             live = self._by_user.get(user_id)
             if live is None or live.chat_id != chat_id:
+                await self.runs.end(user_id, chat_id)
                 return
-            await self._release(live)
+            await self._release(live, same_chat=True)
             del self._by_user[user_id]
         await live.session.close(keep_kernel=False)
 
     async def close_all(self) -> None:
         lives, self._by_user = list(self._by_user.values()), {}
-        for live in lives:
-            if live.expiry is not None:
-                live.expiry.cancel()
-        await asyncio.gather(*(live.session.close() for live in lives), return_exceptions=True)
+        await asyncio.gather(self.runs.close_all(), *(live.session.close() for live in lives), return_exceptions=True)

@@ -43,10 +43,12 @@ class Reset(_Frame):
 
 
 class Hello(_Frame):
-    """A tab's socket opened; its page shows the finished turns below `known`."""
+    """A tab's socket opened; its page shows the finished turns below `known`, and whether it shows a run going
+    on (`running`: after a server restart there is none, and the page must be told)."""
 
     action: Literal["hello"] = "hello"
     known: Annotated[int, Field(ge=0)]
+    running: bool = False
 
 
 class Invalid(_Frame):

@@ -178,6 +178,11 @@ class ChatSession:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def finished(self) -> None:
+        """Wait until no turn runs; unlike `wait`, cancelling this wait leaves the run alone."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
+
     async def close(self, keep_kernel: bool = True) -> None:
         """End the session: stop the run, wait for it to be stored, and keep the kernel warm for a while (or shut it
         down: `keep_kernel=False`, as when the chat is deleted)."""
@@ -223,11 +228,15 @@ class ChatSession:
             self.notices.append(kept)
             await self._emit(kept)
 
+        async def progress(detail: str | None) -> None:  # the status line while a restore runs, then the cell's
+            await self._emit(ProgressChanged(turn, "restoring", detail) if detail is not None
+                             else ProgressChanged(turn, "tool", "run_python"))
+
         if (restoring := self.shell.restore_note()) is not None:
             await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
         try:
-            return await self.shell.run(code, diverged, notice)
+            return await self.shell.run(code, diverged, notice, progress)
         finally:
             await self._emit(ShellChanged(self.shell.status))
 

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 KernelFactory = Callable[[], KernelShell]
 OnDiverged = Callable[[list[int]], Awaitable[None]]
 OnNotice = Callable[[str], Awaitable[None]]
+# What a restore is doing now ("re-running cell 3 of 12"), for the status line; None once it is over.
+OnProgress = Callable[[str | None], Awaitable[None]]
+
+
+async def _quiet(detail: str | None) -> None:
+    return None
 SNAPSHOT_BYTES = 256 * 2**20
 
 
@@ -70,7 +76,8 @@ class SessionShell:
         """Cells that ran live in a finished turn: part of what a restart must replay."""
         self._cells.extend(cells)
 
-    async def run(self, code: str, on_diverged: OnDiverged, on_notice: OnNotice) -> CellResult:
+    async def run(self, code: str, on_diverged: OnDiverged, on_notice: OnNotice,
+                  on_progress: OnProgress = _quiet) -> CellResult:
         if self._kernel is None:
             # A kernel started ahead of time, if the pool has one: no process start before the first cell.
             kernel = await self._pool.take(self.snapshots.workdir) if self._pool is not None else None
@@ -80,13 +87,16 @@ class SessionShell:
             except Unavailable as exc:  # no sandbox here: the cell is answered with why, and nothing runs
                 return CellResult(error=f"SandboxUnavailable: {exc}")
             self._kernel = kernel
-            await self._restore(kernel, on_diverged, on_notice)
+            await self._restore(kernel, on_diverged, on_notice, on_progress)
+            await on_progress(None)
         return await self._kernel.execute(code)
 
-    async def _restore(self, kernel: KernelShell, on_diverged: OnDiverged, on_notice: OnNotice) -> None:
+    async def _restore(self, kernel: KernelShell, on_diverged: OnDiverged, on_notice: OnNotice,
+                       on_progress: OnProgress) -> None:
         cells = self._cells
         turn = self.snapshots.best(self._valid)
         if turn is not None:
+            await on_progress("loading its snapshot")
             try:
                 failed = await kernel.load_snapshot(turn)
                 cells = cells_to_replay(self._cells, turn, failed)
@@ -98,7 +108,10 @@ class SessionShell:
                 await kernel.restart()
                 await on_notice("The saved Python state could not be read; the earlier cells ran again instead.")
         if cells:
-            diverged = await replay(kernel, cells)
+            async def on_cell(i: int, n: int) -> None:
+                await on_progress(f"re-running cell {i} of {n}")
+
+            diverged = await replay(kernel, cells, on_cell)
             if diverged:
                 await on_diverged(diverged)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from varro.shell.kernel import KernelShell
@@ -28,10 +29,14 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-async def replay(shell: KernelShell, cells: list[StoredCell]) -> list[int]:
-    """Run `cells` in order in `shell`; return the sorted turns whose output differs from what was stored."""
+async def replay(shell: KernelShell, cells: list[StoredCell],
+                 on_cell: Callable[[int, int], Awaitable[None]] | None = None) -> list[int]:
+    """Run `cells` in order in `shell`; return the sorted turns whose output differs from what was stored.
+    `on_cell(i, n)` is awaited before cell i (from 1) of n runs, for the page's progress."""
     changed: set[int] = set()
-    for cell in cells:
+    for i, cell in enumerate(cells, 1):
+        if on_cell is not None:
+            await on_cell(i, len(cells))
         result = await shell.execute(cell.code)
         if cell.expected is not None and normalise(result.to_text()) != normalise(cell.expected):
             changed.add(cell.turn)
