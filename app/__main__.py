@@ -1,7 +1,9 @@
-"""`python -m app`: serve the standalone chat with uvicorn on VARRO_HOST:VARRO_PORT."""
+"""`python -m app`: serve the standalone chat with uvicorn on VARRO_HOST:VARRO_PORT; `python -m app migrate`
+brings the database's schema up to date (start-up does it too) and exits."""
 
 from __future__ import annotations
 
+import argparse
 import socket
 from typing import Any
 
@@ -10,6 +12,7 @@ import uvicorn
 from app.main import create_app
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
+from varro.db.migrate import upgrade_head
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -37,6 +40,11 @@ class AnnouncingServer(uvicorn.Server):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Serve Varro Chat (settings: VARRO_*).")
+    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
+    if parser.parse_args().command == "migrate":
+        upgrade_head()
+        return
     settings = Settings()
     config = uvicorn.Config(create_app(settings), log_level="info", **uvicorn_options(settings))
     try:

@@ -22,7 +22,8 @@ from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
 from varro.config import Settings
 from varro.db.crud import Store
-from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.db.engine import make_engine, make_sessions
+from varro.db.migrate import migrate
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
 from varro.shell.keeper import KernelKeeper
@@ -93,7 +94,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
         path.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(warm_lexers)
     engine = make_engine(settings.database_url)
-    await create_tables(engine)
+    await migrate(engine)
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
