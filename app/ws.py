@@ -28,11 +28,13 @@ from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
 from varro.db.models import Chat
+from varro.scale.coordinator import Unavailable
 
 log = logging.getLogger("varro.ws")
 
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
+UNAVAILABLE = 1013  # "try again later": the service holding who has which session (Redis) can't be reached
 FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
 FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
 
@@ -161,7 +163,14 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.close(code=NOT_FOUND)
         return
     conn = Connection(ws, state, user_id, chat)
-    session = await state.live.connect(user_id, chat.id, conn)
+    try:
+        session = await state.live.connect(user_id, chat.id, conn)
+    except Unavailable:
+        log.warning("no session for user %s: Redis is unreachable", user_id)
+        await ws.send_text(notice("The chat service is unavailable right now. Nothing stored was lost: "
+                                  "reload the page in a moment.", False))
+        await ws.close(code=UNAVAILABLE)
+        return
     bucket = TokenBucket(settings.ws_frames_per_s, settings.ws_frame_burst)
     try:
         while True:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Chat titles by the model: "" (the chat's own model, never while it answers), "off", or another model string.
     title_model: str = ""
     reconnect_grace_s: float = Field(30.0, ge=0)
+    # Several processes as one app (varro/scale): Redis holds who has each user's live session. None: one process.
+    redis_url: str | None = None
+    redis_prefix: str = "varro:"  # every key and channel the chat uses in Redis starts with this
+    lease_ttl_s: float = Field(10.0, gt=0)  # a dead process's users are free again after this long
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
     @property

@@ -57,6 +57,7 @@ async def legacy_create_all(url: str, drop_auto_title: bool = False) -> None:
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
+        await conn.execute(text("ALTER TABLE chat DROP COLUMN fence"))  # added by a revision since
         if drop_auto_title:  # older still: from before chats had an automatic title
             await conn.execute(text("ALTER TABLE chat DROP COLUMN auto_title"))
         if conn.dialect.name == "sqlite":
@@ -118,4 +119,4 @@ def test_the_migrate_command_and_alembic_upgrade_head(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, timeout=120)
     for db in ("a.db", "b.db"):
         with sqlite3.connect(tmp_path / db) as conn:
-            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]

@@ -2,6 +2,8 @@
 
 A tab that drops while a turn is running leaves the run going for a grace period; a tab of the same
 user that connects to the same chat within it takes the session over and catches up on the turn.
+Across processes the `coordinator` (varro/scale) decides who holds a user: each new session claims the
+user there, and a session another process claimed later is ended here (`evict`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Protocol
 
 from varro.chat.events import Event
 from varro.chat.session import ChatSession
+from varro.scale.coordinator import Coordinator, SingleProcess
 from varro.shell.keeper import KernelKeeper
 
 OpenSession = Callable[[int, int], Awaitable[ChatSession]]
@@ -35,11 +38,14 @@ class Live:
     session: ChatSession
     tab: Tab | None  # None: detached, waiting out the grace period
     expiry: asyncio.Task[None] | None = None
+    epoch: int = 0  # the coordinator's claim this session holds
 
 
 class LiveSessions:
-    def __init__(self, open_session: OpenSession, grace_s: float = 30.0, keeper: KernelKeeper | None = None) -> None:
+    def __init__(self, open_session: OpenSession, grace_s: float = 30.0, keeper: KernelKeeper | None = None,
+                 coordinator: Coordinator | None = None) -> None:
         self._open = open_session
+        self.coordinator = coordinator or SingleProcess()
         self.grace_s = grace_s
         self.keeper = keeper  # where ended sessions' kernels wait (closed by the app after close_all)
         self._by_user: dict[int, Live] = {}
@@ -68,13 +74,14 @@ class LiveSessions:
                     return live.session
                 del self._by_user[user_id]
             try:
+                epoch = await self.coordinator.claim(user_id)  # before opening: the session's writes carry it
                 # The new session first: it takes back its chat's kept kernel before the old session's kernel is
                 # kept, so the per-user cap on kernels (live and kept together) never drops the one coming back.
                 session = await self._open(user_id, chat_id)
             finally:
                 if live is not None and live.chat_id != chat_id:
                     await live.session.close()
-            self._by_user[user_id] = Live(user_id, chat_id, session, tab)
+            self._by_user[user_id] = Live(user_id, chat_id, session, tab, epoch=epoch)
             return session
 
     async def attach(self, user_id: int, tab: Tab, known: int) -> None:
@@ -108,6 +115,20 @@ class LiveSessions:
                 live.expiry = asyncio.create_task(self._expire(live))
                 return
             del self._by_user[user_id]
+        await self._close(live)
+
+    async def _close(self, live: Live, keep_kernel: bool = True) -> None:
+        await live.session.close(keep_kernel=keep_kernel)
+        await self.coordinator.release(live.user_id, live.epoch)
+
+    async def evict(self, user_id: int, epoch: int) -> None:
+        """Another process claimed the user under `epoch`: end an older session here and tell its tab."""
+        async with self._lock(user_id):
+            live = self._by_user.get(user_id)
+            if live is None or live.epoch >= epoch:
+                return
+            await self._release(live)
+            del self._by_user[user_id]
         await live.session.close()
 
     async def _expire(self, live: Live) -> None:
@@ -116,7 +137,7 @@ class LiveSessions:
             if self._by_user.get(live.user_id) is not live or live.tab is not None:
                 return
             del self._by_user[live.user_id]
-        await live.session.close()  # stops the run; what it produced is stored as `stopped`
+        await self._close(live)  # stops the run; what it produced is stored as `stopped`
 
     async def end(self, user_id: int, chat_id: int) -> None:
         """End the user's session on `chat_id` now (the chat is being deleted)."""
@@ -126,11 +147,11 @@ class LiveSessions:
                 return
             await self._release(live)
             del self._by_user[user_id]
-        await live.session.close(keep_kernel=False)
+        await self._close(live, keep_kernel=False)
 
     async def close_all(self) -> None:
         lives, self._by_user = list(self._by_user.values()), {}
         for live in lives:
             if live.expiry is not None:
                 live.expiry.cancel()
-        await asyncio.gather(*(live.session.close() for live in lives), return_exceptions=True)
+        await asyncio.gather(*(self._close(live) for live in lives), return_exceptions=True)

@@ -40,6 +40,8 @@ class Chat(SQLModel, table=True):
                                     sa_column=Column(JSON, nullable=False, server_default=text("'[]'")))
     created_at: datetime = Stamp()
     updated_at: datetime = Stamp(index=True)
+    # The newest epoch of a live session that wrote to this chat; an older one's writes are refused (varro/scale).
+    fence: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
 
 
 class Turn(SQLModel, table=True):
