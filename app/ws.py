@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
+from app.unavailable import MESSAGE
 from ui import ids
 from ui.layout import Progress
 from ui.turns import ErrorBlock
@@ -167,8 +168,7 @@ async def chat_ws(ws: WebSocket) -> None:
         session = await state.live.connect(user_id, chat.id, conn)
     except Unavailable:
         log.warning("no session for user %s: Redis is unreachable", user_id)
-        await ws.send_text(notice("The chat service is unavailable right now. Nothing stored was lost: "
-                                  "reload the page in a moment.", False))
+        await ws.send_text(notice(MESSAGE, False))
         await ws.close(code=UNAVAILABLE)
         return
     bucket = TokenBucket(settings.ws_frames_per_s, settings.ws_frame_burst)

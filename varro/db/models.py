@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 TURN_STATUSES = ("complete", "stopped", "error")
@@ -41,7 +41,7 @@ class Chat(SQLModel, table=True):
     created_at: datetime = Stamp()
     updated_at: datetime = Stamp(index=True)
     # The newest epoch of a live session that wrote to this chat; an older one's writes are refused (varro/scale).
-    fence: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
 
 
 class Turn(SQLModel, table=True):

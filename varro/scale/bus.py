@@ -12,9 +12,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,20 @@ class Bus:
         self._task = asyncio.create_task(self._read(pubsub, on_taken))
 
     async def _read(self, pubsub: PubSub, on_taken: Callable[[Taken], Awaitable[None]]) -> None:
-        async for message in pubsub.listen():
+        while True:
             try:
-                user_id, epoch, owner = json.loads(message["data"])
-                await on_taken(Taken(int(user_id), int(epoch), str(owner)))
-            except Exception:  # one bad message or handler must not end the listening
-                log.exception("handling a lease message failed")
+                async for message in pubsub.listen():
+                    await self._handle(message, on_taken)
+            except (RedisError, OSError) as e:  # Redis away: listen again (it subscribes anew once it is back)
+                log.warning("lost Redis pub/sub (%s); listening again", e)
+                await asyncio.sleep(1)
+
+    async def _handle(self, message: dict[str, Any], on_taken: Callable[[Taken], Awaitable[None]]) -> None:
+        try:
+            user_id, epoch, owner = json.loads(message["data"])
+            await on_taken(Taken(int(user_id), int(epoch), str(owner)))
+        except Exception:  # one bad message or handler must not end the listening
+            log.exception("handling a lease message failed")
 
     async def close(self) -> None:
         if self._task is not None:

@@ -1,9 +1,10 @@
 """A lease per user in Redis: which process holds the user's live session, under which epoch.
 
 The key `{prefix}lease:{user}` holds `{owner}:{epoch}` and expires unless renewed, so a process that dies
-gives its users up within one TTL. Every take raises the user's epoch (`{prefix}epoch:{user}`, never
-expiring), so a write carrying an older epoch can be refused (varro/db/crud/turn.py fences on it). Each
-step is one Lua script: take, renew and release can't interleave with another process's.
+gives its users up within one TTL. Every take raises the user's epoch (`{prefix}epoch:{user}`), so a write
+carrying an older epoch can be refused (varro/db/crud/turn.py fences on it). An epoch is at least Redis's
+clock in milliseconds: the database keeps the newest epoch that wrote, so epochs must keep rising even when
+Redis restarts empty. Each step is one Lua script: take, renew and release can't interleave with another's.
 """
 
 from __future__ import annotations
@@ -13,12 +14,24 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 TAKE = """
-local epoch = redis.call('INCR', KEYS[2])
+local now = redis.call('TIME')
+local epoch = math.max(redis.call('INCR', KEYS[2]), now[1] * 1000 + math.floor(now[2] / 1000))
+redis.call('SET', KEYS[2], epoch)
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
 return epoch
 """
 # Compare-and-act: only the holder of this very epoch may renew or release (a stale one finds another value).
-RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+# A lease that vanished with nobody taking it since (Redis was away past the TTL, or restarted) is set again.
+RENEW = """
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if held == false and tonumber(redis.call('GET', KEYS[2]) or '0') <= tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
@@ -42,15 +55,17 @@ class Leases:
     def key(self, user_id: int) -> str:
         return f"{self.prefix}lease:{user_id}"
 
+    def keys(self, user_id: int) -> list[str]:
+        return [self.key(user_id), f"{self.prefix}epoch:{user_id}"]
+
     async def take(self, user_id: int) -> Lease:
         """The user's lease for this process, whoever held it: the newest tab wins."""
-        epoch = int(await self._take(keys=[self.key(user_id), f"{self.prefix}epoch:{user_id}"],
-                                     args=[self.owner, self.ttl_ms]))
+        epoch = int(await self._take(keys=self.keys(user_id), args=[self.owner, self.ttl_ms]))
         return Lease(user_id, epoch, f"{self.owner}:{epoch}")
 
     async def renew(self, lease: Lease) -> bool:
         """Extend the lease by a TTL; False when it was lost (expired, or taken by another process)."""
-        return bool(await self._renew(keys=[self.key(lease.user_id)], args=[lease.token, self.ttl_ms]))
+        return bool(await self._renew(keys=self.keys(lease.user_id), args=[lease.token, self.ttl_ms, lease.epoch]))
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up, unless another process holds the user already."""

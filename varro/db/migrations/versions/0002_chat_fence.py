@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     # A plain ADD COLUMN (SQLite has it for a column with a constant default): no table rebuilt.
-    op.add_column("chat", sa.Column("fence", sa.Integer(), server_default=sa.text("0"), nullable=False))
+    op.add_column("chat", sa.Column("fence", sa.BigInteger(), server_default=sa.text("0"), nullable=False))
 
 
 def downgrade() -> None:
