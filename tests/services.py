@@ -6,10 +6,13 @@ Either service down is a failure with one line naming it, never a skip: `make te
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -30,17 +33,55 @@ async def _admin() -> asyncpg.Connection:
                     pytrace=False)
 
 
+async def _admin_execute(sql: str) -> None:
+    admin = await _admin()
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
 @contextlib.asynccontextmanager
 async def pg_database() -> AsyncIterator[str]:
     """A new empty database for one test (or module), dropped afterwards; yields its SQLAlchemy URL."""
     name = f"varro_test_{uuid.uuid4().hex[:12]}"
-    admin = await _admin()
+    await _admin_execute(f'CREATE DATABASE "{name}"')
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
         yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _in_thread(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` in a loop of its own: the caller's thread may have one running already (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+@contextlib.contextmanager
+def pg_database_sync() -> Iterator[str]:
+    """`pg_database` for a test without an event loop of its own (one that drives servers and a browser)."""
+    name = f"varro_test_{uuid.uuid4().hex[:12]}"
+    _in_thread(_admin_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _in_thread(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def redis_prefix_sync() -> Iterator[str]:
+    """A key prefix of the test's own on the shared Redis (checked to be up); its keys are deleted afterwards."""
+    async def check() -> None:
+        async with redis_prefix():
+            pass
+
+    _in_thread(check())
+    prefix = f"varro-test-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        _in_thread(_delete_prefix(Redis.from_url(REDIS_URL), prefix))
 
 
 @contextlib.asynccontextmanager
@@ -56,6 +97,10 @@ async def redis_prefix() -> AsyncIterator[tuple[Redis, str]]:
     try:
         yield client, prefix
     finally:
-        async for key in client.scan_iter(match=prefix + "*"):
-            await client.delete(key)
-        await client.aclose()
+        await _delete_prefix(client, prefix)
+
+
+async def _delete_prefix(client: Redis, prefix: str) -> None:
+    async for key in client.scan_iter(match=prefix + "*"):
+        await client.delete(key)
+    await client.aclose()

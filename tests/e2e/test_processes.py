@@ -1,0 +1,57 @@
+"""Two server processes on two ports sharing PostgreSQL and Redis act as one app, as two machines behind a load
+balancer without sticky routing would: one live session per user across both, and a dead process costs nothing
+but its own connections."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.conftest import WS_FLAG, wait_socket
+from tests.e2e.helpers import send, wait_turn_done
+from tests.e2e.server import Server, run_server
+from tests.services import pg_database_sync, redis_prefix_sync
+
+
+@pytest.fixture
+def shared_env() -> Iterator[dict[str, str]]:
+    """What both processes share: the database, Redis (a prefix of the test's own) and the cookie key."""
+    with pg_database_sync() as url, redis_prefix_sync() as prefix:
+        yield {"VARRO_DATABASE_URL": url, "VARRO_REDIS_URL": "redis://127.0.0.1:6379/0", "VARRO_REDIS_PREFIX": prefix,
+               "VARRO_SECRET_KEY": secrets.token_hex(16), "VARRO_LEASE_TTL_S": "3", "VARRO_DEMO_TPS": "100"}
+
+
+def test_a_tab_on_another_process_replaces_the_first_and_a_dead_process_costs_nothing(
+        browser: Browser, tmp_path: Path, shared_env: dict[str, str]) -> None:
+    with run_server(tmp_path / "a", **shared_env) as a, run_server(tmp_path / "b", **shared_env) as b:
+        context = browser.new_context()
+        context.add_init_script(WS_FLAG)
+        tab1 = context.new_page()
+        tab1.goto(f"{a.url}/chat")
+        tab1.get_by_test_id("new-chat").click()
+        tab1.wait_for_load_state()
+        wait_socket(tab1)
+        path = tab1.url.removeprefix(a.url)
+        tab2 = context.new_page()
+        tab2.goto(f"{b.url}{path}")  # the same user (one cookie: the host, not the port, owns it), another process
+        wait_socket(tab2)
+        expect(tab1.locator("#chat-notices")).to_contain_text("open in another tab")
+        send(tab2, "/stream 2000 at 100")
+        tab2.wait_for_function("() => (document.querySelector('#assistant-0')?.innerText.length ?? 0) > 50")
+        assert tab1.locator("#turn-0").count() == 0, "nothing streams to the replaced tab"
+        kill(b)
+        tab1.reload()  # against process A, at once: no waiting for B's lease to expire
+        wait_socket(tab1)
+        send(tab1, "Still here?")
+        wait_turn_done(tab1, 0)
+        expect(tab1.locator("#assistant-0 .assistant-text").last).to_be_visible()
+        context.close()
+
+
+def kill(server: Server) -> None:
+    server.process.kill()
+    server.process.wait(timeout=10)
