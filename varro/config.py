@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # Several processes as one app (varro/scale): Redis holds who has each user's live session. None: one process.
     redis_url: str | None = None
     redis_prefix: str = "varro:"  # every key and channel the chat uses in Redis starts with this
-    lease_ttl_s: float = Field(10.0, gt=0)  # a dead process's users are free again after this long
+    lease_ttl_s: float = Field(5.0, gt=0)  # a dead process's users are free again after this long
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
     @property

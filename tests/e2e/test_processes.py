@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
 from tests.e2e.helpers import send, wait_turn_done
@@ -40,16 +40,29 @@ def test_a_tab_on_another_process_replaces_the_first_and_a_dead_process_costs_no
         tab2.goto(f"{b.url}{path}")  # the same user (one cookie: the host, not the port, owns it), another process
         wait_socket(tab2)
         expect(tab1.locator("#chat-notices")).to_contain_text("open in another tab")
-        send(tab2, "/stream 2000 at 100")
-        tab2.wait_for_function("() => (document.querySelector('#assistant-0')?.innerText.length ?? 0) > 50")
+        send(tab2, "/stream 3000 at 100")
+        streaming(tab2, 0)
         assert tab1.locator("#turn-0").count() == 0, "nothing streams to the replaced tab"
+        # Back to A mid-answer: B stops the run and stores it before the chat opens on A, which shows it.
+        tab1.reload()
+        expect(tab1.get_by_test_id("stopped-0")).to_be_visible()
+        expect(tab2.locator("#chat-notices")).to_contain_text("open in another tab")
+        # B again, and B dies mid-answer: A carries on at once, without waiting for B's lease to expire.
+        tab2.reload()
+        wait_socket(tab2)
+        send(tab2, "/stream 3000 at 100")
+        streaming(tab2, 1)
         kill(b)
-        tab1.reload()  # against process A, at once: no waiting for B's lease to expire
+        tab1.reload()
         wait_socket(tab1)
         send(tab1, "Still here?")
-        wait_turn_done(tab1, 0)
-        expect(tab1.locator("#assistant-0 .assistant-text").last).to_be_visible()
+        wait_turn_done(tab1, 1, timeout=20_000)
+        expect(tab1.locator("#assistant-1 .assistant-text").last).to_be_visible()
         context.close()
+
+
+def streaming(page: Page, k: int) -> None:
+    page.wait_for_function(f"() => (document.querySelector('#assistant-{k}')?.innerText.length ?? 0) > 50")
 
 
 def kill(server: Server) -> None:

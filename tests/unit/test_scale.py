@@ -59,10 +59,10 @@ async def test_a_lease_nobody_renews_expires(redis: tuple[Redis, str]) -> None:
     assert await leases.holder(3) is None, "a process that died gives its users up within one TTL"
 
 
-async def process(store: Store, tmp_path: Path, prefix: str, ttl_s: float = 5.0) -> LiveSessions:
+async def process(store: Store, tmp_path: Path, prefix: str, ttl_s: float = 5.0, words: int = 5) -> LiveSessions:
     """One process's registry: its own coordinator on the shared Redis, the shared database."""
     coordinator = RedisCoordinator(Redis.from_url(REDIS_URL), prefix, ttl_s)
-    deps = SessionDeps(model=slow_words(5, 0), uploads=UploadStore(tmp_path / "up"),
+    deps = SessionDeps(model=slow_words(words, 0.01), uploads=UploadStore(tmp_path / "up"),
                        make_kernel=lambda u, c: lambda: None)  # type: ignore[arg-type,return-value]
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
@@ -78,12 +78,22 @@ async def process(store: Store, tmp_path: Path, prefix: str, ttl_s: float = 5.0)
     return live
 
 
+async def user_with_chat(store: Store) -> tuple[int, int]:
+    uid = (await store.users.ensure("u")).id
+    return uid, (await store.chats.for_user(uid).create()).id
+
+
+async def shut(*lives: LiveSessions) -> None:
+    for live in lives:
+        await live.close_all()
+        await live.coordinator.close()
+
+
 async def test_a_tab_on_another_process_replaces_the_first_whose_writes_are_then_refused(
         store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
     _, prefix = redis
     a, b = await process(store, tmp_path, prefix), await process(store, tmp_path, prefix)
-    uid = (await store.users.ensure("u")).id
-    chat = (await store.chats.for_user(uid).create()).id
+    uid, chat = await user_with_chat(store)
     tab_a, tab_b = FakeTab(), FakeTab()
     stale = await a.connect(uid, chat, tab_a)
     await a.attach(uid, tab_a, 0)
@@ -99,16 +109,13 @@ async def test_a_tab_on_another_process_replaces_the_first_whose_writes_are_then
     await fresh.send("hi")
     stored = await (await store.chats.for_user(uid).turns(chat)).list()  # type: ignore[union-attr]
     assert [t.user_text for t in stored] == ["hi"]
-    for live in (a, b):
-        await live.close_all()
-        await live.coordinator.close()
+    await shut(a, b)
 
 
 async def test_a_dead_process_frees_its_users_and_a_live_one_keeps_them(
         store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
     _, prefix = redis
-    uid = (await store.users.ensure("u")).id
-    chat = (await store.chats.for_user(uid).create()).id
+    uid, chat = await user_with_chat(store)
     keeper, dying = await process(store, tmp_path, prefix, ttl_s=0.3), await process(store, tmp_path, prefix, 0.3)
     leases = Leases(Redis.from_url(REDIS_URL), prefix, "", 1)
     await keeper.connect(uid, chat, FakeTab())
@@ -121,9 +128,7 @@ async def test_a_dead_process_frees_its_users_and_a_live_one_keeps_them(
     coordinator._held.clear()  # as if killed: no renewal, no release
     await asyncio.sleep(0.8)
     assert await leases.holder(other) is None
-    for live in (keeper, dying):
-        await live.close_all()
-        await live.coordinator.close()
+    await shut(keeper, dying)
 
 
 async def test_a_lease_lost_with_redis_s_data_comes_back_to_its_holder_unless_taken(redis: tuple[Redis, str]) -> None:
@@ -135,3 +140,37 @@ async def test_a_lease_lost_with_redis_s_data_comes_back_to_its_holder_unless_ta
     assert (await b.take(4)).epoch > lease.epoch, "epochs keep rising past what the database has seen"
     await client.delete(a.key(4))
     assert not await a.renew(lease), "taken since: the old holder can't take it back"
+
+
+async def test_a_turn_running_where_the_user_was_is_stored_before_the_chat_opens_on_the_new_process(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
+    _, prefix = redis
+    a, b = await process(store, tmp_path, prefix, words=2000), await process(store, tmp_path, prefix)
+    uid, chat = await user_with_chat(store)
+    tab_a = FakeTab()
+    running = await a.connect(uid, chat, tab_a)
+    await a.attach(uid, tab_a, 0)
+    running.send("a long answer")
+    await until(lambda: len(tab_a.events) > 20, "the answer to stream on the first process")
+    moved = await b.connect(uid, chat, FakeTab())
+    assert tab_a.was_replaced
+    assert moved.turn_count == 1, "the stopped turn was stored before the chat opened here"
+    [turn] = await moved.turns.list()
+    assert turn.status == "stopped" and turn.user_text == "a long answer"
+    await shut(a, b)
+
+
+async def test_a_claim_from_a_dead_process_does_not_wait_for_it(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
+    _, prefix = redis
+    uid, chat = await user_with_chat(store)
+    dead, alive = await process(store, tmp_path, prefix, ttl_s=0.6), await process(store, tmp_path, prefix)
+    await dead.connect(uid, chat, FakeTab())
+    coordinator = dead.coordinator
+    assert isinstance(coordinator, RedisCoordinator) and coordinator._renewer is not None
+    coordinator._renewer.cancel()  # as if killed: no heartbeat, no answer to the next claim
+    await coordinator.bus.close()
+    started = asyncio.get_running_loop().time()
+    await alive.connect(uid, chat, FakeTab())
+    assert asyncio.get_running_loop().time() - started < 3, "no longer than the dead process's heartbeat lasts"
+    await shut(alive)

@@ -3,6 +3,9 @@
 `SingleProcess` (the default, no Redis) is what one process always did: nothing to take, nothing to fence.
 `RedisCoordinator` takes a lease per user (lease.py), renews the leases it holds while the process lives,
 announces each take (bus.py), and calls `on_lost` when another process took a user or a renewal failed.
+A claim that took the user from another live process waits until that process has ended its session (its
+running turn stopped and stored), so the chat opens here with everything in it; from a dead process (no
+heartbeat) it takes over at once.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -18,7 +22,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from varro.scale.bus import Bus, Taken
+from varro.scale.bus import Bus, News
 from varro.scale.lease import Lease, Leases
 
 log = logging.getLogger(__name__)
@@ -67,24 +71,46 @@ class SingleProcess:
 
 
 class RedisCoordinator:
-    def __init__(self, redis: Redis, prefix: str = "varro:", ttl_s: float = 10.0) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, prefix: str = "varro:", ttl_s: float = 5.0, handover_s: float = 30.0) -> None:
+        self.redis, self.prefix = redis, prefix
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.leases = Leases(redis, prefix, self.owner, ttl_s)
         self.bus = Bus(redis, prefix)
         self.ttl_s = ttl_s
+        self.handover_s = handover_s  # the longest wait for a live process to end a session it is losing
         self._held: dict[int, Lease] = {}
+        self._released: dict[tuple[int, int], asyncio.Event] = {}  # (user, epoch) whose end a claim awaits
         self._on_lost: OnLost | None = None
         self._renewer: asyncio.Task[None] | None = None
+
+    def _alive_key(self, owner: str) -> str:
+        return f"{self.prefix}alive:{owner}"
 
     async def claim(self, user_id: int) -> int:
         try:
             lease = await self.leases.take(user_id)
             self._held[user_id] = lease
-            await self.bus.publish(Taken(user_id, lease.epoch, self.owner))
+            other = lease.previous if lease.previous and not lease.previous.startswith(self.owner + ":") else None
+            ended = self._released.setdefault((user_id, int(other.rsplit(":", 1)[1])), asyncio.Event()) if other else None
+            await self.bus.publish(News("taken", user_id, lease.epoch, self.owner, lease.previous or ""))
+            if other is not None and ended is not None:
+                await self._handed_over(user_id, other, ended)
         except (RedisError, OSError) as e:
             raise Unavailable(f"Redis: {e}") from e
         return lease.epoch
+
+    async def _handed_over(self, user_id: int, previous: str, ended: asyncio.Event) -> None:
+        """Wait until the previous holder says it ended its session, or is found dead."""
+        owner, epoch = previous.rsplit(":", 1)
+        deadline = time.monotonic() + self.handover_s
+        try:
+            while not ended.is_set() and time.monotonic() < deadline:
+                if not await self.redis.exists(self._alive_key(owner)):
+                    return  # it died: its unstored turn is lost with it, and nothing of it can write any more
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), 0.1)
+        finally:
+            self._released.pop((user_id, int(epoch)), None)
 
     async def release(self, user_id: int, epoch: int) -> None:
         lease = self._held.get(user_id)
@@ -100,13 +126,23 @@ class RedisCoordinator:
 
     async def start(self, on_lost: OnLost) -> None:
         self._on_lost = on_lost
-        await self.bus.listen(self._taken)
+        await self.redis.set(self._alive_key(self.owner), 1, px=self.leases.ttl_ms)
+        await self.bus.listen(self._news)
         self._renewer = asyncio.create_task(self._renew_forever())
 
-    async def _taken(self, taken: Taken) -> None:
-        lease = self._held.get(taken.user_id)
-        if taken.owner != self.owner and lease is not None and lease.epoch < taken.epoch:
-            await self._lose(lease, taken.epoch)
+    async def _news(self, news: News) -> None:
+        if news.owner == self.owner:
+            return
+        if news.kind == "released":
+            if (ended := self._released.get((news.user_id, news.epoch))) is not None:
+                ended.set()
+            return
+        lease = self._held.get(news.user_id)
+        if lease is not None and lease.epoch < news.epoch:
+            await self._lose(lease, news.epoch)
+        if news.previous.startswith(self.owner + ":"):  # the claim replaced ours: it waits to hear we are done
+            epoch = int(news.previous.rsplit(":", 1)[1])
+            await self.bus.publish(News("released", news.user_id, epoch, self.owner))
 
     async def _lose(self, lease: Lease, newer: int) -> None:
         if self._held.get(lease.user_id) is lease:
@@ -117,6 +153,10 @@ class RedisCoordinator:
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.ttl_s / 3)
+            try:
+                await self.redis.set(self._alive_key(self.owner), 1, px=self.leases.ttl_ms)
+            except (RedisError, OSError):
+                log.warning("Redis unreachable: could not renew this process's heartbeat")
             for lease in list(self._held.values()):
                 try:
                     kept = await self.leases.renew(lease)
@@ -134,8 +174,10 @@ class RedisCoordinator:
         await self.bus.close()
         for lease in list(self._held.values()):
             await self.release(lease.user_id, lease.epoch)
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(self._alive_key(self.owner))
         await self.redis.aclose()
 
 
-def make_coordinator(redis_url: str | None, prefix: str = "varro:", ttl_s: float = 10.0) -> Coordinator:
+def make_coordinator(redis_url: str | None, prefix: str = "varro:", ttl_s: float = 5.0) -> Coordinator:
     return RedisCoordinator(Redis.from_url(redis_url), prefix, ttl_s) if redis_url else SingleProcess()

@@ -17,8 +17,9 @@ TAKE = """
 local now = redis.call('TIME')
 local epoch = math.max(redis.call('INCR', KEYS[2]), now[1] * 1000 + math.floor(now[2] / 1000))
 redis.call('SET', KEYS[2], epoch)
+local previous = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
-return epoch
+return {epoch, previous}
 """
 # Compare-and-act: only the holder of this very epoch may renew or release (a stale one finds another value).
 # A lease that vanished with nobody taking it since (Redis was away past the TTL, or restarted) is set again.
@@ -40,6 +41,7 @@ class Lease:
     user_id: int
     epoch: int
     token: str  # the key's value while this lease holds: "{owner}:{epoch}"
+    previous: str | None = None  # the token this take replaced: another holder, who may still be ending its session
 
 
 class Leases:
@@ -60,8 +62,10 @@ class Leases:
 
     async def take(self, user_id: int) -> Lease:
         """The user's lease for this process, whoever held it: the newest tab wins."""
-        epoch = int(await self._take(keys=self.keys(user_id), args=[self.owner, self.ttl_ms]))
-        return Lease(user_id, epoch, f"{self.owner}:{epoch}")
+        epoch, previous = await self._take(keys=self.keys(user_id), args=[self.owner, self.ttl_ms])
+        if isinstance(previous, bytes):
+            previous = previous.decode()
+        return Lease(user_id, int(epoch), f"{self.owner}:{epoch}", previous)
 
     async def renew(self, lease: Lease) -> bool:
         """Extend the lease by a TTL; False when it was lost (expired, or taken by another process)."""
