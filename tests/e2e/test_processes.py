@@ -5,6 +5,8 @@ but its own connections."""
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
 from tests.e2e.helpers import send, wait_turn_done
-from tests.e2e.server import Server, run_server
+from tests.e2e.server import ROOT, Server, run_server
 from tests.services import pg_database_sync, redis_prefix_sync
 
 
@@ -68,3 +70,14 @@ def streaming(page: Page, k: int) -> None:
 def kill(server: Server) -> None:
     server.process.kill()
     server.process.wait(timeout=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_the_load_run_across_processes_loses_nothing_and_keeps_one_session_per_user() -> None:
+    """`python -m bench.processes --smoke`: it fails itself on a lost or doubled turn, or two sessions at once."""
+    done = subprocess.run([sys.executable, "-m", "bench.processes", "--smoke"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(a turn lost, twice, or not complete): 0 of 6" in done.stdout
+    assert "within one turn: 0; frames sent without the lease: 0" in done.stdout
