@@ -64,7 +64,7 @@ async def one_turn(server: Server, user: int, chat: int, k: int, text: str) -> l
     url = f"ws://{server.url.removeprefix('http://')}/chat/ws?chat_id={chat}"
     headers = {"Cookie": session_cookie(user), "Origin": server.url}
     times: list[float] = []
-    async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+    async with websockets.connect(url, additional_headers=headers, max_size=None, open_timeout=120) as ws:
         await ws.send(json.dumps({"action": "hello", "known": k}))
         await ws.send(json.dumps({"action": "send", "msg": text}))
         while True:
