@@ -20,6 +20,7 @@ from app.unavailable import MESSAGE
 from tests.e2e.server import free_port
 from tests.services import PG_ADMIN_URL, pg_database
 from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from varro.scale.coordinator import Unavailable
 
 
 @pytest.fixture
@@ -93,3 +94,9 @@ def test_redis_going_away_shows_unavailable_and_loses_nothing(tmp_path: Path) ->
             with own_redis(port):
                 assert MESSAGE not in first_frame(client, chat)
                 assert client.get(f"/chat/{chat}").status_code == 200
+
+
+def test_a_process_does_not_start_without_its_redis(tmp_path: Path) -> None:
+    app = host_app(tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(Unavailable, match="Redis is unreachable at start-up"), TestClient(app):
+        pass

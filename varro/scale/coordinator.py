@@ -126,8 +126,11 @@ class RedisCoordinator:
 
     async def start(self, on_lost: OnLost) -> None:
         self._on_lost = on_lost
-        await self.redis.set(self._alive_key(self.owner), 1, px=self.leases.ttl_ms)
-        await self.bus.listen(self._news)
+        try:
+            await self.redis.set(self._alive_key(self.owner), 1, px=self.leases.ttl_ms)
+            await self.bus.listen(self._news)
+        except (RedisError, OSError) as e:  # no start without it: sessions could not be kept one per user
+            raise Unavailable(f"Redis is unreachable at start-up ({e}); VARRO_REDIS_URL must point to it") from e
         self._renewer = asyncio.create_task(self._renew_forever())
 
     async def _news(self, news: News) -> None:
