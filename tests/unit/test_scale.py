@@ -174,3 +174,22 @@ async def test_a_claim_from_a_dead_process_does_not_wait_for_it(
     await alive.connect(uid, chat, FakeTab())
     assert asyncio.get_running_loop().time() - started < 3, "no longer than the dead process's heartbeat lasts"
     await shut(alive)
+
+
+async def test_two_processes_claiming_one_user_at_once_do_not_wait_for_each_other(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
+    _, prefix = redis
+    uid, chat = await user_with_chat(store)
+    a, b = await process(store, tmp_path, prefix), await process(store, tmp_path, prefix)
+    await b.connect(uid, chat, FakeTab())  # B has the user
+    busy = b._lock(uid)  # B is in the middle of a connect of its own for the user: its evict must queue behind it
+    await busy.acquire()
+    to_a = asyncio.create_task(a.connect(uid, chat, FakeTab()))  # A claims, and waits for B to end its session
+    await until(lambda: b.coordinator.fence(uid) is None, "B to learn A took the user")
+    started = asyncio.get_running_loop().time()
+    await b.coordinator.claim(uid)  # ... while B's connect claims it back, waiting in turn for A
+    assert asyncio.get_running_loop().time() - started < 10, "A gave way instead of both waiting out the handover"
+    busy.release()
+    await to_a
+    await until(lambda: len(a) == 0, "A's session, the older claim, to be ended")
+    await shut(a, b)

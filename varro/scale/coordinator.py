@@ -94,23 +94,24 @@ class RedisCoordinator:
             ended = self._released.setdefault((user_id, int(other.rsplit(":", 1)[1])), asyncio.Event()) if other else None
             await self.bus.publish(News("taken", user_id, lease.epoch, self.owner, lease.previous or ""))
             if other is not None and ended is not None:
-                await self._handed_over(user_id, other, ended)
+                await self._handed_over(lease, other, ended)
         except (RedisError, OSError) as e:
             raise Unavailable(f"Redis: {e}") from e
         return lease.epoch
 
-    async def _handed_over(self, user_id: int, previous: str, ended: asyncio.Event) -> None:
-        """Wait until the previous holder says it ended its session, or is found dead."""
+    async def _handed_over(self, lease: Lease, previous: str, ended: asyncio.Event) -> None:
+        """Wait until the previous holder says it ended its session, or is found dead, or a newer claim took the
+        user from us meanwhile (then our session is evicted as soon as it opens, which that claim awaits)."""
         owner, epoch = previous.rsplit(":", 1)
         deadline = time.monotonic() + self.handover_s
         try:
-            while not ended.is_set() and time.monotonic() < deadline:
+            while not ended.is_set() and time.monotonic() < deadline and self._held.get(lease.user_id) is lease:
                 if not await self.redis.exists(self._alive_key(owner)):
                     return  # it died: its unstored turn is lost with it, and nothing of it can write any more
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 0.1)
         finally:
-            self._released.pop((user_id, int(epoch)), None)
+            self._released.pop((lease.user_id, int(epoch)), None)
 
     async def release(self, user_id: int, epoch: int) -> None:
         lease = self._held.get(user_id)
