@@ -1,15 +1,21 @@
-"""`python -m app`: serve the standalone chat with uvicorn on VARRO_HOST:VARRO_PORT."""
+"""`python -m app`: serve the standalone chat with uvicorn on VARRO_HOST:VARRO_PORT; `python -m app migrate`
+brings the database's schema up to date (start-up does it too) and exits; `--workers N` serves with N processes
+on one port (they need VARRO_REDIS_URL to act as one app)."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import secrets
 import socket
 from typing import Any
 
 import uvicorn
 
-from app.main import create_app
+from app.main import create_app, session_key_file
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
+from varro.db.migrate import upgrade_head
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -36,8 +42,32 @@ class AnnouncingServer(uvicorn.Server):
             print(f"Varro Chat is ready on http://{s.host}:{s.port}  (model: {s.model})", flush=True)
 
 
+def serve_workers(settings: Settings, workers: int) -> None:
+    """N processes on one port: the schema is migrated once here, before any of them starts."""
+    if not settings.redis_url:
+        raise SystemExit("--workers needs VARRO_REDIS_URL: without Redis each process would hold its own sessions")
+    upgrade_head()
+    if not settings.secret_key:  # one cookie key for all: each worker would otherwise race to write its own
+        key_file = session_key_file(settings)
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+        os.environ["VARRO_SECRET_KEY"] = key_file.read_text().strip()
+    print(f"Varro Chat: {workers} processes on http://{settings.host}:{settings.port}", flush=True)
+    uvicorn.run("app.main:create_app", factory=True, workers=workers, log_level="info", **uvicorn_options(settings))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Serve Varro Chat (settings: VARRO_*).")
+    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
+    parser.add_argument("--workers", type=int, default=1, help="processes serving the one port (needs Redis)")
+    args = parser.parse_args()
+    if args.command == "migrate":
+        upgrade_head()
+        return
     settings = Settings()
+    if args.workers > 1:
+        serve_workers(settings, args.workers)
+        return
     config = uvicorn.Config(create_app(settings), log_level="info", **uvicorn_options(settings))
     try:
         AnnouncingServer(config, settings).run()

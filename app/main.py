@@ -13,10 +13,16 @@ from ui.core import daisy_app
 from varro.config import Settings
 
 
-def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app)
-    settings = settings or Settings()
+def session_key_file(settings: Settings) -> Path:
+    """Where the cookie key is kept when VARRO_SECRET_KEY is not set (FastHTML writes one on first start)."""
     key_file = Path(settings.sqlite_path or "data/varro.db").parent / ".sesskey"
     key_file.parent.mkdir(parents=True, exist_ok=True)
+    return key_file
+
+
+def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app)
+    settings = settings or Settings()
+    key_file = session_key_file(settings)
     app, rt = daisy_app(title="Varro Chat", secret_key=settings.secret_key, key_fname=str(key_file),
                         htmlkw={"lang": "en"})
     mount_chat(app, settings)

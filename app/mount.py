@@ -12,6 +12,7 @@ from app.auth import chat_beforeware
 from app.routes import chat_router
 from app.security import HEADERS, SecurityHeaders
 from app.state import close_state, open_state
+from app.unavailable import OUTAGES, service_unavailable
 from app.urls import DEFAULT_PREFIX, ChatUrls
 from app.ws import chat_ws
 from varro.agent.agent import ChatAgent, agent, has_shell
@@ -48,6 +49,8 @@ def mount_chat(
     app.router.routes.insert(0, Mount(urls.static, StaticFiles(directory=STATIC_DIR), name="chat-static"))
     app.router.routes.insert(1, WebSocketRoute(urls.socket, chat_ws, name="chat-ws"))
     chat_router(urls).to_app(app)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, service_unavailable)
 
     async def startup() -> None:
         app.state.varro = await open_state(settings, urls, agent, on_event)

@@ -22,7 +22,9 @@ from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
 from varro.config import Settings
 from varro.db.crud import Store
-from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.db.engine import make_engine, make_sessions
+from varro.db.migrate import migrate
+from varro.scale.coordinator import make_coordinator
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
 from varro.shell.keeper import KernelKeeper
@@ -93,7 +95,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
         path.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(warm_lexers)
     engine = make_engine(settings.database_url)
-    await create_tables(engine)
+    await migrate(engine)
     store = Store(make_sessions(engine))
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
@@ -110,11 +112,14 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
                        agent=chat_agent,
                        on_event=on_event)
 
+    coordinator = make_coordinator(settings.redis_url, settings.redis_prefix, settings.lease_ttl_s)
+
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
-        chats = store.chats.for_user(user_id)
+        chats = store.chats.for_user(user_id, fence=coordinator.fence(user_id))  # claimed just before
         turns = await chats.turns(chat_id)
         if turns is None:
             raise LookupError(f"chat {chat_id} not found")
+        await turns.claim()  # a process that held this user before can't write to the chat any more
         session = ChatSession(user_id, chat_id, turns, deps, chats)
         await session.load()
         if pool is not None:
@@ -125,7 +130,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
-    live = LiveSessions(open_session, keeper, settings.max_runs_per_user)
+    live = LiveSessions(open_session, keeper, settings.max_runs_per_user, coordinator)
+    await coordinator.start(live.evict)
     return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool, checked)
 
 
@@ -133,6 +139,7 @@ async def close_state(state: VarroState) -> None:
     if state.provider_check is not None:
         state.provider_check.cancel()
     await state.live.close_all()  # hands the live kernels to the keeper ...
+    await state.live.coordinator.close()
     if (keeper := state.live.keeper) is not None:
         await keeper.close_all()  # ... which shuts every one down at once
     if state.pool is not None:

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
+from app.unavailable import MESSAGE
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
@@ -29,11 +30,13 @@ from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
 from varro.db.models import Chat
+from varro.scale.coordinator import Unavailable
 
 log = logging.getLogger("varro.ws")
 
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
+UNAVAILABLE = 1013  # "try again later": the service holding who has which session (Redis) can't be reached
 FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
 REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
 REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
@@ -188,7 +191,13 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.close(code=NOT_FOUND)
         return
     conn = Connection(ws, state, user_id, chat)
-    session = await state.live.connect(user_id, chat.id, conn)
+    try:
+        session = await state.live.connect(user_id, chat.id, conn)
+    except Unavailable:
+        log.warning("no session for user %s: Redis is unreachable", user_id)
+        await ws.send_text(notice(MESSAGE, False))
+        await ws.close(code=UNAVAILABLE)
+        return
     bucket = TokenBucket(settings.ws_frames_per_s, settings.ws_frame_burst)
     try:
         while True:

@@ -21,7 +21,8 @@ from itsdangerous import TimestampSigner
 
 from bench.servers import SECRET_KEY, Server
 from varro.db.crud import Store
-from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.db.engine import make_engine, make_sessions
+from varro.db.migrate import migrate
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Capacity:
 async def _make_users(db: Path, count: int) -> list[tuple[int, int]]:
     """`count` users with one chat each, plus a warm-up user first: (user id, chat id) pairs."""
     engine = make_engine(f"sqlite+aiosqlite:///{db}")
-    await create_tables(engine)
+    await migrate(engine)
     store = Store(make_sessions(engine))
     pairs = []
     for i in range(count + 1):

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     title_model: str = ""
     # Turns running at once for one user: the live chat's and those that go on after their tab has left.
     max_runs_per_user: int = Field(2, ge=1)
+    # Several processes as one app (varro/scale): Redis holds who has each user's live session. None: one process.
+    redis_url: str | None = None
+    redis_prefix: str = "varro:"  # every key and channel the chat uses in Redis starts with this
+    lease_ttl_s: float = Field(5.0, gt=0)  # a dead process's users are free again after this long
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
     @property

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import event
 
 from varro.db.crud import Store
-from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.db.engine import make_engine, make_sessions
+from varro.db.migrate import migrate
 
 WRITERS = 40
 
@@ -33,7 +34,7 @@ def short_busy_timeout(dbapi_conn: Any, _record: Any) -> None:
 async def hasty_store(tmp_path: Path) -> AsyncIterator[Store]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
     event.listen(engine.sync_engine, "connect", short_busy_timeout)  # after the engine's own pragmas
-    await create_tables(engine)
+    await migrate(engine)
     yield Store(make_sessions(engine))
     await engine.dispose()
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from varro.db.crud import Store
-from varro.db.engine import create_tables, make_engine, make_sessions
 
 
 async def two_users(store: Store) -> tuple[int, int]:
@@ -103,22 +99,6 @@ async def test_unknown_status_is_refused(store: Store) -> None:
     turns = await chats.turns((await chats.create()).id)
     with pytest.raises(ValueError):
         await turns.append(0, "a", {"v": 1}, status="weird")
-
-
-async def test_an_older_database_gets_the_columns_added_since(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
-    await create_tables(engine)
-    async with engine.begin() as conn:  # as a database from before `auto_title` was
-        await conn.execute(text("ALTER TABLE chat DROP COLUMN auto_title"))
-        await conn.execute(text("INSERT INTO user (name) VALUES ('old')"))
-        await conn.execute(text("INSERT INTO chat (user_id, title, shell_resets, created_at, updated_at) "
-                                "VALUES (1, 'Kept', '[]', '2020-01-01', '2020-01-01')"))
-    await create_tables(engine)
-    chats = Store(make_sessions(engine)).chats.for_user(1)
-    [chat] = await chats.recent()
-    assert (chat.title, chat.auto_title) == ("Kept", "")
-    await engine.dispose()
 
 
 async def test_an_automatic_title_is_marked_and_a_chosen_one_is_not(store: Store) -> None:

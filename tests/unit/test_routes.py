@@ -20,8 +20,8 @@ ORIGIN = {"origin": "http://testserver"}
 
 def host_app(tmp_path: Path, **overrides: Any) -> FastHTML:
     """A minimal host: it owns login (here: /login/{name}) and mounts the chat."""
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", uploads_dir=tmp_path / "up",
-                        kernels_dir=tmp_path / "k", demo_user=None, **overrides)
+    settings = Settings(**{"database_url": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", "uploads_dir": tmp_path / "up",
+                           "kernels_dir": tmp_path / "k", "demo_user": None, **overrides})
     app = FastHTML(default_hdrs=False, hdrs=chat_headers(), secret_key="test-secret", key_fname=str(tmp_path / "k"))
     mount_chat(app, settings)
 

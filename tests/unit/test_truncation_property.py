@@ -16,7 +16,8 @@ from tests.kernels import shared_sandbox
 from varro.chat.content import messages_of
 from varro.chat.session import Busy, ChatSession, SessionDeps
 from varro.db.crud import Store
-from varro.db.engine import create_tables, make_engine, make_sessions
+from varro.db.engine import make_engine, make_sessions
+from varro.db.migrate import migrate
 from varro.shell import KernelShell
 from varro.uploads import UploadStore
 
@@ -40,7 +41,7 @@ async def words(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[
 async def scenario(steps: list[tuple]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp}/p.db")
-        await create_tables(engine)
+        await migrate(engine)
         store = Store(make_sessions(engine))
         user = await store.users.ensure("p")
         chats = store.chats.for_user(user.id)

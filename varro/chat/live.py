@@ -3,6 +3,8 @@
 A session that stops being live while a turn runs (its tab closed, or moved to another chat, or a newer tab
 opened another chat) is handed to `Runs`: the turn runs to its end and is stored complete; only Stop stops it.
 A tab that opens that chat again takes the session back and catches up on the turn. See docs/design.md, 8.
+Across processes the `coordinator` (varro/scale) decides who holds a user: each new session claims the
+user there, and a session another process claimed later is ended here (`evict`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 from varro.chat.events import Event
 from varro.chat.runs import Runs, too_many
 from varro.chat.session import ChatSession
+from varro.scale.coordinator import Coordinator, SingleProcess
 from varro.shell.keeper import KernelKeeper
 
 OpenSession = Callable[[int, int], Awaitable[ChatSession]]
@@ -36,11 +39,14 @@ class Live:
     chat_id: int
     session: ChatSession
     tab: Tab
+    epoch: int = 0  # the coordinator's claim this session holds
 
 
 class LiveSessions:
-    def __init__(self, open_session: OpenSession, keeper: KernelKeeper | None = None, max_runs: int = 2) -> None:
+    def __init__(self, open_session: OpenSession, keeper: KernelKeeper | None = None, max_runs: int = 2,
+                 coordinator: Coordinator | None = None) -> None:
         self._open = open_session
+        self.coordinator = coordinator or SingleProcess()
         self.keeper = keeper  # where ended sessions' kernels wait (closed by the app after close_all)
         self.runs = Runs(max_runs)
         self._by_user: dict[int, Live] = {}
@@ -78,8 +84,10 @@ class LiveSessions:
                     live.tab = tab
                     return live.session
                 del self._by_user[user_id]
-            session = self.runs.take(user_id, chat_id)  # its turn still runs: this tab picks it up
+            session = None
             try:
+                epoch = await self.coordinator.claim(user_id)  # before opening: the session's writes carry it
+                session = self.runs.take(user_id, chat_id)  # its turn still runs: this tab picks it up
                 if session is None:
                     await self.runs.settled(user_id, chat_id)  # a run that just ended keeps its kernel first
                     # The new session first: it takes back its chat's kept kernel before the old session's kernel is
@@ -88,7 +96,7 @@ class LiveSessions:
             finally:
                 if live is not None:
                     await self._leave(live.session)
-            self._by_user[user_id] = Live(user_id, chat_id, session, tab)
+            self._by_user[user_id] = Live(user_id, chat_id, session, tab, epoch)
             return session
 
     async def attach(self, user_id: int, tab: Tab, known: int) -> None:
@@ -108,12 +116,13 @@ class LiveSessions:
         live.session.sink = None  # from here on nothing reaches the old tab
         await live.tab.replaced(same_chat)
 
-    async def _leave(self, session: ChatSession) -> None:
-        """`session` is no longer live: its run, if any, goes on without a tab; otherwise it ends now."""
+    async def _leave(self, session: ChatSession) -> bool:
+        """`session` is no longer live: its run, if any, goes on without a tab (True); otherwise it ends now."""
         if session.busy:
             self.runs.adopt(session)
-        else:
-            await session.close()
+            return True
+        await session.close()
+        return False
 
     async def disconnect(self, user_id: int, tab: Tab) -> None:
         """The tab went away: the session ends, or its running turn goes on to its end without a tab."""
@@ -123,7 +132,23 @@ class LiveSessions:
                 return  # a replaced tab holds nothing
             live.session.sink = None
             del self._by_user[user_id]
-            await self._leave(live.session)
+            running_on = await self._leave(live.session)
+        if not running_on:  # a run going on keeps the user here: another process's claim waits for it (evict)
+            await self.coordinator.release(user_id, live.epoch)
+
+    async def evict(self, user_id: int, epoch: int) -> None:
+        """Another process claimed the user under `epoch`: end an older session here and tell its tab.
+
+        Its run stops (stored `stopped`): the chat's writes are fenced to the newer session from now on."""
+        async with self._lock(user_id):
+            live = self._by_user.get(user_id)
+            if live is not None:
+                if live.epoch >= epoch:
+                    return
+                await self._release(live, same_chat=True)
+                del self._by_user[user_id]
+                await live.session.close()
+            await self.runs.end_user(user_id)  # runs without a tab stop too, stored before the claim goes on
 
     async def end(self, user_id: int, chat_id: int) -> None:
         """End the user's session on `chat_id` now, running or not (the chat is being deleted)."""
@@ -135,7 +160,10 @@ class LiveSessions:
             await self._release(live, same_chat=True)
             del self._by_user[user_id]
         await live.session.close(keep_kernel=False)
+        await self.coordinator.release(user_id, live.epoch)
 
     async def close_all(self) -> None:
         lives, self._by_user = list(self._by_user.values()), {}
         await asyncio.gather(self.runs.close_all(), *(live.session.close() for live in lives), return_exceptions=True)
+        await asyncio.gather(*(self.coordinator.release(live.user_id, live.epoch) for live in lives),
+                             return_exceptions=True)

@@ -75,6 +75,11 @@ class Runs:
         if (session := self.take(user_id, chat_id)) is not None:
             await session.close(keep_kernel=False)
 
+    async def end_user(self, user_id: int) -> None:
+        """Stop every run of the user here (another process took the user), each stored as `stopped`."""
+        sessions = [s for s in (self.take(user_id, chat) for chat in self.chats(user_id)) if s is not None]
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+
     async def close_all(self) -> None:
         """Server shutdown: every run is stopped and stored as `stopped`."""
         sessions = list(self._sessions.values())

@@ -7,13 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
-
-from varro.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from varro.db.search import create_search_index
 
 
 class Sessions:
@@ -58,23 +54,3 @@ def make_engine(url: str) -> AsyncEngine:
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
     return Sessions(engine)
-
-
-# Columns added after the first release: (table, column, DDL type and default). create_all makes new
-# tables whole but leaves an existing table as it was.
-ADDED_COLUMNS = [("chat", "auto_title", "VARCHAR NOT NULL DEFAULT ''")]
-
-
-async def add_missing_columns(conn: Any) -> None:
-    """Bring an older database's tables up to the models: add each column it lacks."""
-    for table, column, ddl in ADDED_COLUMNS:
-        have = await conn.run_sync(lambda c, t=table: {col["name"] for col in inspect(c).get_columns(t)})
-        if column not in have:
-            await conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
-
-
-async def create_tables(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
-        await add_missing_columns(conn)
-        await create_search_index(conn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 TURN_STATUSES = ("complete", "stopped", "error")
@@ -13,6 +13,11 @@ TURN_STATUSES = ("complete", "stopped", "error")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def Stamp(index: bool = False) -> Any:  # noqa: N802  (a Field, named like one)
+    """A timezone-aware time: PostgreSQL (asyncpg) refuses an aware value for a column without a time zone."""
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=index)
 
 
 class User(SQLModel, table=True):
@@ -33,8 +38,10 @@ class Chat(SQLModel, table=True):
     # Turn indexes before which the user reset the shell; a restore replays only cells after the last one.
     shell_resets: list[int] = Field(default_factory=list,
                                     sa_column=Column(JSON, nullable=False, server_default=text("'[]'")))
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Stamp()
+    updated_at: datetime = Stamp(index=True)
+    # The newest epoch of a live session that wrote to this chat; an older one's writes are refused (varro/scale).
+    fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
 
 
 class Turn(SQLModel, table=True):
@@ -48,4 +55,4 @@ class Turn(SQLModel, table=True):
     user_text: str
     content: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     status: str = "complete"
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Stamp()

@@ -1,7 +1,8 @@
 """Search over a user's chats: titles, and the text of every message (the user's and the answers').
 
-In SQLite (the embedded default) the message text is kept in an FTS5 index by triggers on `turn`, so
-it can't drift from the turns whatever writes them; elsewhere the search falls back to LIKE.
+The message text is kept in an index by triggers on `turn` (made by the first migration), so it can't drift
+from the turns whatever writes them: FTS5 in SQLite, a tsvector table in PostgreSQL. Elsewhere the search
+falls back to LIKE over the user's messages.
 """
 
 from __future__ import annotations
@@ -11,36 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 if TYPE_CHECKING:  # engine.py creates the index from here: no import cycle at run time
     from varro.db.engine import Sessions
-
-# The text of one turn: the user's message and every text part of the answer, from the content JSON.
-_TURN_TEXT = """new.user_text || ' ' || coalesce((SELECT group_concat(json_extract(p.value, '$.content'), ' ')
-  FROM json_each(new.content, '$.assistant.messages') AS m, json_each(m.value, '$.parts') AS p
-  WHERE json_extract(p.value, '$.part_kind') = 'text'), '')"""
-
-FTS_DDL = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS turn_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')",
-    f"CREATE TRIGGER IF NOT EXISTS turn_fts_ai AFTER INSERT ON turn BEGIN "
-    f"INSERT INTO turn_fts(rowid, body) VALUES (new.id, {_TURN_TEXT}); END",
-    "CREATE TRIGGER IF NOT EXISTS turn_fts_ad AFTER DELETE ON turn BEGIN DELETE FROM turn_fts WHERE rowid = old.id; END",
-    f"CREATE TRIGGER IF NOT EXISTS turn_fts_au AFTER UPDATE ON turn BEGIN "
-    f"DELETE FROM turn_fts WHERE rowid = old.id; INSERT INTO turn_fts(rowid, body) VALUES (new.id, {_TURN_TEXT}); END",
-]
-# Turns written before the index existed (an older database): indexed once.
-FTS_BACKFILL = f"INSERT INTO turn_fts(rowid, body) SELECT new.id, {_TURN_TEXT} FROM turn AS new " \
-               "WHERE new.id NOT IN (SELECT rowid FROM turn_fts)"
-
-
-async def create_search_index(conn: AsyncConnection) -> None:
-    if conn.dialect.name != "sqlite":
-        return
-    for ddl in FTS_DDL:
-        await conn.execute(text(ddl))
-    await conn.execute(text(FTS_BACKFILL))
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -54,14 +28,24 @@ class Hit:
 
 def fts_query(q: str) -> str:
     """Words as FTS5 prefix terms, quoted: no operator in the user's text can reach the query syntax."""
-    words = re.findall(r"\w+", q)
-    return " ".join(f'"{w}"*' for w in words)
+    return " ".join(f'"{w}"*' for w in re.findall(r"\w+", q))
+
+
+def tsquery(q: str) -> str:
+    """The same for PostgreSQL's to_tsquery: quoted prefix lexemes, all required (a word has no quote in it)."""
+    return " & ".join(f"'{w}':*" for w in re.findall(r"\w+", q))
 
 
 SQLITE_HITS = """
 SELECT t.chat_id, c.title, t.idx, snippet(turn_fts, 0, '', '', '…', 12)
 FROM turn_fts JOIN turn AS t ON t.id = turn_fts.rowid JOIN chat AS c ON c.id = t.chat_id
 WHERE turn_fts MATCH :q AND c.user_id = :uid
+ORDER BY c.updated_at DESC, c.id DESC, t.idx LIMIT :limit
+"""
+PG_HITS = """
+SELECT t.chat_id, c.title, t.idx, ts_headline('simple', f.body, q, 'StartSel="", StopSel="", MaxWords=12, MinWords=5')
+FROM to_tsquery('simple', :q) AS q, turn_fts AS f JOIN turn AS t ON t.id = f.turn_id JOIN chat AS c ON c.id = t.chat_id
+WHERE f.doc @@ q AND c.user_id = :uid
 ORDER BY c.updated_at DESC, c.id DESC, t.idx LIMIT :limit
 """
 LIKE_HITS = """
@@ -85,10 +69,11 @@ async def search_chats(sessions: Sessions, user_id: int, q: str, limit: int = 30
     async with sessions() as s:
         conn = await s.connection()
         titles = (await conn.execute(text(TITLE_HITS), {"uid": user_id, "like": like, "limit": limit})).all()
-        if conn.dialect.name == "sqlite":
-            match = fts_query(q)
+        if conn.dialect.name in ("sqlite", "postgresql"):
+            sqlite = conn.dialect.name == "sqlite"
+            match = fts_query(q) if sqlite else tsquery(q)
             params = {"q": match, "uid": user_id, "limit": limit * 10}
-            turns = (await conn.execute(text(SQLITE_HITS), params)).all() if match else []
+            turns = (await conn.execute(text(SQLITE_HITS if sqlite else PG_HITS), params)).all() if match else []
         else:
             turns = (await conn.execute(text(LIKE_HITS), {"uid": user_id, "like": like, "limit": limit * 10})).all()
     hits: list[Hit] = []

@@ -24,14 +24,16 @@ def clean_title(title: str) -> str:
 class ChatCrud:
     sessions: Sessions
 
-    def for_user(self, user_id: int) -> UserChats:
-        return UserChats(self.sessions, user_id)
+    def for_user(self, user_id: int, fence: int | None = None) -> UserChats:
+        """The user's chats; with `fence`, writes to their turns carry that epoch (varro/db/crud/turn.py)."""
+        return UserChats(self.sessions, user_id, fence)
 
 
 @dataclass(frozen=True)
 class UserChats:
     sessions: Sessions
     user_id: int
+    fence: int | None = None
 
     async def search(self, q: str, limit: int = 30) -> list[Hit]:
         """This user's chats whose title or messages match `q` (varro/db/search.py)."""
@@ -86,4 +88,4 @@ class UserChats:
     async def turns(self, chat_id: int) -> ChatTurns | None:
         """The turns of one of this user's chats; None when the chat is not this user's."""
         chat = await self.get(chat_id)
-        return None if chat is None or chat.id is None else ChatTurns(self.sessions, chat.id)
+        return None if chat is None or chat.id is None else ChatTurns(self.sessions, chat.id, self.fence)

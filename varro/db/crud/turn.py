@@ -6,16 +6,39 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from varro.db.engine import Sessions
 from varro.db.models import TURN_STATUSES, Chat, Turn, utcnow
+
+
+class Fenced(Exception):
+    """A write from a session that another process has taken over since (a newer epoch wrote to the chat)."""
 
 
 @dataclass(frozen=True)
 class ChatTurns:
     sessions: Sessions
     chat_id: int
+    # The epoch of the live session writing (varro/scale): a write is refused once one of a newer epoch was made.
+    # None: one process, nothing to fence.
+    fence: int | None = None
+
+    async def _check_fence(self, s: AsyncSession) -> None:
+        """Raise the chat's fence to ours, or refuse: in the write's own transaction, so nothing older follows."""
+        if self.fence is None:
+            return
+        stmt = update(Chat).where(col(Chat.id) == self.chat_id, col(Chat.fence) <= self.fence).values(fence=self.fence)
+        if (await s.exec(stmt)).rowcount == 0:
+            raise Fenced(f"chat {self.chat_id} was taken over by a newer session (epoch > {self.fence})")
+
+    async def claim(self) -> None:
+        """Raise the chat's fence to this session's epoch: from now on an older session's writes are refused."""
+        if self.fence is not None:
+            async with self.sessions.write() as s:
+                await self._check_fence(s)
+                await s.commit()
 
     async def list(self) -> list[Turn]:
         async with self.sessions() as s:
@@ -27,6 +50,7 @@ class ChatTurns:
         if status not in TURN_STATUSES:
             raise ValueError(f"unknown turn status {status!r}")
         async with self.sessions.write() as s:
+            await self._check_fence(s)
             turn = Turn(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=status)
             s.add(turn)
             chat = await s.get(Chat, self.chat_id)
@@ -43,6 +67,7 @@ class ChatTurns:
         Shell resets recorded after turn idx belong to the discarded future and go with it.
         """
         async with self.sessions.write() as s:
+            await self._check_fence(s)
             stmt = delete(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx)
             result = await s.exec(stmt)
             chat = await s.get(Chat, self.chat_id)
@@ -55,6 +80,7 @@ class ChatTurns:
     async def record_shell_reset(self, before_turn: int) -> builtins.list[int]:  # `list` is a method here
         """Remember that the shell was reset before turn `before_turn`; returns all resets."""
         async with self.sessions.write() as s:
+            await self._check_fence(s)
             chat = await s.get(Chat, self.chat_id)
             if chat is None:
                 return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from varro.db.engine import Sessions
@@ -25,6 +26,10 @@ class UserCrud:
             if user is None:
                 user = User(name=name)
                 s.add(user)
-                await s.commit()
+                try:
+                    await s.commit()
+                except IntegrityError:  # another process, starting at the same moment, made it first
+                    await s.rollback()
+                    return (await s.exec(select(User).where(User.name == name))).one()
                 await s.refresh(user)
             return user
