@@ -63,11 +63,8 @@ class Titler:
 
     async def _quick(self, text: str) -> None:
         """A title is a nicety: if naming fails (the database is busy, say), the turn goes on without it."""
-        assert self.chats is not None
         try:
-            chat = await self.chats.get(self.chat_id)
-            if chat is not None and (not chat.title or chat.title == chat.auto_title):
-                await self._retitle(quick_title(text))
+            await self._retitle(quick_title(text))
         except Exception:
             log.warning("could not title chat %s", self.chat_id, exc_info=True)
 
@@ -81,7 +78,12 @@ class Titler:
                 log.warning("could not retitle chat %s", self.chat_id, exc_info=True)
 
     async def _retitle(self, title: str) -> None:
-        if self.chats is not None and await self.chats.rename(self.chat_id, title, auto=True) is not None:
+        """Name the chat `title` unless the user chose its title, even while the model was writing this one."""
+        assert self.chats is not None
+        chat = await self.chats.get(self.chat_id)
+        if chat is None or (chat.title and chat.title != chat.auto_title):
+            return
+        if await self.chats.rename(self.chat_id, title, auto=True) is not None:
             await self.emit(TitleChanged(title))
 
     def cancel(self) -> None:
