@@ -63,22 +63,23 @@ def code_language(info: str) -> str | None:
     return words[0] if words and _LANG_RE.fullmatch(words[0]) else None
 
 
-def code_block_html(code: str, lang: str | None) -> str:
-    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted code."""
+def code_block_html(code: str, lang: str | None, highlight: bool = True) -> str:
+    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted (or plain) code."""
     pre_attrs = f' data-lang="{lang}"' if lang else ""
     code_attrs = f' class="language-{lang}"' if lang else ""
-    return f'<pre class="code-block"{pre_attrs}><code{code_attrs}>{highlight_code(code, lang)}</code></pre>\n'
+    body = highlight_code(code, lang) if highlight else html.escape(code, quote=False)
+    return f'<pre class="code-block"{pre_attrs}><code{code_attrs}>{body}</code></pre>\n'
 
 
 def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[idx]
-    return code_block_html(token.content, code_language(token.info))
+    return code_block_html(token.content, code_language(token.info), env.get("highlight", True))
 
 
 def _render_code_block(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    return code_block_html(tokens[idx].content, None)
+    return code_block_html(tokens[idx].content, None, env.get("highlight", True))
 
 
 def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
@@ -204,9 +205,9 @@ def sanitize_html(html_text: str) -> str:
     return out
 
 
-def render_markdown(text: str) -> str:
-    """Markdown (raw HTML off) to sanitized HTML."""
-    return sanitize_html(_MD.render(_valid_unicode(text)))
+def render_markdown(text: str, highlight: bool = True) -> str:
+    """Markdown (raw HTML off) to sanitized HTML; ``highlight=False`` leaves code plain (a provisional render)."""
+    return sanitize_html(_MD.render(_valid_unicode(text), {"highlight": highlight}))
 
 
 def parse_blocks(text: str) -> list[Token]:
