@@ -88,6 +88,12 @@ def close_for_display(text: str) -> Display:
             # A closing line being typed: leave it out (the fence closes with it in a moment).
             return Display("\n".join(lines[:-1]) + "\n" + char * length, False)
         return Display(text + MARK + "\n" + char * length, True)
+    if closer := _open_math_block(lines[:-1]):
+        if closer in last:
+            return Display(text, False)  # the formula is whole
+        # Typeset again with each delta (nothing is appended to TeX); a closer being typed is left out.
+        done = lines[:-1] if last.strip() and closer.startswith(last.strip()) else lines
+        return Display("\n".join(done).rstrip("\n") + "\n" + closer, False)
     # At the start of a line nothing can be appended (the next delta renders again), so no mark there.
     exact = bool(last)
     if not last:
@@ -104,6 +110,21 @@ def close_for_display(text: str) -> Display:
     shown, closers, complete = _inline_closers(segment)
     exact = exact and complete
     return Display(head + shown + (MARK if exact else "") + closers, exact)
+
+
+def _open_math_block(lines: list[str]) -> str | None:
+    """The closer of a display formula (``$$`` or ``\\[`` opening a line) that is still open, or None."""
+    closer = None
+    for line in lines:
+        stripped = line.strip()
+        if closer is None:
+            if stripped.startswith("$$") and stripped.count("$$") % 2 == 1:
+                closer = "$$"
+            elif stripped.startswith("\\[") and "\\]" not in stripped:
+                closer = "\\]"
+        elif closer in stripped:
+            closer = None
+    return closer
 
 
 def _segment_start(lines: list[str]) -> int:
@@ -144,6 +165,10 @@ def _inline_closers(segment: str) -> tuple[str, str, bool]:
     while i < n:
         c = segment[i]
         if c == "\\":
+            if i + 1 == n:
+                return segment[:i], _close(stack), False  # an escape or "\\(" still coming
+            if segment.startswith("\\(", i) and segment.find("\\)", i + 2) == -1:
+                return segment, _close(stack + ["\\)"]), True  # inline TeX still open
             i += 2
             continue
         j = i
@@ -158,6 +183,8 @@ def _inline_closers(segment: str) -> tuple[str, str, bool]:
             while end != -1 and end + len(run) < n and segment[end + len(run)] == c:
                 end = segment.find(run, end + len(run) + 1)
             if end == -1:
+                if c == "$" and j == n:
+                    return segment[:i], _close(stack), False  # maths or money: the next character says
                 if c == "$" and (j == n or not segment[j].strip() or (run == "$" and segment[j].isdigit())):
                     i = j  # "$5" or a lone "$": money, not maths
                     continue
@@ -198,7 +225,8 @@ def provisional_html(text: str, mark_id: str) -> tuple[str, bool]:
     html = render_markdown(display.text, highlight=False)
     at = html.find(MARK)
     # The mark must be in text (never in a tag, and it cannot be: nh3 leaves no raw "<" in text), and only once.
-    if not display.exact or at == -1 or html.count(MARK) != 1 or html.rfind("<", 0, at) > html.rfind(">", 0, at):
+    in_math = html.rfind("<math", 0, at) > html.rfind("</math>", 0, at)  # typeset as TeX: render again instead
+    if not display.exact or at == -1 or html.count(MARK) != 1 or html.rfind("<", 0, at) > html.rfind(">", 0, at) or in_math:
         return html.replace(MARK, ""), False
     rest = html[at + 1 :]
     if rest.startswith("\n</code>"):

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from tests.e2e.helpers import send, wait_turn_done
-
-# Every state of the open tail while it streams: raw markup in its text, and the rendered elements it holds.
-WATCH_TAIL = """() => {
-  window.__raw = []; window.__rendered = new Set();
-  new MutationObserver(() => {
-    const tail = document.querySelector('#assistant-0 .assistant-text > [id^="part-"]');
-    if (!tail) return;
-    const text = tail.textContent;
-    if (/[*`#]|^\\s*(?:[-+]|\\d+\\.)\\s/m.test(text)) window.__raw.push(text.slice(-80));
-    for (const el of tail.querySelectorAll('strong, em, code, pre, li, h2, h3')) window.__rendered.add(el.tagName);
-  }).observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
-}"""
+from tests.e2e.helpers import WATCH_TAIL, send, wait_turn_done
 
 
 def test_the_open_block_shows_no_markup_its_finished_block_hides(new_chat: Page) -> None:
     page = new_chat
-    page.evaluate(WATCH_TAIL)
+    # Emphasis and code spans (*, `), headings (#), list markers at a line's start.
+    page.evaluate(WATCH_TAIL, [r"[*`#]|^\s*(?:[-+]|\d+\.)\s", "strong, em, code, pre, li, h2, h3"])
     # The demo's mixed markdown: bold, italics and code spans in prose, lists, headings, python fences.
     send(page, "/stream 700 at 250")
     wait_turn_done(page, 0, timeout=60_000)

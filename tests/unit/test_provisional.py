@@ -35,6 +35,10 @@ def shown(html: str) -> str:
     ("See [the docs](https://exa", "<p>See the docs</p>"),
     ("| a | b |\n|--", "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n</table>"),
     ("2 * 3 and snake_case", '<p>2 * 3 and snake_case<span id="c"></span></p>'),
+    ("A price of $", "<p>A price of</p>"),
+    ("Area $r^2", '<p>Area <math display="inline"><mrow><msup><mi>r</mi><mn>2</mn></msup><mi></mi></mrow></math></p>'),
+    ("See \\(x", '<p>See <math display="inline"><mrow><mi>x</mi><mi></mi></mrow></math></p>'),
+    ("$$\nx^2\n$", '<math display="block"><mrow><msup><mi>x</mi><mn>2</mn></msup></mrow></math>'),
 ])
 def test_open_syntax_is_closed_or_left_out_for_display(tail: str, html: str) -> None:
     assert provisional_html(tail, "c")[0].strip() == html
