@@ -39,7 +39,7 @@ from ui.maths import math_html
 
 # A fence's language ends up in a class and a data attribute: keep it to one boring token.
 _LANG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+#.-]{0,31}")
-_CLASS_RE = re.compile(rf"{re.escape(CLASS_PREFIX)}[A-Za-z0-9]{{1,24}}|code-block|md-image|math-source|language-{_LANG_RE.pattern}")
+_CLASS_RE = re.compile(rf"{re.escape(CLASS_PREFIX)}[A-Za-z0-9]{{1,24}}|code-block|live-code|md-image|math-source|language-{_LANG_RE.pattern}")
 _HREF_RE = re.compile(r"(?:https?://|mailto:)", re.IGNORECASE)
 _ALIGN = frozenset({"left", "center", "right"})
 
@@ -75,11 +75,16 @@ def code_language(info: str) -> str | None:
 
 
 def code_block_html(code: str, lang: str | None, highlight: bool = True) -> str:
-    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted (or plain) code."""
+    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted code.
+
+    Unhighlighted (a provisional render of a block still streaming) it is ``<pre class="live-code">``:
+    chat.js gives every new ``code-block`` a Copy button, and that one is rendered again with each delta.
+    """
     pre_attrs = f' data-lang="{lang}"' if lang else ""
     code_attrs = f' class="language-{lang}"' if lang else ""
-    body = highlight_code(code, lang) if highlight else html.escape(code, quote=False)
-    return f'<pre class="code-block"{pre_attrs}><code{code_attrs}>{body}</code></pre>\n'
+    if not highlight:
+        return f'<pre class="live-code"{pre_attrs}><code{code_attrs}>{html.escape(code, quote=False)}</code></pre>\n'
+    return f'<pre class="code-block"{pre_attrs}><code{code_attrs}>{highlight_code(code, lang)}</code></pre>\n'
 
 
 def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:

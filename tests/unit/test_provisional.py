@@ -24,9 +24,9 @@ def shown(html: str) -> str:
     ("**bold*", "<p><strong>bold</strong></p>"),
     ("Use `co", '<p>Use <code>co<span id="c"></span></code></p>'),
     ("~~gone", '<p><del>gone<span id="c"></span></del></p>'),
-    ("```python\nx = 1\n", '<pre class="code-block" data-lang="python"><code class="language-python">x = 1\n'
+    ("```python\nx = 1\n", '<pre class="live-code" data-lang="python"><code class="language-python">x = 1\n'
                            '<span id="c"></span></code></pre>'),
-    ("```python\nx = 1\n``", '<pre class="code-block" data-lang="python"><code class="language-python">x = 1\n</code></pre>'),
+    ("```python\nx = 1\n``", '<pre class="live-code" data-lang="python"><code class="language-python">x = 1\n</code></pre>'),
     ("- one\n- tw", '<ul>\n<li>one</li>\n<li>tw<span id="c"></span></li>\n</ul>'),
     ("- one\n-", "<ul>\n<li>one</li>\n</ul>"),
     ("Text\n1", '<p>Text</p>'),
@@ -81,3 +81,11 @@ def test_appending_at_the_caret_shows_what_a_new_render_would(text: str, cuts: l
         i += step
     for live, fresh in live_frames(events):
         assert live.split() == fresh.split()
+
+
+def test_frames_that_only_set_the_tail_never_carry_a_finished_code_block() -> None:
+    # chat.js decorates the whole page when a frame carries "code-block": only finished blocks may.
+    events, _ = stream_events(demo_text(1500), "Hm.", 4)
+    r = renderer()
+    tails = [f for f in (r.frame([e]) for e in events) if 'id="part-0-0-1"' in f and "chunk-" not in f]
+    assert any("live-code" in f for f in tails) and not any("code-block" in f for f in tails)
