@@ -26,12 +26,13 @@ from ui.markdown import render_markdown
 MARK = "\ue000"
 # A delta with one of these might open, close or restructure something: render the tail again. (Anything
 # that matters only at the start of a line, as "-", "1." or "===", is caught by the start-of-line rule.)
-_TRIGGERS = frozenset("\n\r\x00*_`~[]\\<>&$|#")
+_REPLACED = frozenset("\r\x00\ue000\ue001\ue002")  # characters a render shows otherwise than as they came
+_TRIGGERS = frozenset("\n*_`~[]\\<>&$|#") | _REPLACED
 _FENCE_RE = re.compile(r" {0,3}(`{3,}|~{3,})([^\n]*)")
 _BLOCK_START_RE = re.compile(r" {0,3}(?:[-+*][ \t]+|[0-9]{1,9}[.)][ \t]+|#{1,6}[ \t]+|>[ \t]?)")
 # A last line that is only the start of some syntax: it shows nothing until more of it comes.
 _LONE_START_RE = re.compile(r"[ \t]*(?:[-+*]|[0-9]{1,9}[.)]?|#{1,6}|=+|-{2,}|`{1,2}|~{1,2}|>|\|[ \t:|-]*|\$\$?)")
-_OPEN_LINK_RE = re.compile(r"!?\[([^\[\]\n]*)(?:\](?:\([^()\s]*)?)?$")
+_OPEN_LINK_RE = re.compile(r"""!?\[([^\[\]\n]*)(?:\](?:\([^()\s]*(?:[ \t]+(?:"[^"\n]*"?|'[^'\n]*'?)?)?)?)?$""")
 _TABLE_DELIM_RE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 
 
@@ -50,11 +51,13 @@ def appendable(tail_before: str, delta: str) -> bool:
     markup character or newline can, and so can anything at the start of a line (a list, a heading).
     """
     if _open_fence(tail_before.split("\n")) is not None:
-        return not ("`" in delta or "~" in delta)
+        return not any(c in _REPLACED or c in "`~" for c in delta)
     line = tail_before[tail_before.rfind("\n") + 1 :]
     # A newline that ends the delta shows nothing yet (a line break is seen only with a line after it, and
     # the next delta, at the start of a line, renders again), so it may be appended too.
     body = delta[:-1] if delta.endswith("\n") else delta
+    if "](" in line and ")" in delta:
+        return False  # may close a link whose address is hidden until then
     if line[-1:] in ("*", "_", "~", "`", "$", "\\"):
         return False  # what follows a delimiter decides whether it opens
     amp = line.rfind("&")

@@ -72,7 +72,7 @@ def test_render_is_a_fixed_point_of_the_sanitizer(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_render_arbitrary_text_is_a_fixed_point(text: str) -> None:
-    html = render_markdown(text)
+    html = without_math(render_markdown(text))
     assert sanitize_html(html) == html
 
 

@@ -33,6 +33,7 @@ def shown(html: str) -> str:
     ("##", ""),
     ("## Hea", '<h2>Hea<span id="c"></span></h2>'),
     ("See [the docs](https://exa", "<p>See the docs</p>"),
+    ('See [the docs](https://example.com "Its ti', "<p>See the docs</p>"),
     ("| a | b |\n|--", "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n</table>"),
     ("2 * 3 and snake_case", '<p>2 * 3 and snake_case<span id="c"></span></p>'),
     ("A price of $", "<p>A price of</p>"),
