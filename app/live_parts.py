@@ -2,7 +2,9 @@
 
 A text part's markdown goes through `MarkdownBlocks`: a block that is complete is rendered once,
 appended to the part's last chunk of blocks (or a new one, before the open tail) and never sent
-again; only the tail grows, as plain text. When the
+again. The open tail is shown rendered provisionally, with what it leaves open closed
+(ui/provisional.py): a delta that cannot change its structure is appended at its caret as text, any
+other sets the tail anew, at a cost bounded by the open block. When the
 response ends, the rest of the tail is rendered and the tail removed, so the final swap is as small
 as the last open block and the page ends up exactly as a reload renders the stored response
 (`ResponseBlock`). Thinking and tool-call parts stay plain text until their finished block replaces them.
@@ -22,6 +24,7 @@ from ui import ids
 from ui.md_blocks import MarkdownBlocks
 from ui.nodes import (
     CHUNK_BLOCKS,
+    Append,
     CopyAnswer,
     Delta,
     LivePart,
@@ -29,12 +32,13 @@ from ui.nodes import (
     NewChunks,
     Remove,
     ResponseBlock,
-    TailText,
+    TailHtml,
     ThinkingBlock,
     ToChunk,
     ToolCallBlock,
     call_numbers,
 )
+from ui.provisional import appendable, provisional_html
 from varro.chat.events import PartDelta, PartKind, PartStarted, ResponseFinished
 
 Addr = tuple[int, int, int]
@@ -46,6 +50,7 @@ class _Part:
     md: MarkdownBlocks | None  # text parts only
     texts: list[str] = field(default_factory=list)  # all text so far, to check it against the final response
     blocks: int = 0  # rendered blocks so far (they fill chunks of CHUNK_BLOCKS in order)
+    caret: bool = False  # the tail as last sent holds the caret, where plain characters can be appended
 
 
 def _kind(part: Any) -> PartKind | None:
@@ -74,8 +79,9 @@ class LiveParts:
             return LivePart(ev.turn, ev.node, ev.part, ev.kind, ev.content, ev.tool_name)
         md = MarkdownBlocks()
         blocks = md.feed(ev.content)  # a catch-up starts with all the text so far
-        self._parts[(ev.turn, ev.node, ev.part)] = _Part("text", md, [ev.content], len(blocks))
-        return LivePart(ev.turn, ev.node, ev.part, "text", md.tail, blocks=blocks)
+        tail, caret = provisional_html(md.tail, ids.caret(ev.turn, ev.node, ev.part))
+        self._parts[(ev.turn, ev.node, ev.part)] = _Part("text", md, [ev.content], len(blocks), caret)
+        return LivePart(ev.turn, ev.node, ev.part, "text", tail, blocks=blocks)
 
     def delta(self, ev: PartDelta) -> list[Any]:
         k, n, p = addr = (ev.turn, ev.node, ev.part)
@@ -84,14 +90,14 @@ class LiveParts:
             live.texts.append(ev.text)
         if live is None or live.md is None:
             return [Delta(k, n, p, ev.text)]
-        before = live.md.tail_len
+        before = live.md.tail
         blocks = live.md.feed(ev.text)
-        if blocks:
-            return [*self._place(addr, live, blocks), TailText(k, n, p, live.md.tail)]
-        if live.md.tail_len - before == len(ev.text):
-            return [Delta(k, n, p, ev.text)]
-        # The tail took the delta normalised (blank lines between blocks dropped, "\r\n" as "\n"): show it so.
-        return [TailText(k, n, p, live.md.tail)]
+        # The tail may take the delta normalised (blank lines between blocks dropped, "\r\n" as "\n"): then render.
+        if not blocks and live.caret and live.md.tail_len - len(before) == len(ev.text) and appendable(before, ev.text):
+            return [Append(ids.caret(k, n, p), ev.text)]
+        out = self._place(addr, live, blocks) if blocks else []
+        tail, live.caret = provisional_html(live.md.tail, ids.caret(k, n, p))
+        return [*out, TailHtml(k, n, p, tail)]
 
     def finished(self, ev: ResponseFinished) -> list[Any]:
         """Finish each live part in place; if what streamed does not match the response, replace the node."""

@@ -17,6 +17,7 @@ from bench.analyze import analyze, percentile
 from bench.browser import ask, open_chat
 from bench.load import Load
 from bench.wire import ByteCountingProxy
+from tests.e2e.server import ROOT
 from varro.agent.demo import stream_chunks
 
 Log = Callable[[str], None]
@@ -164,10 +165,10 @@ def capacity_runs(plan: Plan, root: Path, log: Log) -> dict[str, list[dict]]:
     return out
 
 
-def capacity_run(plan: Plan, kind: servers.Kind, data: Path) -> dict[str, Any]:
+def capacity_run(plan: Plan, kind: servers.Kind, data: Path, root: Path = ROOT) -> dict[str, Any]:
     pairs = capacity.prepare(data, plan.sessions) if kind == "app" else \
         [(0, 10_000 + j) for j in range(plan.sessions + 1)]
-    with servers.run(kind, data) as server:
+    with servers.run(kind, data, root) as server:
         load = Load.now()
         c = capacity.measure(server, pairs, plan.session_tokens, plan.session_tps)
         others = load.others_percent()

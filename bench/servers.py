@@ -67,8 +67,8 @@ class TraceReader:
 
 
 @contextmanager
-def run(kind: Kind, data: Path, **env: str) -> Iterator[Server]:
-    """`python -m app` (the demo model, VARRO_DEMO_TPS as given) or the baseline app."""
+def run(kind: Kind, data: Path, root: Path = ROOT, **env: str) -> Iterator[Server]:
+    """`python -m app` (the demo model, VARRO_DEMO_TPS as given) or the baseline app, from the checkout at `root`."""
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     trace = data / "trace.jsonl"
@@ -87,7 +87,7 @@ def run(kind: Kind, data: Path, **env: str) -> Iterator[Server]:
     module = "app" if kind == "app" else "bench.baseline_app"
     log = data / f"server-{port}.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=full_env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", module], cwd=root, env=full_env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

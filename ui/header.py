@@ -146,7 +146,8 @@ SHORTCUTS = (
     ("Up", "In an empty message box: edit your last message"),
     ("Alt+R", "Regenerate the last answer"),
     ("?", "This list"),
-    ("Tab", "The first stop is a link straight to the message box"),
+    ("Tab", "The first stop is a link straight to the message box; the conversation is one stop"),
+    ("Up/Down, Home, End", "In the conversation: move between its buttons and links"),
 )
 
 

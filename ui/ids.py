@@ -47,3 +47,8 @@ def chunk(k: int, n: int, p: int, c: int) -> str:
 def part(k: int, n: int, p: int) -> str:
     """The live element a part's deltas are appended to (for text: the open tail); gone once the part is finished."""
     return f"part-{k}-{n}-{p}"
+
+
+def caret(k: int, n: int, p: int) -> str:
+    """The empty element inside a text part's provisionally rendered tail where the next plain characters go."""
+    return f"caret-{k}-{n}-{p}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -30,12 +31,15 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core.normalize import NEWLINES_RE, NULL_RE
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ui.highlight import CLASS_PREFIX, highlight_code
+from ui.math_syntax import bracket_math_plugin
+from ui.maths import math_html
 
 # A fence's language ends up in a class and a data attribute: keep it to one boring token.
 _LANG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+#.-]{0,31}")
-_CLASS_RE = re.compile(rf"{re.escape(CLASS_PREFIX)}[A-Za-z0-9]{{1,24}}|code-block|md-image|language-{_LANG_RE.pattern}")
+_CLASS_RE = re.compile(rf"{re.escape(CLASS_PREFIX)}[A-Za-z0-9]{{1,24}}|code-block|live-code|md-image|math-source|language-{_LANG_RE.pattern}")
 _HREF_RE = re.compile(r"(?:https?://|mailto:)", re.IGNORECASE)
 _ALIGN = frozenset({"left", "center", "right"})
 
@@ -54,6 +58,13 @@ def _new_parser() -> MarkdownIt:
     md.add_render_rule("td_open", _render_cell_open)
     md.add_render_rule("s_open", _render_strike)
     md.add_render_rule("s_close", _render_strike)
+    # Maths: $x$ and $$x$$ (not "$5 and $10": no space inside the dollars, no digit after the closing one),
+    # \(x\) and \[x\]. Each renders as a placeholder that render_markdown swaps for MathML after sanitizing.
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, allow_blank_lines=False,
+                      double_inline=True)
+    bracket_math_plugin(md)
+    for name in ("math_inline", "math_inline_double", "math_block"):
+        md.add_render_rule(name, _render_math)
     return md
 
 
@@ -63,22 +74,40 @@ def code_language(info: str) -> str | None:
     return words[0] if words and _LANG_RE.fullmatch(words[0]) else None
 
 
-def code_block_html(code: str, lang: str | None) -> str:
-    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted code."""
+def code_block_html(code: str, lang: str | None, highlight: bool = True) -> str:
+    """``<pre class="code-block" data-lang=x><code class="language-x">`` with highlighted code.
+
+    Unhighlighted (a provisional render of a block still streaming) it is ``<pre class="live-code">``:
+    chat.js gives every new ``code-block`` a Copy button, and that one is rendered again with each delta.
+    """
     pre_attrs = f' data-lang="{lang}"' if lang else ""
     code_attrs = f' class="language-{lang}"' if lang else ""
+    if not highlight:
+        return f'<pre class="live-code"{pre_attrs}><code{code_attrs}>{html.escape(code, quote=False)}</code></pre>\n'
     return f'<pre class="code-block"{pre_attrs}><code{code_attrs}>{highlight_code(code, lang)}</code></pre>\n'
 
 
 def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[idx]
-    return code_block_html(token.content, code_language(token.info))
+    return code_block_html(token.content, code_language(token.info), env.get("highlight", True))
 
 
 def _render_code_block(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    return code_block_html(tokens[idx].content, None)
+    return code_block_html(tokens[idx].content, None, env.get("highlight", True))
+
+
+# Placeholders for typeset maths in the rendered HTML; the model's own such characters become U+FFFD first.
+_MATH_OPEN, _MATH_CLOSE = "\ue001", "\ue002"
+_MATH_RE = re.compile(f"{_MATH_OPEN}([0-9]+){_MATH_CLOSE}")
+
+
+def _render_math(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    token = tokens[idx]
+    formulas = env.setdefault("math", [])
+    formulas.append((token.content, token.block or token.type == "math_inline_double"))
+    return f"{_MATH_OPEN}{len(formulas) - 1}{_MATH_CLOSE}" + ("\n" if token.block else "")
 
 
 def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
@@ -204,9 +233,19 @@ def sanitize_html(html_text: str) -> str:
     return out
 
 
-def render_markdown(text: str) -> str:
-    """Markdown (raw HTML off) to sanitized HTML."""
-    return sanitize_html(_MD.render(_valid_unicode(text)))
+def render_markdown(text: str, highlight: bool = True) -> str:
+    """Markdown (raw HTML off) to sanitized HTML; ``highlight=False`` leaves code plain (a provisional render).
+
+    Maths is typeset after the sanitizer has run, from the formulas' source, by ui/maths.py (MathML
+    under its own allow-list): the general sanitizer never has to let ``<math>`` through.
+    """
+    env: dict[str, Any] = {"highlight": highlight}
+    text = _valid_unicode(text).replace(_MATH_OPEN, "\ufffd").replace(_MATH_CLOSE, "\ufffd")
+    out = sanitize_html(_MD.render(text, env))
+    formulas = env.get("math")
+    if not formulas:
+        return out
+    return _MATH_RE.sub(lambda m: math_html(*formulas[int(m[1])]), out)
 
 
 def parse_blocks(text: str) -> list[Token]:

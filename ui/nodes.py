@@ -24,7 +24,7 @@ TEXT_CLS = "assistant-text prose max-w-none break-words"
 # out of view are skipped by `content-visibility` (static/css/app.css): a frame costs the same at any length.
 CHUNK_BLOCKS = 16
 LIVE_CLS = {
-    "text": "whitespace-pre-wrap break-words leading-relaxed",
+    "text": "md-tail",  # holds provisionally rendered markdown (ui/provisional.py), not plain text
     "thinking": "whitespace-pre-wrap break-words text-sm opacity-70 italic",
     "tool_call": "whitespace-pre-wrap break-all font-mono text-xs",
 }
@@ -50,9 +50,9 @@ def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | N
     """A part as it streams: `#block-k-n-p` around the element `#part-k-n-p` its deltas are appended to.
 
     A text part is already the finished block's container: markdown blocks that are complete (`blocks`,
-    rendered once) sit in chunks before the open tail, which grows as plain text.
+    rendered once) sit in chunks before the open tail, whose `content` is its provisional HTML.
     """
-    body = Div(content, id=ids.part(k, n, p), cls=LIVE_CLS[kind])
+    body = Div(NotStr(content) if kind == "text" else content, id=ids.part(k, n, p), cls=LIVE_CLS[kind])
     if kind == "thinking":
         return Details(Summary("Thinking…", cls="cursor-pointer text-sm opacity-70"), body, open=True, cls="thinking",
                        id=ids.block(k, n, p))
@@ -66,6 +66,11 @@ def Delta(k: int, n: int, p: int, text: str) -> Any:
     return Span(text, id=ids.part(k, n, p), hx_swap_oob="beforeend")
 
 
+def Append(target: str, text: str) -> Any:
+    """Plain characters appended to a provisionally rendered tail, at its caret (FT escapes them)."""
+    return Span(text, id=target, hx_swap_oob="beforeend")
+
+
 def ToChunk(k: int, n: int, p: int, c: int, blocks: Sequence[str]) -> Any:
     """Markdown blocks of a streaming text that just became complete, appended once to its last chunk."""
     return Div(NotStr("".join(blocks)), id=ids.chunk(k, n, p, c), hx_swap_oob="beforeend")
@@ -76,9 +81,9 @@ def NewChunks(k: int, n: int, p: int, chunks: Sequence[Any]) -> Any:
     return Div(*chunks, id=ids.part(k, n, p), hx_swap_oob="beforebegin")
 
 
-def TailText(k: int, n: int, p: int, text: str) -> Any:
-    """The open tail of a streaming text, set anew: after blocks left it, or when the stream normalised it."""
-    return Div(text, id=ids.part(k, n, p), hx_swap_oob="innerHTML")
+def TailHtml(k: int, n: int, p: int, html: str) -> Any:
+    """The open tail of a streaming text rendered anew (provisionally, ui/provisional.py); `html` is sanitized."""
+    return Div(NotStr(html), id=ids.part(k, n, p), hx_swap_oob="innerHTML")
 
 
 def Remove(target: str) -> Any:

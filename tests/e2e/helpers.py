@@ -19,6 +19,20 @@ WATCH_LIVE_TEXT = """(k) => {
   obs.observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
 }"""
 
+# Watches the open tail of turn 0's answer while it streams: every text of it that matches `raw` (markup
+# that should not show) goes to window.__raw, and the tags of the elements matching `rendered` it ever
+# held to window.__rendered.
+WATCH_TAIL = """([raw, rendered]) => {
+  window.__raw = []; window.__rendered = new Set();
+  const pattern = new RegExp(raw, 'm');
+  new MutationObserver(() => {
+    const tail = document.querySelector('#assistant-0 .assistant-text > [id^="part-"]');
+    if (!tail) return;
+    if (pattern.test(tail.textContent)) window.__raw.push(tail.textContent.slice(-80));
+    for (const el of tail.querySelectorAll(rendered)) window.__rendered.add(el.tagName.toUpperCase());
+  }).observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
+}"""
+
 
 def send(page: Page, text: str) -> None:
     page.locator("#chat-input").fill(text)

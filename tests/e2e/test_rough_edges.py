@@ -301,7 +301,7 @@ def test_markdown_export_closes_a_stopped_fence_and_nests_answer_headings(new_ch
     send(page, "/stream 3000 at 40")
     # Stop while a code block is open in the live tail.
     page.wait_for_function("""() => [...document.querySelectorAll('#assistant-0 [id^="part-"]')]
-        .some((p) => p.textContent.trimStart().startsWith('```'))""", timeout=60_000)
+        .some((p) => p.querySelector('pre.live-code'))""", timeout=60_000)  # rendered provisionally
     page.get_by_test_id("stop").click()
     wait_turn_done(page, 0)
     page.get_by_test_id("more-menu").click()

@@ -7,14 +7,18 @@ after a turn: it returns a list of problems (ids moved, duplicated or foreign; a
 
 from __future__ import annotations
 
-# Tags our own blocks use inside an assistant area, plus the sanitizer's allow-list for markdown.
+from ui import maths
+
+# Tags our own blocks use inside an assistant area, plus the sanitizer's allow-list for markdown and the
+# MathML one for typeset maths (ui/maths.py).
 SAFE_TAGS = [
     "div", "span", "pre", "code", "details", "summary", "img",
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "em", "strong", "del",
-    "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br",
+    "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br", *sorted(maths.TAGS),
 ]  # fmt: skip
 SAFE_ATTRS = ["class", "id", "href", "rel", "target", "align", "start", "data-lang", "data-tool-call-id", "open",
-              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid", "data-decorated"]
+              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid", "data-decorated",
+              *sorted(maths.ATTRS)]
 # Buttons the page itself puts into answers (ui/nodes.py, static/js/chat.js), with their icons.
 OUR_ACTIONS = ["copy-code", "copy-answer", "toggle-output"]
 OUR_BUTTON_ATTRS = ["type", "class", "data-action", "aria-label"]
@@ -29,7 +33,7 @@ function ourControl(el) {{
   const b = el.closest('button[data-action]');
   return b && OUR_ACTIONS.has(b.dataset.action) && [...b.attributes].every((a) => OUR_BUTTON_ATTRS.has(a.name));
 }}
-const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part|block|chunk)-(\\d+)-\\d+(?:-\\d+)?(?:-\\d+)?$/;
+const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part|block|chunk|caret)-(\\d+)-\\d+(?:-\\d+)?(?:-\\d+)?$/;
 /** Why `el` (inside model output or user text) could act, or null. */
 function activeMarkup(el) {{
   if (ourControl(el)) return null;

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from ui import maths
+
 ALLOWED_ATTRS = {
     "a": {"href", "rel", "target"},
     "pre": {"class", "data-lang"},
@@ -43,7 +45,29 @@ def markup_only(html: str) -> str:
     return re.sub(r">[^<]*<", "><", ">" + html + "<")
 
 
+# Typeset maths (ui/maths.py) is added after the sanitizer, under its own MathML allow-list.
+_MATH_RE = re.compile(r"<math\b.*?</math>", re.DOTALL)
+
+
+def without_math(html: str) -> str:
+    """The output with its typeset maths left out: what the general sanitizer produced."""
+    return _MATH_RE.sub("", html)
+
+
+def assert_safe_math(element: str) -> None:
+    parser = _Markup()
+    parser.feed(element)
+    parser.close()
+    for tag, attrs in parser.tags:
+        assert tag in maths.TAGS, (tag, element)
+        for name, value in attrs:
+            assert name in maths.ATTRS and re.fullmatch(r"[A-Za-z0-9.%\- ]*", value or ""), (tag, name, element)
+
+
 def assert_safe(html: str) -> None:
+    for element in _MATH_RE.findall(html):
+        assert_safe_math(element)
+    html = without_math(html)
     lowered = html.lower()
     for needle in ("<script", "<img", "<svg", "<math", "<iframe", "<object", "<embed", "<form", "<input", "<button"):
         assert needle not in lowered, (needle, html)

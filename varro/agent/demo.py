@@ -54,6 +54,7 @@ _PLOT = re.compile(r"\b(?:plot|chart|graph|histogram|visuali[sz]e)", re.IGNORECA
 _STREAM = re.compile(r"/stream(?:\s+(\d+))?(?:\s+at\s+(\d+(?:\.\d*)?))?", re.IGNORECASE)
 _TITLE = re.compile(r"\btitle\b", re.IGNORECASE)
 _TABLE = re.compile(r"\bin a table\b", re.IGNORECASE)
+_MATHS = re.compile(r"\b(?:formula|equation|maths?)\b", re.IGNORECASE)
 
 
 def split_tokens(text: str) -> Iterator[str]:
@@ -200,6 +201,8 @@ def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
         # A tool-less agent asked for a title (the app's title helper): one line about the quoted message.
         subject = re.split(r"[:\n]", latest, maxsplit=1)[-1]
         return Reply(thinking="A short title is wanted.", text=split_tokens(txt.title_text(txt.topic_of(subject))))
+    if _MATHS.search(latest):
+        return Reply(thinking=f"Some maths about {topic}, typeset.", text=split_tokens(txt.maths_markdown(topic)))
     if _TABLE.search(latest):
         return Reply(thinking=f"A comparison of {topic}, best shown as a table.", text=split_tokens(txt.table_markdown(topic)))
     earlier = txt.topic_of(prompts[-2]) if len(prompts) > 1 else None

@@ -104,6 +104,18 @@ def table_markdown(topic: str) -> str:
     )
 
 
+def maths_markdown(topic: str) -> str:
+    """An answer with typeset maths ("... formula", "equation", "maths"), inline and displayed."""
+    return (
+        f"A formula to start from ({topic}): the mean of $n$ values is $\\bar{{x}} = \\frac{{1}}{{n}}\\sum_{{i=1}}^{{n}} x_i$, "
+        "and the spread around it is\n\n"
+        "$$\n\\sigma = \\sqrt{\\frac{1}{n}\\sum_{i=1}^{n} (x_i - \\bar{x})^2}\n$$\n\n"
+        "The same in the other notation: \\(e^{i\\pi} + 1 = 0\\), and\n\n"
+        "\\[\n\\int_0^1 x^2 \\, dx = \\frac{1}{3}\n\\]\n\n"
+        "A price of $5 stays text."
+    )
+
+
 def title_text(topic: str) -> str:
     """A one-line chat title."""
     return f"{topic[:1].upper()}{topic[1:]}"
