@@ -62,8 +62,8 @@ class Renderer:
     def fragment(self, event: Event) -> Any:
         """The one element for an event that needs no memory of the stream."""
         match event:
-            case TurnStarted(turn=k, user_text=text, replaces=replaces):
-                shell = TurnShell(k, text)
+            case TurnStarted(turn=k, user_text=text, replaces=replaces, files=files):
+                shell = TurnShell(k, text, files=files)
                 cleared = Div(id=ids.NOTICES, hx_swap_oob="innerHTML")  # old notices are answered by now
                 if replaces:
                     shell.attrs["hx-swap-oob"] = "true"

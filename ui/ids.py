@@ -47,3 +47,5 @@ def chunk(k: int, n: int, p: int, c: int) -> str:
 def part(k: int, n: int, p: int) -> str:
     """The live element a part's deltas are appended to (for text: the open tail); gone once the part is finished."""
     return f"part-{k}-{n}-{p}"
+ATTACHMENTS = "chat-attachments"
+FILES_BODY = "files-body"

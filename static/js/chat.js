@@ -17,6 +17,7 @@ document.addEventListener("alpine:init", () => {
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
   Alpine.data("chat", () => ({
+    ...window.varroFiles,
     running: false,
     showJump: false,
     stick: true,
@@ -165,6 +166,7 @@ document.addEventListener("alpine:init", () => {
       if (form && form.id === "chat-form") {
         this.draft = this.$refs.input.value;
         this.$refs.input.value = "";
+        this.clearChips();
         this.autosize();
       }
     },
@@ -224,6 +226,8 @@ document.addEventListener("alpine:init", () => {
         this.regenerate(b.closest(".turn"));
       } else if (b.dataset.action === "copy-answer") {
         this.copyAnswer(b);
+      } else if (b.dataset.action === "remove-file") {
+        this.removeFile(b);
       } else if (b.dataset.action === "toggle-output") {
         const pre = b.previousElementSibling;
         const collapsed = pre.classList.toggle("collapsed");

@@ -17,6 +17,8 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 
+from varro.files import ChatFile
+
 CONTENT_VERSION = 1
 
 
@@ -34,10 +36,14 @@ def build_content(
     messages: list[ModelMessage],
     attachments: dict[str, list[Attachment]],
     meta: dict[str, Any],
+    files: Sequence[ChatFile] = (),
 ) -> dict[str, Any]:
+    user: dict[str, Any] = {"text": user_text, "ts": ts.isoformat()}
+    if files:  # additive: content without it reads as "no files"
+        user["files"] = [f.to_dict() for f in files]
     return {
         "v": CONTENT_VERSION,
-        "user": {"text": user_text, "ts": ts.isoformat()},
+        "user": user,
         "assistant": {
             "messages": json.loads(ModelMessagesTypeAdapter.dump_json(messages)),
             "attachments": {k: [asdict(a) for a in v] for k, v in attachments.items()},
@@ -61,6 +67,11 @@ def messages_of(content: dict[str, Any]) -> list[ModelMessage]:
 def attachments_of(content: dict[str, Any]) -> dict[str, list[Attachment]]:
     raw = migrate(content)["assistant"].get("attachments", {})
     return {k: [Attachment(**a) for a in v] for k, v in raw.items()}
+
+
+def files_of(content: dict[str, Any]) -> list[ChatFile]:
+    """The files uploaded with the turn's message."""
+    return [ChatFile(**f) for f in migrate(content)["user"].get("files", [])]
 
 
 def meta_of(content: dict[str, Any]) -> dict[str, Any]:

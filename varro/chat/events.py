@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart
 
 from varro.chat.content import Attachment
+from varro.files import ChatFile
 
 PartKind = Literal["text", "thinking", "tool_call"]
 Progress = Literal["thinking", "writing", "tool", "restoring", "done"]
@@ -24,6 +25,7 @@ class TurnStarted:
     turn: int
     user_text: str
     replaces: bool = False  # an edit: the page's turn k is replaced rather than a new one appended
+    files: tuple[ChatFile, ...] = ()  # uploaded with the message
 
 
 @dataclass(frozen=True)
