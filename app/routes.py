@@ -198,11 +198,14 @@ async def answer(req: Request, chat_id: int, k: int = -1, n: int = -1) -> Any:
     return not_found() if text is None else Response(text, media_type="text/plain; charset=utf-8")
 
 
-async def upload(req: Request, path: str) -> Any:
-    """An image a tool made, for its owner only; anything else (other user, missing, `..`) is 404."""
+async def upload(req: Request, path: str, download: str = "") -> Any:
+    """An image a tool made or a file a cell wrote, for its owner only; anything else (other user, missing, `..`)
+    is 404. With `download`, it comes as a download of that name."""
     file = _state(req).uploads.resolve(_chats(req).user_id, path)
     if file is None:
         return not_found()
+    if download:
+        return FileResponse(file, headers=files.download_headers(download), media_type="application/octet-stream")
     # An SVG opened on its own must run no script and fetch nothing (not even a third-party image), nor be sniffed.
     headers = {"Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, max-age=31536000, immutable"}

@@ -156,6 +156,32 @@ def open_plain(workdir: Path, name: str) -> tuple[int, int] | None:
     return fd, st.st_size
 
 
+Listing = dict[str, tuple[int, int]]  # name -> (size, modification time in ns)
+
+
+def listing(workdir: Path) -> Listing:
+    """The plain files at the top of `workdir` (links and hidden files aside), to tell what a cell changed."""
+    found: Listing = {}
+    try:
+        entries = list(os.scandir(workdir))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        found[entry.name] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def changed(before: Listing, after: Listing) -> list[str]:
+    """Files that are new in `after` or differ from `before`, by name."""
+    return sorted(name for name, seen in after.items() if before.get(name) != seen)
+
+
 def remove(workdir: Path, name: str) -> bool:
     """Delete the file `name` from `workdir` (a chip removed before sending); False when there was none."""
     file = describe(workdir, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,27 @@ def test_a_refused_file_is_explained_and_a_chip_can_be_removed(page: Page, files
     entries = page.get_by_test_id("files-entry")
     expect(entries).to_have_count(1)
     expect(entries).to_contain_text("notes (1).csv")
+
+
+KERNEL_PYTHON = Path(__file__).resolve().parents[2] / ".venv-kernel" / "bin" / "python"
+
+
+def test_a_written_workbook_downloads_and_opens_with_its_rows(page: Page, files_server: Server,
+                                                              tmp_path: Path) -> None:
+    open_new_chat(page, files_server)
+    send(page, py("import pandas as pd\npd.DataFrame({'n': range(250)}).to_excel('out.xlsx', index=False)"))
+    wait_turn_done(page, 0, timeout=90_000)
+    link = page.locator("#assistant-0 [data-testid=files-out] a")
+    expect(link).to_contain_text("out.xlsx")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "out.xlsx"
+    saved = tmp_path / "got.xlsx"
+    download.value.save_as(saved)
+    # openpyxl lives in the kernel's environment (the data stack), not the server's.
+    read = "import openpyxl, sys; ws = openpyxl.load_workbook(sys.argv[1]).active; print(ws.max_row, ws['A251'].value)"
+    out = subprocess.run([str(KERNEL_PYTHON), "-c", read, str(saved)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["251", "249"]
+    page.get_by_test_id("more-menu").click()
+    page.get_by_test_id("show-files").click()
+    expect(page.get_by_test_id("files-list")).to_contain_text("out.xlsx")

@@ -24,10 +24,17 @@ CONTENT_VERSION = 1
 
 @dataclass(frozen=True)
 class Attachment:
-    """An image a tool produced, stored under the uploads folder (path relative to it)."""
+    """An image a tool produced, or a file its code wrote (`name`, `size`), stored under the uploads folder (path
+    relative to it)."""
 
     path: str
     media_type: str
+    name: str | None = None  # set for a file from the working directory: the name it is downloaded as
+    size: int | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.name is not None
 
 
 def build_content(
@@ -46,10 +53,15 @@ def build_content(
         "user": user,
         "assistant": {
             "messages": json.loads(ModelMessagesTypeAdapter.dump_json(messages)),
-            "attachments": {k: [asdict(a) for a in v] for k, v in attachments.items()},
+            "attachments": {k: [_stored(a) for a in v] for k, v in attachments.items()},
         },
         "meta": meta,
     }
+
+
+def _stored(a: Attachment) -> dict[str, Any]:
+    """An image keeps the two keys it always had; a file adds its name and size."""
+    return {k: v for k, v in asdict(a).items() if v is not None}
 
 
 def migrate(content: dict[str, Any]) -> dict[str, Any]:

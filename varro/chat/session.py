@@ -259,10 +259,14 @@ class ChatSession:
         if (restoring := self.shell.restore_note()) is not None:
             await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
+        before = await asyncio.to_thread(chat_files.listing, self.workdir)
         try:
-            return await self.shell.run(code, diverged, notice, progress)
+            result = await self.shell.run(code, diverged, notice, progress)
         finally:
             await self._emit(ShellChanged(self.shell.status))
+        # What the cell wrote in the working directory is offered as downloads under its result.
+        result.files = chat_files.changed(before, await asyncio.to_thread(chat_files.listing, self.workdir))
+        return result
 
     async def _turn(self, k: int, text: str, replaces: bool = False, files: tuple[ChatFile, ...] = ()) -> None:
         started, ts = time.monotonic(), utcnow()
@@ -276,6 +280,7 @@ class ChatSession:
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
+            save_file=partial(self.deps.uploads.save_file, self.user_id, self.chat_id, self.workdir),
             user_id=self.user_id,
             chat_id=self.chat_id,
             images_to_model=self.images,

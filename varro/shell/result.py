@@ -54,6 +54,8 @@ class CellResult:
     kernel_restarted: bool = False
     timeout: float | None = None
     duration: float = 0.0
+    # Files in the working directory that the cell created or changed (set by the session, which watches it).
+    files: list[str] = field(default_factory=list)
 
     def to_text(self) -> str:
         parts: list[str] = []
@@ -65,6 +67,8 @@ class CellResult:
             parts.append(f"[result]\n{self.result}")
         parts.extend(f"[{image.media_type} output shown to the user]" for image in self.images)
         parts.extend("[text/html output shown to the user]" for _ in self.html)
+        if self.files:
+            parts.append(f"[files written, offered to the user as downloads: {', '.join(self.files)}]")
         if self.error:
             parts.append(f"[error]\n{self.error.rstrip()}")
         if self.timed_out and not self.kernel_restarted:
@@ -95,6 +99,7 @@ class CellResult:
             "kernel_restarted": self.kernel_restarted,
             "timeout": self.timeout,
             "duration": self.duration,
+            "files": list(self.files),
         }
 
     @classmethod
@@ -111,6 +116,7 @@ class CellResult:
             kernel_restarted=bool(data.get("kernel_restarted", False)),
             timeout=data.get("timeout"),
             duration=float(data.get("duration", 0.0)),
+            files=list(data.get("files", [])),
         )
 
 
