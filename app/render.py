@@ -11,9 +11,10 @@ from app.live_parts import LiveParts
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
-from ui.nodes import NodeContainer, ToolsBlock
+from ui.nodes import LiveCell, NodeContainer, ToolsBlock
 from ui.turns import ErrorBlock, NoticeBlock, ShellResetMarker, TurnMeta, TurnShell
 from varro.chat.events import (
+    CellStarted,
     Event,
     NodeStarted,
     Notice,
@@ -71,6 +72,8 @@ class Renderer:
                 return append_to(ids.TURNS, shell), cleared
             case NodeStarted(turn=k, node=n):
                 return append_to(ids.assistant(k), NodeContainer(k, n))
+            case CellStarted(turn=k, node=n, started_at=started_at):
+                return append_to(ids.node(k, n), LiveCell(k, n, started_at))
             case ToolsFinished(turn=k, node=n, request=request, attachments=attachments, calls=calls):
                 return ToolsBlock(k, n, request, attachments, self.image_url, oob=True, calls=calls)
             case ProgressChanged(state=state, detail=detail):

@@ -19,6 +19,7 @@ from ui.highlight import highlight_code
 from ui.icons import Icon
 from ui.md_blocks import render_blocks
 from varro.chat.content import Attachment
+from varro.chat.events import CELL_OUTPUT
 from varro.uploads import EXTENSIONS
 
 TEXT_CLS = "assistant-text prose max-w-none break-words"
@@ -194,6 +195,8 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
             _output("error", meta.get("error"), "text-error"),
             Div("⏱ " + "Interrupted: the cell ran past its time limit.", cls="text-warning text-sm")
             if meta.get("timed_out") else None,
+            Div("⏹ Stopped while it ran; what it printed is kept.", cls="text-warning text-sm",
+                data_testid="cell-stopped") if meta.get("stopped") else None,
         ]
     images = [a for a in attachments if not a.is_file]
     figures = [Figure(image_url(a.path), f"figure-{i + 1}.{EXTENSIONS.get(a.media_type, 'png')}")
@@ -209,6 +212,17 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
     return Details(Summary(label, cls="cursor-pointer text-xs opacity-70"), Div(*body, cls="flex flex-col gap-1"),
                    open=True, cls="tool-result rounded-box border border-base-300 p-2",
                    data_tool_call_id=ret.tool_call_id)
+
+
+def LiveCell(k: int, n: int, started_at: float) -> Any:
+    """A cell while it runs: what it prints, as it prints it, under a running clock (chat.js ticks it)."""
+    return Div(
+        Div(Span("Running", cls="animate-pulse", data_state="running"), Span("0.0 s", data_elapsed="", data_testid="elapsed"),
+            cls="flex gap-2 text-xs opacity-70"),
+        Pre(id=ids.part(k, n, CELL_OUTPUT), cls="text-xs whitespace-pre-wrap break-words", data_testid="live-output"),
+        cls="live-cell rounded-box border border-base-300 p-2 flex flex-col gap-1",
+        data_started=str(round(started_at * 1000)), data_testid="live-cell",
+    )
 
 
 def ToolsBlock(k: int, n: int, request: ModelRequest, attachments: Mapping[str, Sequence[Attachment]],

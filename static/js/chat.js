@@ -54,6 +54,7 @@ document.addEventListener("alpine:init", () => {
       // view, and the page grows after load: while following, any change of the list's size re-pins the end.
       this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
       this.resizer.observe(document.getElementById("chat-turns"));
+      this.ticker = setInterval(() => this.tick(), 200);
       this.openAt(location.hash);
       this.$refs.input.focus({ preventScroll: true });
     },
@@ -68,6 +69,16 @@ document.addEventListener("alpine:init", () => {
       this.$el.removeEventListener("click", this.onClick);
       this.$el.removeEventListener("htmx:afterSettle", this.onSettle);
       this.resizer.disconnect();
+      clearInterval(this.ticker);
+    },
+
+    /** The elapsed time on a running cell; it stops where it was when the answer ends. */
+    tick() {
+      if (!this.running) return;
+      document.querySelectorAll(".live-cell[data-started]").forEach((cell) => {
+        const seconds = Math.max(0, Date.now() - Number(cell.dataset.started)) / 1000;
+        cell.querySelector("[data-elapsed]").textContent = `${seconds.toFixed(1)} s`;
+      });
     },
 
     get idle() { return !this.running; },
@@ -274,7 +285,14 @@ document.addEventListener("alpine:init", () => {
       const progress = document.getElementById("progress");
       const wasRunning = this.running;
       this.running = progress ? progress.dataset.running === "true" : false;
-      if (wasRunning && !this.running) this.$refs.input.focus();
+      if (wasRunning && !this.running) {
+        this.$refs.input.focus();
+        // A cell still live when the answer ended was stopped: its clock and output stay, its label says so.
+        document.querySelectorAll(".live-cell [data-state=running]").forEach((label) => {
+          label.textContent = "Stopped";
+          label.classList.remove("animate-pulse");
+        });
+      }
     },
 
     /** Scroll at most once per frame, and only if the user has not scrolled up to read. */

@@ -73,6 +73,19 @@ class ToolsFinished:
 
 
 @dataclass(frozen=True)
+class CellStarted:
+    """A code cell began in tool step `node`: its output streams as `PartDelta`s to part `CELL_OUTPUT` of that node
+    until `ToolsFinished` replaces the node with the finished result."""
+
+    turn: int
+    node: int
+    started_at: float  # epoch seconds, for the page's elapsed-time counter
+
+
+CELL_OUTPUT = 0  # a tool step has no parts of its own: its live cell output takes this index
+
+
+@dataclass(frozen=True)
 class ProgressChanged:
     turn: int
     state: Progress
@@ -124,7 +137,7 @@ class TurnFinished:
 
 
 Event = (
-    TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished
+    TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished | CellStarted
     | ProgressChanged | TurnFailed | Notice | ShellChanged | ShellWasReset | TitleChanged | TurnFinished
 )
 

@@ -42,3 +42,17 @@ def closed(messages: list[ModelMessage]) -> list[ModelMessage]:
             break
         out.pop()
     return out
+
+
+def keep_printed(messages: list[ModelMessage], printed: str) -> list[ModelMessage]:
+    """A cell stopped while it ran keeps what it printed: its `interrupted` result carries the output for the page
+    (metadata, never sent to the model)."""
+    if not printed or not messages or not isinstance(last := messages[-1], ModelRequest):
+        return messages
+    parts = list(last.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        part = parts[i]
+        if isinstance(part, ToolReturnPart) and part.outcome == "interrupted":
+            parts[i] = replace(part, metadata={"stdout": printed, "stopped": True})
+            return [*messages[:-1], replace(last, parts=parts)]
+    return messages

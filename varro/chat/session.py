@@ -30,8 +30,12 @@ from varro.chat.content import attachments_of, build_content, files_of, messages
 from varro.chat.context import fit
 from varro.chat.errors import describe
 from varro.chat.events import (
+    CELL_OUTPUT,
+    CellStarted,
     Event,
+    NodeStarted,
     Notice,
+    PartDelta,
     ProgressChanged,
     ShellChanged,
     ShellWasReset,
@@ -41,7 +45,7 @@ from varro.chat.events import (
     TurnStatus,
     TurnStored,
 )
-from varro.chat.history import closed
+from varro.chat.history import closed, keep_printed
 from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
@@ -54,6 +58,7 @@ from varro.files import ChatFile
 from varro.shell import CellResult
 from varro.shell.keeper import KernelKeeper
 from varro.shell.pool import KernelPool
+from varro.shell.result import MAX_TEXT_CHARS
 from varro.uploads import UploadStore
 
 Sink = Callable[[Event], Awaitable[None]]
@@ -114,6 +119,8 @@ class ChatSession:
         self._run: TurnRun | None = None
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
         self._told_context = False  # the user hears once that old turns no longer reach the model
+        self._node = 0
+        self.printed: list[str] = []  # what the running cell printed so far
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -216,6 +223,8 @@ class ChatSession:
         return self.inflight.snapshot(known)
 
     async def _emit(self, event: Event) -> None:
+        if isinstance(event, NodeStarted):
+            self._node = event.node  # a cell runs in the latest node: its tool step
         self.inflight.record(event)
         sink = self.sink
         if sink is None:
@@ -260,17 +269,26 @@ class ChatSession:
             await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
         before = await asyncio.to_thread(chat_files.listing, self.workdir)
+        node, self.printed = self._node, []
+        await self._emit(CellStarted(turn, node, time.time()))
+
+        async def output(text: str) -> None:  # live, coalesced like text; kept in case the cell is stopped
+            if sum(map(len, self.printed)) < MAX_TEXT_CHARS:
+                self.printed.append(text)
+            await self._emit(PartDelta(turn, node, CELL_OUTPUT, text))
+
         try:
-            result = await self.shell.run(code, diverged, notice, progress)
+            result = await self.shell.run(code, diverged, notice, progress, output)
         finally:
             await self._emit(ShellChanged(self.shell.status))
         # What the cell wrote in the working directory is offered as downloads under its result.
-        result.files = chat_files.changed(before, await asyncio.to_thread(chat_files.listing, self.workdir))
+        after = await asyncio.to_thread(chat_files.listing, self.workdir)
+        result.files = chat_files.changed(before, after)
         return result
 
     async def _turn(self, k: int, text: str, replaces: bool = False, files: tuple[ChatFile, ...] = ()) -> None:
         started, ts = time.monotonic(), utcnow()
-        self.notices = []
+        self.notices, self.printed = [], []
         await self._emit(TurnStarted(k, text, replaces, files))
         self.titler.answer_started()
         # The model reads what was attached with the message; the page shows the message and the files' chips.
@@ -345,6 +363,8 @@ class ChatSession:
         # anyway, as the page keeps them, so the model is not told a different conversation.
         counted = turn_usage(self.history, messages)  # before `closed`, which may drop a failed response
         messages = closed(messages) or [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])]
+        if status == "stopped":
+            messages = keep_printed(messages, "".join(self.printed))
         meta: dict[str, Any] = {
             "model": self.deps.model.model_name,
             "duration_ms": round((time.monotonic() - started) * 1000),
