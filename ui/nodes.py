@@ -18,6 +18,7 @@ from ui.files import FileLink
 from ui.highlight import highlight_code
 from ui.icons import Icon
 from ui.md_blocks import render_blocks
+from ui.outputs import HtmlOutput
 from varro.chat.content import Attachment
 from varro.chat.events import CELL_OUTPUT
 from varro.uploads import EXTENSIONS
@@ -191,7 +192,8 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
         outputs = [
             _output("stdout", meta.get("stdout")),
             _output("stderr", meta.get("stderr"), "text-warning"),
-            _output("result", meta.get("result")),
+            # A value with an HTML form (a DataFrame) shows as its table below, not as text.
+            None if meta.get("result_html") else _output("result", meta.get("result")),
             _output("error", meta.get("error"), "text-error"),
             Div("⏱ " + "Interrupted: the cell ran past its time limit.", cls="text-warning text-sm")
             if meta.get("timed_out") else None,
@@ -205,7 +207,8 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
              for a in attachments if a.is_file]
     written = Div(Span("files", cls="text-xs opacity-60"), *files, cls="flex flex-wrap gap-x-3 items-baseline",
                   data_testid="files-out") if files else None
-    body = [o for o in outputs if o is not None] + figures + ([written] if written else [])
+    tables = [HtmlOutput(h) for h in meta.get("html", []) if isinstance(h, str)] if meta is not None else []
+    body = [o for o in outputs if o is not None] + tables + figures + ([written] if written else [])
     if not body:
         body = [Span("(no output)", cls="text-xs opacity-60")]
     label = f"Output of call {number}" if number else "Output"

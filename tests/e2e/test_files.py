@@ -60,10 +60,14 @@ def test_files_attached_by_button_and_drop_are_read_by_code_and_survive_a_restar
     expect(chips.nth(0)).to_contain_text("sales.csv")
     expect(chips.nth(1)).to_contain_text("costs.csv")
     code = ("import pandas as pd\na, b = pd.read_csv('sales.csv'), pd.read_csv('costs.csv')\n"
-            "print(len(a), len(b), int(b.amount.sum() // a.amount.sum()))")
+            "print(len(a), len(b), int(b.amount.sum() // a.amount.sum()))\na.describe()")
     send(page, py(code))
     wait_turn_done(page, 0, timeout=90_000)
     assert f"{ROWS} {ROWS} 2" in result_of(page, 0)
+    table = page.locator("#assistant-0 [data-testid=html-output] table")  # describe() as a table, not text
+    expect(table).to_be_visible()
+    expect(table.locator("th", has_text="mean")).to_be_visible()
+    expect(table).to_contain_text("4999.5")  # the mean of 0..9999
     expect(chips).to_have_count(0)  # the chips went with the message ...
     expect(page.get_by_test_id("message-file")).to_have_count(2)  # ... and show under it
     chat_url = page.url

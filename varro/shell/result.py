@@ -56,6 +56,7 @@ class CellResult:
     duration: float = 0.0
     # Files in the working directory that the cell created or changed (set by the session, which watches it).
     files: list[str] = field(default_factory=list)
+    result_html: bool = False  # the value has an HTML form (a DataFrame) among `html`: the page shows that instead
 
     def to_text(self) -> str:
         parts: list[str] = []
@@ -66,7 +67,7 @@ class CellResult:
         if self.result is not None:
             parts.append(f"[result]\n{self.result}")
         parts.extend(f"[{image.media_type} output shown to the user]" for image in self.images)
-        parts.extend("[text/html output shown to the user]" for _ in self.html)
+        parts.extend("[text/html output shown to the user as a table]" for _ in self.html)
         if self.files:
             parts.append(f"[files written, offered to the user as downloads: {', '.join(self.files)}]")
         if self.error:
@@ -83,7 +84,8 @@ class CellResult:
             )
         elif self.kernel_restarted:
             parts.append("The kernel was restarted; all variables and imports were lost.")
-        return "\n\n".join(parts) if parts else "[no output]"
+        # Every part is capped already; together they are held to one output's cap too.
+        return cap_text("\n\n".join(parts), MAX_TEXT_CHARS)[0] if parts else "[no output]"
 
     def to_dict(self) -> dict[str, Any]:
         # Image bytes are stored by the caller elsewhere; the record keeps only what they were.
@@ -100,6 +102,7 @@ class CellResult:
             "timeout": self.timeout,
             "duration": self.duration,
             "files": list(self.files),
+            "result_html": self.result_html,
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class CellResult:
             timeout=data.get("timeout"),
             duration=float(data.get("duration", 0.0)),
             files=list(data.get("files", [])),
+            result_html=bool(data.get("result_html", False)),
         )
 
 
@@ -152,6 +156,7 @@ class OutputCollector:
         self.result: str | None = None
         self.error: str | None = None
         self.truncated = False
+        self.result_html = False
         self._pending_clear = False
 
     def _clear(self) -> None:
@@ -206,10 +211,10 @@ class OutputCollector:
                 self.dropped_images += 1
         html = data.get("text/html")
         if isinstance(html, str):
-            if len(html) <= MAX_HTML_CHARS:
-                self.html.append(html)
-            else:
-                self.truncated = True
+            # Kept up to the cap (the page cuts it further, and says so); a cut table still shows its first rows.
+            self.html.append(html[:MAX_HTML_CHARS])
+            self.truncated |= len(html) > MAX_HTML_CHARS
+            self.result_html |= is_result
         plain = data.get("text/plain")
         if not isinstance(plain, str):
             return
@@ -243,6 +248,7 @@ class OutputCollector:
             error=self.error,
             images=list(self.images),
             html=list(self.html),
+            result_html=self.result_html and bool(self.html),
             truncated=truncated,
             **flags,
         )

@@ -1,0 +1,23 @@
+"""Rich cell outputs in the page: HTML (a DataFrame) as a sanitized, size-capped, scrolling table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fasthtml.common import Div, NotStr, P
+
+from ui.markdown import sanitize_html
+
+# What one HTML output may put in the page: a DataFrame's default 60 rows are about 10,000 characters.
+PAGE_HTML_CHARS = 100_000
+
+
+def HtmlOutput(html: str, limit: int = PAGE_HTML_CHARS) -> Any:
+    """An HTML output through the markdown allow-list (tables, text; no script, style or attributes that act),
+    scrolling inside its box; past `limit` it is cut (the sanitizer closes what the cut left open) and says so."""
+    cut = len(html) > limit
+    body = sanitize_html(html[:limit] if cut else html)
+    note = P(f"Truncated: {len(html) - limit:,} more characters of this output are not shown.",
+             cls="text-xs opacity-70", data_testid="html-truncated") if cut else None
+    return Div(Div(NotStr(body), cls="html-output prose max-w-none overflow-auto max-h-96 text-xs"), note,
+               data_testid="html-output")
