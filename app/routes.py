@@ -146,6 +146,7 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "export_ipynb": u.export(chat.id, "ipynb"),
         "answer": u.answer(chat.id),
         "files": u.files(chat.id),
+        "plotly": f"{u.static}/vendor/plotly-strict.min.js",
     }
     return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell,
                     state.settings.max_message_chars)

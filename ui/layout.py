@@ -97,7 +97,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             ChatInput(max_chars, urls.get("files", "")),
             id=ids.CHAT, x_data="chat", **on("dragover.prevent", "dragOver"), **on("drop.prevent", "dropped"),
             **on("paste", "pasted"), hx_ext="ws", ws_connect=urls["ws"],
-            data_chat_id=str(chat.id), data_answer_url=urls["answer"],
+            data_chat_id=str(chat.id), data_answer_url=urls["answer"], data_plotly_src=urls.get("plotly", ""),
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
         ),
     )

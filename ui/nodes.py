@@ -18,7 +18,7 @@ from ui.files import FileLink
 from ui.highlight import highlight_code
 from ui.icons import Icon
 from ui.md_blocks import render_blocks
-from ui.outputs import HtmlOutput
+from ui.outputs import HtmlOutput, PlotlyChart
 from varro.chat.content import Attachment
 from varro.chat.events import CELL_OUTPUT
 from varro.uploads import EXTENSIONS
@@ -208,6 +208,7 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
     written = Div(Span("files", cls="text-xs opacity-60"), *files, cls="flex flex-wrap gap-x-3 items-baseline",
                   data_testid="files-out") if files else None
     tables = [HtmlOutput(h) for h in meta.get("html", []) if isinstance(h, str)] if meta is not None else []
+    tables += [PlotlyChart(c) for c in meta.get("charts", []) if isinstance(c, str)] if meta is not None else []
     body = [o for o in outputs if o is not None] + tables + figures + ([written] if written else [])
     if not body:
         body = [Span("(no output)", cls="text-xs opacity-60")]

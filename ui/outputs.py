@@ -1,4 +1,4 @@
-"""Rich cell outputs in the page: HTML (a DataFrame) as a sanitized, size-capped, scrolling table."""
+"""Rich cell outputs in the page: HTML (a DataFrame) as a sanitized, size-capped, scrolling table; Plotly charts."""
 
 from __future__ import annotations
 
@@ -21,3 +21,10 @@ def HtmlOutput(html: str, limit: int = PAGE_HTML_CHARS) -> Any:
              cls="text-xs opacity-70", data_testid="html-truncated") if cut else None
     return Div(Div(NotStr(body), cls="html-output prose max-w-none overflow-auto max-h-96 text-xs"), note,
                data_testid="html-output")
+
+
+def PlotlyChart(spec: str) -> Any:
+    """A Plotly figure's JSON in a data attribute (escaped as any attribute; never a script): chart.js draws it with
+    the page's own plotly.js, loaded only once a chart is on the page."""
+    return Div(cls="plotly-chart w-full min-h-80 rounded bg-white", data_spec=spec, role="img",
+               aria_label="Interactive chart", data_testid="plotly-chart")

@@ -15,6 +15,7 @@ from varro.chat.cells import TOOL_NAME, code_of
 from varro.chat.content import Attachment, attachments_of, files_of, messages_of
 from varro.db.models import Turn
 from varro.files import human_size
+from varro.shell.result import PLOTLY_TYPE
 
 ReadImage = Callable[[Attachment], bytes | None]
 
@@ -93,6 +94,8 @@ def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str
             out.append(f"```text\n{text}\n```\n")
             # An HTML output (a DataFrame) as its table, through ammonia's allow-list: the file may be opened anywhere.
             out += [nh3.clean(html) + "\n" for html in _meta(ret).get("html", []) if isinstance(html, str)]
+            if charts := len(_meta(ret).get("charts", [])):
+                out.append(f"*({charts} interactive chart{'s' if charts > 1 else ''}: kept in the notebook export)*\n")
             if written := written_line(images):
                 out.append(f"*{written}*\n")
             for att in images:
@@ -119,6 +122,9 @@ def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: R
     html = [h for h in meta.get("html", []) if isinstance(h, str)]
     if not meta.get("result_html"):
         outputs += [{"output_type": "display_data", "data": {"text/html": _lines(h)}, "metadata": {}} for h in html]
+    outputs += [{"output_type": "display_data", "metadata": {},
+                 "data": {PLOTLY_TYPE: json.loads(c), "text/plain": ["<Plotly chart>"]}}
+                for c in meta.get("charts", []) if isinstance(c, str)]
     for att in images:
         data = read_image(att) if not att.is_file else None
         if data is not None:

@@ -18,6 +18,7 @@ document.addEventListener("alpine:init", () => {
 
   Alpine.data("chat", () => ({
     ...window.varroFiles,
+    ...window.varroCharts,
     running: false,
     showJump: false,
     stick: true,
@@ -48,6 +49,7 @@ document.addEventListener("alpine:init", () => {
       document.addEventListener("keydown", this.onKey);
       this.readProgress();
       this.decorate(this.$el);
+      this.drawCharts();
       this.markLastTurn();
       if (TOUCH) this.$refs.input.placeholder = "Message Varro…";
       // Chunks out of view have an estimated height (content-visibility) that is corrected as they come into
@@ -193,6 +195,7 @@ document.addEventListener("alpine:init", () => {
       if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
       if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       // Only frames with finished blocks need decorating; deltas are plain text.
+      if (e.detail.message.includes("plotly-chart")) this.drawCharts();
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
         this.decorate(document.getElementById("chat-turns"));
       }

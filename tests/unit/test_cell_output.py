@@ -66,3 +66,15 @@ def test_a_dataframe_value_shows_as_its_table_and_the_model_reads_bounded_text()
     ret = ToolReturnPart("run_python", result.to_text(), "c1", metadata=result.to_dict())
     page = to_xml(ToolResult(ret, [], lambda p: p))
     assert "<td>4999.5</td>" in page and "count  10000.0" not in page
+
+
+def test_a_plotly_figure_is_kept_as_json_and_rendered_inert() -> None:
+    collector = OutputCollector()
+    figure = {"data": [{"type": "bar", "x": ["a"], "y": [1], "name": '"></div><script>alert(1)</script>'}]}
+    collector.feed("display_data", {"data": {"application/vnd.plotly.v1+json": figure, "text/html": "<div>big</div>"}})
+    result = collector.build()
+    assert len(result.charts) == 1 and result.html == []  # the chart, not its HTML form
+    assert "[interactive Plotly chart shown to the user]" in result.to_text()
+    ret = ToolReturnPart("run_python", result.to_text(), "c1", metadata=result.to_dict())
+    page = to_xml(ToolResult(ret, [], lambda p: p))
+    assert 'data-testid="plotly-chart"' in page and "<script>" not in page  # the JSON is an attribute's text

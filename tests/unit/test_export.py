@@ -55,6 +55,9 @@ def test_missing_images_are_left_out_not_fatal() -> None:
                for o in c["outputs"])
 
 
+CHART = '{"data": [{"type": "scatter", "x": [1, 2], "y": [3, 4]}], "layout": {"title": {"text": "Points"}}}'
+
+
 def data_turn() -> Turn:
     """A message with an uploaded CSV; a cell whose value is a DataFrame and that wrote out.xlsx."""
     table = "<table><tr><th>mean</th><td>4999.5</td></tr></table><script>alert(1)</script>"
@@ -63,7 +66,7 @@ def data_turn() -> Turn:
         ModelResponse(parts=[ToolCallPart("run_python", {"code": "df.describe()"}, "c1")]),
         ModelRequest(parts=[ToolReturnPart("run_python", "[result]\nmean 4999.5", "c1",
                                            metadata={"stdout": "", "result": "mean 4999.5", "html": [table],
-                                                     "result_html": True})]),
+                                                     "result_html": True, "charts": [CHART]})]),
     ]
     files = [ChatFile("sales.csv", 2048, "text/csv")]
     written = {"c1": [Attachment("1/1/x.bin", "application/octet-stream", name="out.xlsx", size=6758)]}
@@ -76,10 +79,13 @@ def test_exports_name_the_uploads_and_keep_tables_and_written_files() -> None:
     nbformat.validate(nb)
     assert "Attached: sales.csv (2.0 KB, text/csv)" in nb.cells[1].source
     code = next(c for c in nb.cells if c.cell_type == "code")
-    assert code.outputs[0].output_type == "execute_result"
-    assert "4999.5" in code.outputs[0].data["text/html"] and code.outputs[0].data["text/plain"] == "mean 4999.5"
+    value = next(o for o in code.outputs if o.output_type == "execute_result")
+    assert "4999.5" in value.data["text/html"] and value.data["text/plain"] == "mean 4999.5"
     assert any("Files written: out.xlsx (6.6 KB)" in c.source for c in nb.cells)
+    chart = next(o for o in code.outputs if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    assert chart.data["application/vnd.plotly.v1+json"]["layout"]["title"]["text"] == "Points"
     md = to_markdown("Data", [data_turn()], lambda a: b"never read")
     assert "Attached: sales.csv (2.0 KB, text/csv)" in md and "Files written: out.xlsx (6.6 KB)" in md
+    assert "1 interactive chart: kept in the notebook export" in md
     assert "<td>4999.5</td>" in md and "<script" not in md and "alert" not in md
     assert "never read" not in md and "base64" not in md  # a written file is named, never inlined as an image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ MAX_HTML_CHARS = 200_000
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 # What the kernel held back under its own caps (varro/shell/inside/output_caps.py), reported once per cell.
 DROPPED_TYPE = "application/vnd.varro.dropped+json"
+PLOTLY_TYPE = "application/vnd.plotly.v1+json"
+MAX_CHART_CHARS = 2_000_000
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
@@ -57,6 +60,7 @@ class CellResult:
     # Files in the working directory that the cell created or changed (set by the session, which watches it).
     files: list[str] = field(default_factory=list)
     result_html: bool = False  # the value has an HTML form (a DataFrame) among `html`: the page shows that instead
+    charts: list[str] = field(default_factory=list)  # Plotly figures, as their JSON
 
     def to_text(self) -> str:
         parts: list[str] = []
@@ -68,6 +72,7 @@ class CellResult:
             parts.append(f"[result]\n{self.result}")
         parts.extend(f"[{image.media_type} output shown to the user]" for image in self.images)
         parts.extend("[text/html output shown to the user as a table]" for _ in self.html)
+        parts.extend("[interactive Plotly chart shown to the user]" for _ in self.charts)
         if self.files:
             parts.append(f"[files written, offered to the user as downloads: {', '.join(self.files)}]")
         if self.error:
@@ -103,6 +108,7 @@ class CellResult:
             "duration": self.duration,
             "files": list(self.files),
             "result_html": self.result_html,
+            "charts": list(self.charts),
         }
 
     @classmethod
@@ -121,6 +127,7 @@ class CellResult:
             duration=float(data.get("duration", 0.0)),
             files=list(data.get("files", [])),
             result_html=bool(data.get("result_html", False)),
+            charts=list(data.get("charts", [])),
         )
 
 
@@ -163,6 +170,7 @@ class OutputCollector:
         self.streams = {"stdout": _CappedText(self.max_chars), "stderr": _CappedText(self.max_chars)}
         self.images: list[Image] = []
         self.html: list[str] = []
+        self.charts: list[str] = []
         self.dropped_images = 0
 
     def feed(self, msg_type: str, content: dict[str, Any]) -> None:
@@ -209,6 +217,13 @@ class OutputCollector:
                 self.images.append(image)
             else:
                 self.dropped_images += 1
+        if isinstance(chart := data.get(PLOTLY_TYPE), dict):
+            spec = json.dumps(chart, default=str)
+            if len(spec) <= MAX_CHART_CHARS:
+                self.charts.append(spec)
+            else:
+                self.truncated = True
+            return  # its HTML and text forms say the same thing less well
         html = data.get("text/html")
         if isinstance(html, str):
             # Kept up to the cap (the page cuts it further, and says so); a cut table still shows its first rows.
@@ -249,6 +264,7 @@ class OutputCollector:
             images=list(self.images),
             html=list(self.html),
             result_html=self.result_html and bool(self.html),
+            charts=list(self.charts),
             truncated=truncated,
             **flags,
         )
