@@ -126,3 +126,20 @@ def test_a_written_workbook_downloads_and_opens_with_its_rows(page: Page, files_
     page.get_by_test_id("more-menu").click()
     page.get_by_test_id("show-files").click()
     expect(page.get_by_test_id("files-list")).to_contain_text("out.xlsx")
+
+
+PASTE = """([name, text]) => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([text], name, {type: "text/plain"}));
+  const input = document.getElementById("chat-input");
+  input.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_a_pasted_file_is_attached_and_read_by_code(page: Page, files_server: Server) -> None:
+    open_new_chat(page, files_server)
+    page.evaluate(PASTE, ["pasted.txt", "hello from the clipboard"])
+    expect(page.get_by_test_id("file-chip")).to_contain_text("pasted.txt")
+    send(page, py("print(open('pasted.txt').read())"))
+    wait_turn_done(page, 0, timeout=90_000)
+    assert "hello from the clipboard" in result_of(page, 0)

@@ -4,6 +4,7 @@ and the model told what came with a message."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -152,12 +153,18 @@ def test_the_model_is_told_the_files_a_message_came_with(tmp_path: Path) -> None
             # A name that is not in the folder is refused with a sentence, and nothing runs.
             ws.send_text(json.dumps({"action": "send", "msg": "and this", "files": ["gone.csv"]}))
             assert "no longer in this chat" in ws.receive_text()
+            # An edit of the message keeps the files it came with.
+            ws.send_text(json.dumps({"action": "edit", "turn": "0", "msg": "summarise this, briefly"}))
+            page = ""
+            while not re.search(r'<div [^>]*data-status="\w+"[^>]*id="meta-0"', page) and time.monotonic() < deadline:
+                page += ws.receive_text()
+            assert 'data-testid="message-file"' in page
         reloaded = alice.get(f"/chat/{chat}").text  # after a reload: the user's words, the file as a chip
         assert 'data-testid="message-file"' in reloaded and "First lines" not in reloaded
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         content = json.loads(db.execute("select content from turn where idx = 0").fetchone()[0])
     assert [f.name for f in files_of(content)] == ["sales.csv"]
     prompt = str(messages_of(content)[0].parts[-1].content)  # type: ignore[union-attr]
-    assert prompt.startswith("summarise this")
+    assert prompt.startswith("summarise this, briefly")
     assert "sales.csv (" in prompt and "text/csv" in prompt and "north,10" in prompt
     assert "extra,60" not in prompt  # the first lines only
