@@ -50,8 +50,7 @@ def keep_printed(messages: list[ModelMessage], printed: str) -> list[ModelMessag
     if not printed or not messages or not isinstance(last := messages[-1], ModelRequest):
         return messages
     parts = list(last.parts)
-    for i in range(len(parts) - 1, -1, -1):
-        part = parts[i]
+    for i, part in enumerate(parts):  # cells run one at a time: the first call left open was the one running
         if isinstance(part, ToolReturnPart) and part.outcome == "interrupted":
             parts[i] = replace(part, metadata={"stdout": printed, "stopped": True})
             return [*messages[:-1], replace(last, parts=parts)]

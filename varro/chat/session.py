@@ -268,8 +268,12 @@ class ChatSession:
         if (restoring := self.shell.restore_note()) is not None:
             await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
-        before = await asyncio.to_thread(chat_files.listing, self.workdir)
         node, self.printed = self._node, []
+        before: list[chat_files.Listing] = []  # set once the cell is about to run (it may never: no sandbox)
+
+        async def ready() -> None:  # after any restore: files its replayed cells rewrote are not this cell's
+            before.append(await asyncio.to_thread(chat_files.listing, self.workdir))
+
         await self._emit(CellStarted(turn, node, time.time()))
 
         async def output(text: str) -> None:  # live, coalesced like text; kept in case the cell is stopped
@@ -278,12 +282,12 @@ class ChatSession:
             await self._emit(PartDelta(turn, node, CELL_OUTPUT, text))
 
         try:
-            result = await self.shell.run(code, diverged, notice, progress, output)
+            result = await self.shell.run(code, diverged, notice, progress, output, ready)
         finally:
             await self._emit(ShellChanged(self.shell.status))
         # What the cell wrote in the working directory is offered as downloads under its result.
-        after = await asyncio.to_thread(chat_files.listing, self.workdir)
-        result.files = chat_files.changed(before, after)
+        if before:
+            result.files = chat_files.changed(before[0], await asyncio.to_thread(chat_files.listing, self.workdir))
         return result
 
     async def _turn(self, k: int, text: str, replaces: bool = False, files: tuple[ChatFile, ...] = ()) -> None:
