@@ -14,7 +14,9 @@ SAFE_TAGS = [
     "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br",
 ]  # fmt: skip
 SAFE_ATTRS = ["class", "id", "href", "rel", "target", "align", "start", "data-lang", "data-tool-call-id", "open",
-              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid", "data-decorated"]
+              "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid", "data-decorated",
+              # a running cell's box and its clock (ui/nodes.py LiveCell): set by the server, inert
+              "data-started", "data-elapsed", "data-state"]
 # Buttons the page itself puts into answers (ui/nodes.py, static/js/chat.js), with their icons.
 OUR_ACTIONS = ["copy-code", "copy-answer", "toggle-output"]
 OUR_BUTTON_ATTRS = ["type", "class", "data-action", "aria-label"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from fasthtml.common import to_xml
 from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
 
 from app.render import Renderer
+from tests.security.xss_corpus import XSS_PAYLOADS
+from tests.unit.html_safety import assert_safe
 from ui.nodes import ToolResult
 from ui.outputs import HtmlOutput
 from varro.chat.events import CELL_OUTPUT, CellStarted, NodeStarted, PartDelta, TurnStarted
@@ -78,3 +81,11 @@ def test_a_plotly_figure_is_kept_as_json_and_rendered_inert() -> None:
     ret = ToolReturnPart("run_python", result.to_text(), "c1", metadata=result.to_dict())
     page = to_xml(ToolResult(ret, [], lambda p: p))
     assert 'data-testid="plotly-chart"' in page and "<script>" not in page  # the JSON is an attribute's text
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS)
+def test_xss_payload_as_a_cells_html_output_is_inert(payload: str) -> None:
+    """What `display(HTML(...))` of each payload puts in the page: the markdown allow-list, nothing more."""
+    body = to_xml(HtmlOutput(f"<div><table><tr><td>{payload}</td></tr></table>{payload}</div>"))
+    inner = body.split('class="html-output prose max-w-none overflow-auto max-h-96 text-xs">', 1)[1].rsplit("</div>", 2)[0]
+    assert_safe(inner)
