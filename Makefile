@@ -59,6 +59,7 @@ assets: node_modules/.package-lock.json $(STAMP)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/htmx-ext-ws/dist/ws.js $(VENDOR)/ws.js
 	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
+	cp node_modules/plotly.js-strict-dist-min/plotly-strict.min.js $(VENDOR)/plotly-strict.min.js
 	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
 
 # npm ci installs exactly package-lock.json (complete: every platform's optional tailwind build is listed) and

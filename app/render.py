@@ -11,9 +11,10 @@ from app.live_parts import LiveParts
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
-from ui.nodes import NodeContainer, ToolsBlock
+from ui.nodes import LiveCell, NodeContainer, ToolsBlock
 from ui.turns import ErrorBlock, NoticeBlock, ShellResetMarker, TurnMeta, TurnShell
 from varro.chat.events import (
+    CellStarted,
     Event,
     NodeStarted,
     Notice,
@@ -62,8 +63,8 @@ class Renderer:
     def fragment(self, event: Event) -> Any:
         """The one element for an event that needs no memory of the stream."""
         match event:
-            case TurnStarted(turn=k, user_text=text, replaces=replaces):
-                shell = TurnShell(k, text)
+            case TurnStarted(turn=k, user_text=text, replaces=replaces, files=files):
+                shell = TurnShell(k, text, files=files)
                 cleared = Div(id=ids.NOTICES, hx_swap_oob="innerHTML")  # old notices are answered by now
                 if replaces:
                     shell.attrs["hx-swap-oob"] = "true"
@@ -71,6 +72,8 @@ class Renderer:
                 return append_to(ids.TURNS, shell), cleared
             case NodeStarted(turn=k, node=n):
                 return append_to(ids.assistant(k), NodeContainer(k, n))
+            case CellStarted(turn=k, node=n, started_at=started_at):
+                return append_to(ids.node(k, n), LiveCell(k, n, started_at))
             case ToolsFinished(turn=k, node=n, request=request, attachments=attachments, calls=calls):
                 return ToolsBlock(k, n, request, attachments, self.image_url, oob=True, calls=calls)
             case ProgressChanged(state=state, detail=detail):

@@ -16,13 +16,14 @@ from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
 
+from app import files
 from app.render import Renderer
 from app.state import VarroState
 from app.urls import ChatUrls
 from ui.header import ChatList, ChatTitle, SearchResults
 from ui.layout import ChatGone, ChatPage
 from ui.turns import ShellResetMarker, StoredTurn
-from varro.chat.content import Attachment, answer_markdown, attachments_of, messages_of, meta_of
+from varro.chat.content import Attachment, answer_markdown, attachments_of, files_of, messages_of, meta_of
 from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
 from varro.export import to_markdown, to_notebook
@@ -62,7 +63,8 @@ def title_block(urls: ChatUrls, chat: Chat) -> Any:
 def stored_turn(urls: ChatUrls, turn: Turn) -> Any:
     """A stored turn, rendered as the live stream rendered it when it finished."""
     c = turn.content
-    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), urls.upload)
+    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), urls.upload,
+                      files_of(c))
 
 
 def turn_list(urls: ChatUrls, stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
@@ -143,6 +145,8 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "export_md": u.export(chat.id, "md"),
         "export_ipynb": u.export(chat.id, "ipynb"),
         "answer": u.answer(chat.id),
+        "files": u.files(chat.id),
+        "plotly": f"{u.static}/vendor/plotly-strict.min.js",
     }
     return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell,
                     state.settings.max_message_chars)
@@ -195,11 +199,14 @@ async def answer(req: Request, chat_id: int, k: int = -1, n: int = -1) -> Any:
     return not_found() if text is None else Response(text, media_type="text/plain; charset=utf-8")
 
 
-async def upload(req: Request, path: str) -> Any:
-    """An image a tool made, for its owner only; anything else (other user, missing, `..`) is 404."""
+async def upload(req: Request, path: str, download: str = "") -> Any:
+    """An image a tool made or a file a cell wrote, for its owner only; anything else (other user, missing, `..`)
+    is 404. With `download`, it comes as a download of that name."""
     file = _state(req).uploads.resolve(_chats(req).user_id, path)
     if file is None:
         return not_found()
+    if download:
+        return FileResponse(file, headers=files.download_headers(download), media_type="application/octet-stream")
     # An SVG opened on its own must run no script and fetch nothing (not even a third-party image), nor be sniffed.
     headers = {"Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, max-age=31536000, immutable"}
@@ -220,4 +227,8 @@ def chat_router(urls: ChatUrls) -> APIRouter:
     ar.get(f"{p}/{{chat_id:rowid}}/export.{{fmt}}")(export)
     ar.get(f"{p}/{{chat_id:rowid}}/answer")(answer)
     ar.get(f"{p}/uploads/{{path:path}}")(upload)
+    ar.post(f"{p}/{{chat_id:rowid}}/files")(files.upload_file)
+    ar.post(f"{p}/{{chat_id:rowid}}/files/remove")(files.remove_file)
+    ar.get(f"{p}/{{chat_id:rowid}}/files")(files.list_files)
+    ar.get(f"{p}/{{chat_id:rowid}}/files/{{name}}")(files.download_file)
     return ar

@@ -110,7 +110,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
                        images=settings.model_images, context_tokens=settings.context_tokens,
                        max_tokens=settings.model_max_tokens, model_requests=settings.model_requests, titles=titles, title_model=title_model,
                        agent=chat_agent,
-                       on_event=on_event)
+                       on_event=on_event, workdir_of=partial(chat_workdir, settings))
 
     coordinator = make_coordinator(settings.redis_url, settings.redis_prefix, settings.lease_ttl_s)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 DEFAULT_PREFIX = "/chat"
 _PREFIX = re.compile(r"(/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)+")  # no "." or ".." segments
@@ -55,6 +55,16 @@ class ChatUrls:
 
     def export(self, chat_id: int, fmt: str) -> str:
         return f"{self.prefix}/{chat_id}/export.{fmt}"
+
+    def files(self, chat_id: int) -> str:
+        """The chat's working directory: GET lists it, POST `?name=` adds a file (the body)."""
+        return f"{self.prefix}/{chat_id}/files"
+
+    def file(self, chat_id: int, name: str) -> str:
+        return f"{self.prefix}/{chat_id}/files/{quote(name, safe='')}"
+
+    def remove_file(self, chat_id: int, name: str) -> str:
+        return f"{self.prefix}/{chat_id}/files/remove?{urlencode({'name': name})}"
 
     def upload(self, path: str) -> str:
         return f"{self.prefix}/uploads/{path}"

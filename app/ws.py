@@ -153,9 +153,9 @@ class Connection:
     async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
             match parse_frame(raw, self.state.settings.max_message_chars):
-                case Send(msg=msg):
+                case Send(msg=msg) as sent:
                     if not await self.refused(session):
-                        session.send(msg)
+                        session.send(msg, sent.file_names)
                 case Edit(turn=k, msg=msg):
                     if not await self.refused(session):
                         session.edit(k, msg)

@@ -10,6 +10,7 @@ from fasthtml.common import H2, A, Button, Dialog, Div, Form, Header, Input, Kbd
 
 from ui import ids
 from ui.alpine import bind, on
+from ui.files import FilesDialog
 from ui.icons import Icon
 from varro.db.models import Chat
 from varro.db.search import Hit
@@ -181,6 +182,8 @@ def MoreMenu(urls: dict[str, Any]) -> Any:
         Div("⋯", tabindex="0", role="button", cls="btn btn-ghost btn-sm", aria_label="More actions",
             data_testid="more-menu"),
         Ul(Li(reset),
+           Li(Button("Files", type="button", cls="w-full text-left", data_testid="show-files", hx_get=urls["files"],
+                     hx_target=f"#{ids.FILES_BODY}", **on("click", "showFiles"))),
            Li(A(Icon("download", 14), "Export as Markdown", href=urls["export_md"], download=True,
                 data_testid="export-md")),
            Li(A(Icon("download", 14), "Export as notebook (.ipynb)", href=urls["export_ipynb"], download=True,
@@ -209,5 +212,6 @@ def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status:
                **on("click", "confirmDelete")),
         DeleteDialog(urls["delete"]),
         ShortcutsDialog(),
+        FilesDialog(),
         cls="navbar gap-1 border-b border-base-300 px-2 min-h-12 shrink-0",
     )

@@ -52,3 +52,7 @@ def part(k: int, n: int, p: int) -> str:
 def caret(k: int, n: int, p: int) -> str:
     """The empty element inside a text part's provisionally rendered tail where the next plain characters go."""
     return f"caret-{k}-{n}-{p}"
+
+
+ATTACHMENTS = "chat-attachments"
+FILES_BODY = "files-body"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fasthtml.common import A, Button, Div, Footer, Form, Input, Main, P, Span, Textarea, Title
+from fasthtml.common import A, Button, Div, Footer, Form, Input, Label, Main, P, Span, Textarea, Title
 
 from ui import ids
 from ui.alpine import bind, on
+from ui.files import ComposerChips
 from ui.header import ChatHeader
 from ui.icons import Icon
 from varro.db.models import Chat
 
 
-def ChatInput(max_chars: int) -> Any:
+def ChatInput(max_chars: int, files_url: str = "") -> Any:
     """The input bar: a textarea that sends on Enter, the send button, and the stop button.
 
     `max_chars` is the server's limit: the page refuses a longer message itself and keeps the draft.
@@ -21,12 +22,18 @@ def ChatInput(max_chars: int) -> Any:
     return Footer(
         Form(
             Input(type="hidden", name="action", value="send"),
+            ComposerChips(),
+            # A label for the hidden picker: a real button for keyboards and screen readers, no script in the page.
+            Label(Icon("paperclip"), Input(type="file", multiple=True, cls="hidden", data_testid="attach-input",
+                                           x_ref="picker", **on("change", "picked")),
+                  cls="btn btn-ghost", aria_label="Attach files", title="Attach files (or drop or paste them here)",
+                  data_testid="attach", tabindex="0", role="button", **on("keydown.enter.prevent", "openPicker")),
             Textarea(id=ids.INPUT, name="msg", rows="1", placeholder="Message Varro…  (Enter to send, Shift+Enter for a new line)",
                      aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
                      x_ref="input", **on("keydown", "onKeydown"), **on("input", "autosize")),
             Button(Icon("send"), cls="btn btn-primary", data_testid="send", aria_label="Send",
                    **bind("disabled", "running"), x_show="idle"),
-            id=ids.FORM, ws_send=True, cls="flex items-end gap-2 flex-1",
+            id=ids.FORM, ws_send=True, cls="flex flex-wrap items-end gap-2 flex-1", data_files_url=files_url,
         ),
         Form(
             Input(type="hidden", name="action", value="stop"),
@@ -87,9 +94,10 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             ConnectionLost(),
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
-            ChatInput(max_chars),
-            id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"],
-            data_chat_id=str(chat.id), data_answer_url=urls["answer"],
+            ChatInput(max_chars, urls.get("files", "")),
+            id=ids.CHAT, x_data="chat", **on("dragover.prevent", "dragOver"), **on("drop.prevent", "dropped"),
+            **on("paste", "pasted"), hx_ext="ws", ws_connect=urls["ws"],
+            data_chat_id=str(chat.id), data_answer_url=urls["answer"], data_plotly_src=urls.get("plotly", ""),
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
         ),
     )

@@ -8,15 +8,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
-from fasthtml.common import Button, Details, Div, Img, NotStr, Pre, Span, Summary
+from fasthtml.common import A, Button, Details, Div, Img, NotStr, Pre, Span, Summary
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ThinkingPart, ToolCallPart, ToolReturnPart
 
 from ui import ids
+from ui.files import FileLink
 from ui.highlight import highlight_code
 from ui.icons import Icon
 from ui.md_blocks import render_blocks
+from ui.outputs import HtmlOutput, PlotlyChart
 from varro.chat.content import Attachment
+from varro.chat.events import CELL_OUTPUT
+from varro.uploads import EXTENSIONS
 
 TEXT_CLS = "assistant-text prose max-w-none break-words"
 # Rendered markdown blocks are grouped in chunks of this many. A new block is appended to the last chunk
@@ -170,6 +175,19 @@ def _output(label: str, text: str | None, cls: str = "") -> Any:
     return Div(Span(label, cls="text-xs opacity-60"), Pre(text, cls=f"text-xs whitespace-pre-wrap break-words {cls}"))
 
 
+def download_url(url: str, name: str) -> str:
+    """The stored file at `url`, served as a download named `name`."""
+    return f"{url}?{urlencode({'download': name})}"
+
+
+def Figure(src: str, name: str) -> Any:
+    """A figure inline, with a link that downloads it."""
+    return Div(Img(src=src, alt="Figure from the code", loading="lazy", cls="max-w-full rounded bg-white"),
+               A(Icon("download", 14), "Download figure", href=download_url(src, name), download=name,
+                 cls="link text-xs inline-flex gap-1 items-center", data_testid="figure-download"),
+               cls="flex flex-col gap-1 items-start")
+
+
 def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url: Any, number: int | None = None) -> Any:
     """stdout, stderr, the value, an error, and images, from the stored cell result (or plain text)."""
     meta = ret.metadata if isinstance(ret.metadata, Mapping) else None
@@ -179,20 +197,41 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
         outputs = [
             _output("stdout", meta.get("stdout")),
             _output("stderr", meta.get("stderr"), "text-warning"),
-            _output("result", meta.get("result")),
+            # A value with an HTML form (a DataFrame) shows as its table below, not as text.
+            None if meta.get("result_html") else _output("result", meta.get("result")),
             _output("error", meta.get("error"), "text-error"),
             Div("⏱ " + "Interrupted: the cell ran past its time limit.", cls="text-warning text-sm")
             if meta.get("timed_out") else None,
+            Div("⏹ Stopped while it ran; what it printed is kept.", cls="text-warning text-sm",
+                data_testid="cell-stopped") if meta.get("stopped") else None,
         ]
-    images = [Img(src=image_url(a.path), alt="Figure from the code", loading="lazy", cls="max-w-full rounded bg-white")
-              for a in attachments]
-    body = [o for o in outputs if o is not None] + images
+    images = [a for a in attachments if not a.is_file]
+    figures = [Figure(image_url(a.path), f"figure-{i + 1}.{EXTENSIONS.get(a.media_type, 'png')}")
+               for i, a in enumerate(images)]
+    files = [FileLink(a.name or "file", a.size, download_url(image_url(a.path), a.name or "file"))
+             for a in attachments if a.is_file]
+    written = Div(Span("files", cls="text-xs opacity-60"), *files, cls="flex flex-wrap gap-x-3 items-baseline",
+                  data_testid="files-out") if files else None
+    tables = [HtmlOutput(h) for h in meta.get("html", []) if isinstance(h, str)] if meta is not None else []
+    tables += [PlotlyChart(c) for c in meta.get("charts", []) if isinstance(c, str)] if meta is not None else []
+    body = [o for o in outputs if o is not None] + tables + figures + ([written] if written else [])
     if not body:
         body = [Span("(no output)", cls="text-xs opacity-60")]
     label = f"Output of call {number}" if number else "Output"
     return Details(Summary(label, cls="cursor-pointer text-xs opacity-70"), Div(*body, cls="flex flex-col gap-1"),
                    open=True, cls="tool-result rounded-box border border-base-300 p-2",
                    data_tool_call_id=ret.tool_call_id)
+
+
+def LiveCell(k: int, n: int, started_at: float) -> Any:
+    """A cell while it runs: what it prints, as it prints it, under a running clock (chat.js ticks it)."""
+    return Div(
+        Div(Span("Running", cls="animate-pulse", data_state="running"), Span("0.0 s", data_elapsed="", data_testid="elapsed"),
+            cls="flex gap-2 text-xs opacity-70"),
+        Pre(id=ids.part(k, n, CELL_OUTPUT), cls="text-xs whitespace-pre-wrap break-words", data_testid="live-output"),
+        cls="live-cell rounded-box border border-base-300 p-2 flex flex-col gap-1",
+        data_started=str(round(started_at * 1000)), data_testid="live-cell",
+    )
 
 
 def ToolsBlock(k: int, n: int, request: ModelRequest, attachments: Mapping[str, Sequence[Attachment]],

@@ -10,16 +10,19 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 
 from ui import ids
 from ui.alpine import on
+from ui.files import MessageFiles
 from ui.icons import Icon
 from ui.nodes import ResponseBlock, ToolsBlock
 from varro.chat.content import Attachment, nodes_of
+from varro.files import ChatFile
 
 
-def UserBubble(k: int, text: str) -> Any:
+def UserBubble(k: int, text: str, files: Sequence[ChatFile] = ()) -> Any:
     """The user's message, with an inline editor ("Save & regenerate") behind its Edit button."""
     return Div(
         Div(
             Div(text, cls="whitespace-pre-wrap break-words", x_show="notEditing", data_testid=f"user-text-{k}"),
+            MessageFiles(files),
             Form(
                 Input(type="hidden", name="action", value="edit"),
                 Input(type="hidden", name="turn", value=str(k)),
@@ -40,9 +43,9 @@ def UserBubble(k: int, text: str) -> Any:
     )
 
 
-def TurnShell(k: int, user_text: str, *assistant: Any, footer: Any = None) -> Any:
+def TurnShell(k: int, user_text: str, *assistant: Any, footer: Any = None, files: Sequence[ChatFile] = ()) -> Any:
     return Div(
-        UserBubble(k, user_text),
+        UserBubble(k, user_text, files),
         Div(*assistant, id=ids.assistant(k), cls="assistant flex flex-col gap-3 min-w-0"),
         footer if footer is not None else Div(id=ids.meta(k)),
         id=ids.turn(k), cls="turn flex flex-col gap-3", data_turn=str(k),
@@ -101,9 +104,10 @@ def MessageBlocks(k: int, messages: Sequence[ModelMessage], attachments: Mapping
 
 
 def StoredTurn(k: int, user_text: str, status: str, messages: Sequence[ModelMessage],
-               attachments: Mapping[str, Sequence[Attachment]], meta: Mapping[str, Any], image_url: Any) -> Any:
+               attachments: Mapping[str, Sequence[Attachment]], meta: Mapping[str, Any], image_url: Any,
+               files: Sequence[ChatFile] = ()) -> Any:
     blocks = MessageBlocks(k, messages, attachments, image_url)
     blocks += [NoticeBlock(n.get("message", ""), n.get("refs", ())) for n in meta.get("notices", [])]
     if status == "error" and meta.get("error"):
         blocks.append(ErrorBlock(meta["error"]))
-    return TurnShell(k, user_text, *blocks, footer=TurnMeta(k, status, meta))
+    return TurnShell(k, user_text, *blocks, footer=TurnMeta(k, status, meta), files=files)

@@ -8,11 +8,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import nh3
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 
 from varro.chat.cells import TOOL_NAME, code_of
-from varro.chat.content import Attachment, attachments_of, messages_of
+from varro.chat.content import Attachment, attachments_of, files_of, messages_of
 from varro.db.models import Turn
+from varro.files import human_size
+from varro.shell.result import PLOTLY_TYPE
 
 ReadImage = Callable[[Attachment], bytes | None]
 
@@ -62,10 +65,25 @@ def _meta(ret: ToolReturnPart | None) -> dict[str, Any]:
     return ret.metadata if ret is not None and isinstance(ret.metadata, dict) else {}
 
 
+def attached_line(turn: Turn) -> str | None:
+    """The files a message came with, in one line ("Attached: sales.csv (1.2 MB, text/csv)")."""
+    files = files_of(turn.content)
+    return "Attached: " + ", ".join(f"{f.name} ({human_size(f.size)}, {f.media_type})" for f in files) if files else None
+
+
+def written_line(attachments: list[Attachment]) -> str | None:
+    """The files a cell wrote (downloads in the page), in one line."""
+    files = [a for a in attachments if a.is_file]
+    return "Files written: " + ", ".join(f"{a.name} ({human_size(a.size or 0)})" for a in files) if files else None
+
+
 def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str:
     out = [f"# {title or 'Chat'}\n"]
     for turn in turns:
-        out.append(f"## You\n\n{as_section(turn.user_text)}\n\n## Varro\n")
+        out.append(f"## You\n\n{as_section(turn.user_text)}\n")
+        if attached := attached_line(turn):
+            out.append(f"*{attached}*\n")
+        out.append("## Varro\n")
         for kind, value in _steps(turn):
             if kind == "text":
                 out.append(as_section(value) + "\n")
@@ -74,7 +92,15 @@ def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str
             out.append(f"```python\n{code}\n```\n")
             text = ret.model_response_str() if ret is not None else "(no result)"
             out.append(f"```text\n{text}\n```\n")
+            # An HTML output (a DataFrame) as its table, through ammonia's allow-list: the file may be opened anywhere.
+            out += [nh3.clean(html) + "\n" for html in _meta(ret).get("html", []) if isinstance(html, str)]
+            if charts := len(_meta(ret).get("charts", [])):
+                out.append(f"*({charts} interactive chart{'s' if charts > 1 else ''}: kept in the notebook export)*\n")
+            if written := written_line(images):
+                out.append(f"*{written}*\n")
             for att in images:
+                if att.is_file:
+                    continue
                 data = read_image(att)
                 if data is not None:
                     out.append(f"![figure](data:{att.media_type};base64,{base64.b64encode(data).decode()})\n")
@@ -93,14 +119,22 @@ def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: R
     for name in ("stdout", "stderr"):
         if meta.get(name):
             outputs.append({"output_type": "stream", "name": name, "text": _lines(meta[name])})
+    html = [h for h in meta.get("html", []) if isinstance(h, str)]
+    if not meta.get("result_html"):
+        outputs += [{"output_type": "display_data", "data": {"text/html": _lines(h)}, "metadata": {}} for h in html]
+    outputs += [{"output_type": "display_data", "metadata": {},
+                 "data": {PLOTLY_TYPE: json.loads(c), "text/plain": ["<Plotly chart>"]}}
+                for c in meta.get("charts", []) if isinstance(c, str)]
     for att in images:
-        data = read_image(att)
+        data = read_image(att) if not att.is_file else None
         if data is not None:
             payload = base64.b64encode(data).decode() if att.media_type != "image/svg+xml" else data.decode()
             outputs.append({"output_type": "display_data", "data": {att.media_type: payload}, "metadata": {}})
     if meta.get("result"):
-        outputs.append({"output_type": "execute_result", "execution_count": None,
-                        "data": {"text/plain": _lines(meta["result"])}, "metadata": {}})
+        bundle = {"text/plain": _lines(meta["result"])}
+        if meta.get("result_html") and html:  # the value's rich form, as Jupyter keeps it (the last HTML output)
+            bundle["text/html"] = _lines(html[-1])
+        outputs.append({"output_type": "execute_result", "execution_count": None, "data": bundle, "metadata": {}})
     if meta.get("error"):
         first, *rest = meta["error"].splitlines() or ["Error"]
         ename, _, evalue = first.partition(": ")
@@ -113,8 +147,9 @@ def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: R
 def to_notebook(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str:
     cells: list[dict[str, Any]] = [{"cell_type": "markdown", "metadata": {}, "source": _lines(f"# {title or 'Chat'}")}]
     for turn in turns:
+        attached = attached_line(turn)
         cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "user", "turn": turn.idx}},
-                      "source": _lines(f"**You:** {turn.user_text}")})
+                      "source": _lines(f"**You:** {turn.user_text}" + (f"\n\n*{attached}*" if attached else ""))})
         for kind, value in _steps(turn):
             if kind == "text":
                 cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "assistant", "turn": turn.idx}},
@@ -123,6 +158,9 @@ def to_notebook(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str
                 code, ret, images = value
                 cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
                               "source": _lines(code), "outputs": _outputs(ret, images, read_image)})
+                if written := written_line(images):
+                    cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "files", "turn": turn.idx}},
+                                  "source": _lines(f"*{written}*")})
     notebook = {
         "nbformat": 4, "nbformat_minor": 5,
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from varro.chat.content import Attachment
+from varro.files import media_type_of, open_plain
 from varro.shell.result import Image
 
 EXTENSIONS = {"image/png": "png", "image/svg+xml": "svg", "image/jpeg": "jpg", "image/gif": "gif"}
@@ -29,6 +32,24 @@ class UploadStore:
             tmp.write_bytes(image.data)
             tmp.replace(path)  # atomic: a reader never sees half a file
         return Attachment(path=rel, media_type=image.media_type)
+
+    def save_file(self, user_id: int, chat_id: int, workdir: Path, name: str) -> Attachment | None:
+        """A copy of the file `name` that a cell wrote in `workdir`, kept by content hash like an image, so its link
+        serves what the cell made even after later code changes the file; None if it is gone or not a plain file."""
+        opened = open_plain(workdir, name)
+        if opened is None:
+            return None
+        fd, size = opened
+        folder = self.root / str(user_id) / str(chat_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb") as src, tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as tmp:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                tmp.write(chunk)
+        rel = f"{user_id}/{chat_id}/{digest.hexdigest()}.bin"  # .bin: served as bytes, never as a page
+        Path(tmp.name).replace(self.root / rel)
+        return Attachment(path=rel, media_type=media_type_of(name), name=name, size=size)
 
     def resolve(self, user_id: int, rel: str) -> Path | None:
         """The file for `rel` if it is this user's and exists; None for anything else (the caller says 404)."""

@@ -17,6 +17,8 @@ document.addEventListener("alpine:init", () => {
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
   Alpine.data("chat", () => ({
+    ...window.varroFiles,
+    ...window.varroCharts,
     running: false,
     showJump: false,
     stick: true,
@@ -47,12 +49,14 @@ document.addEventListener("alpine:init", () => {
       document.addEventListener("keydown", this.onKey);
       this.readProgress();
       this.decorate(this.$el);
+      this.drawCharts();
       this.markLastTurn();
       if (TOUCH) this.$refs.input.placeholder = "Message Varro…";
       // Chunks out of view have an estimated height (content-visibility) that is corrected as they come into
       // view, and the page grows after load: while following, any change of the list's size re-pins the end.
       this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
       this.resizer.observe(document.getElementById("chat-turns"));
+      this.ticker = setInterval(() => this.tick(), 200);
       this.openAt(location.hash);
       this.$refs.input.focus({ preventScroll: true });
     },
@@ -67,6 +71,16 @@ document.addEventListener("alpine:init", () => {
       this.$el.removeEventListener("click", this.onClick);
       this.$el.removeEventListener("htmx:afterSettle", this.onSettle);
       this.resizer.disconnect();
+      clearInterval(this.ticker);
+    },
+
+    /** The elapsed time on a running cell; it stops where it was when the answer ends. */
+    tick() {
+      if (!this.running) return;
+      document.querySelectorAll(".live-cell[data-started]").forEach((cell) => {
+        const seconds = Math.max(0, Date.now() - Number(cell.dataset.started)) / 1000;
+        cell.querySelector("[data-elapsed]").textContent = `${seconds.toFixed(1)} s`;
+      });
     },
 
     get idle() { return !this.running; },
@@ -165,6 +179,7 @@ document.addEventListener("alpine:init", () => {
       if (form && form.id === "chat-form") {
         this.draft = this.$refs.input.value;
         this.$refs.input.value = "";
+        this.clearChips();
         this.autosize();
       }
     },
@@ -180,6 +195,7 @@ document.addEventListener("alpine:init", () => {
       if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
       if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       // Only frames with finished blocks need decorating; deltas are plain text.
+      if (e.detail.message.includes("plotly-chart")) this.drawCharts();
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
         this.decorate(document.getElementById("chat-turns"));
       }
@@ -224,6 +240,8 @@ document.addEventListener("alpine:init", () => {
         this.regenerate(b.closest(".turn"));
       } else if (b.dataset.action === "copy-answer") {
         this.copyAnswer(b);
+      } else if (b.dataset.action === "remove-file") {
+        this.removeFile(b);
       } else if (b.dataset.action === "toggle-output") {
         const pre = b.previousElementSibling;
         const collapsed = pre.classList.toggle("collapsed");
@@ -270,7 +288,14 @@ document.addEventListener("alpine:init", () => {
       const progress = document.getElementById("progress");
       const wasRunning = this.running;
       this.running = progress ? progress.dataset.running === "true" : false;
-      if (wasRunning && !this.running) this.$refs.input.focus();
+      if (wasRunning && !this.running) {
+        this.$refs.input.focus();
+        // A cell still live when the answer ended was stopped: its clock and output stay, its label says so.
+        document.querySelectorAll(".live-cell [data-state=running]").forEach((label) => {
+          label.textContent = "Stopped";
+          label.classList.remove("animate-pulse");
+        });
+      }
     },
 
     /** Scroll at most once per frame, and only if the user has not scrolled up to read. */

@@ -49,7 +49,9 @@ def open_new_chat(page: Page, server: Server) -> None:
 
 
 def result_of(page: Page, k: int) -> str:
-    return page.locator(f"#assistant-{k} .tool-result").last.inner_text()
+    """What the last cell of turn k printed and returned (its outputs, not the download links under them)."""
+    outputs = page.locator(f"#assistant-{k} .tool-result").last.locator("pre, .text-warning")
+    return "\n".join(outputs.all_inner_texts())
 
 
 def test_state_survives_turns_and_a_server_restart(page: Page, shell_server: Server, data: Path) -> None:

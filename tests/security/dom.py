@@ -18,7 +18,9 @@ SAFE_TAGS = [
 ]  # fmt: skip
 SAFE_ATTRS = ["class", "id", "href", "rel", "target", "align", "start", "data-lang", "data-tool-call-id", "open",
               "role", "aria-hidden", "alt", "loading", "src", "hx-swap-oob", "data-testid", "data-decorated",
-              *sorted(maths.ATTRS)]
+              *sorted(maths.ATTRS),
+              # a running cell's box and its clock (ui/nodes.py LiveCell): set by the server, inert
+              "data-started", "data-elapsed", "data-state"]
 # Buttons the page itself puts into answers (ui/nodes.py, static/js/chat.js), with their icons.
 OUR_ACTIONS = ["copy-code", "copy-answer", "toggle-output"]
 OUR_BUTTON_ATTRS = ["type", "class", "data-action", "aria-label"]

@@ -25,7 +25,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
 # Every path of the module that takes an id; a new one must be added to the tests below.
 ID_ROUTES = {"/chat/{chat_id:rowid}", "/chat/{chat_id:rowid}/rename", "/chat/{chat_id:rowid}/delete",
              "/chat/{chat_id:rowid}/export.{fmt}", "/chat/{chat_id:rowid}/answer", "/chat/uploads/{path:path}",
-             "/chat/ws"}
+             "/chat/ws", "/chat/{chat_id:rowid}/files", "/chat/{chat_id:rowid}/files/remove",
+             "/chat/{chat_id:rowid}/files/{name}"}
 
 
 class World:
@@ -55,11 +56,17 @@ class World:
 
         alice.portal.call(store_turn)
         self.alice_page = alice.get(f"/chat/{self.chat}").text
+        # A file in her chat's working directory (an upload, or what a cell wrote).
+        self.workdir = Path(app.state.varro.settings.kernels_dir) / str(self.alice_id) / str(self.chat)
+        self.workdir.mkdir(parents=True)
+        (self.workdir / "notes.txt").write_text(SECRET)
 
     def assert_alice_intact(self) -> None:
         assert self.alice.get(f"/chat/{self.chat}").text == self.alice_page
         assert self.alice.get(f"/chat/uploads/{self.upload}").content == PNG
         assert SECRET in self.alice.get(f"/chat/{self.chat}/export.md").text
+        assert sorted(p.name for p in self.workdir.iterdir()) == ["notes.txt"]
+        assert self.alice.get(f"/chat/{self.chat}/files/notes.txt").text == SECRET
 
 
 @pytest.fixture
@@ -86,7 +93,9 @@ def test_routes_as_another_user(world: World) -> None:
     for method, path in [("get", f"/chat/{chat}"), ("post", f"/chat/{chat}/rename"), ("post", f"/chat/{chat}/delete"),
                          ("get", f"/chat/{chat}/export.md"), ("get", f"/chat/{chat}/export.ipynb"),
                          ("get", f"/chat/{chat}/answer?k=0&n=0"), ("get", f"/chat/{chat}/answer?k=0&n=1"),
-                         ("get", f"/chat/uploads/{world.upload}")]:
+                         ("get", f"/chat/uploads/{world.upload}"), ("get", f"/chat/{chat}/files"),
+                         ("get", f"/chat/{chat}/files/notes.txt"), ("post", f"/chat/{chat}/files/remove?name=notes.txt"),
+                         ("post", f"/chat/{chat}/files?name=planted.txt")]:
         resp = bob.post(path, data={"title": "pwned"}) if method == "post" else bob.get(path)
         assert resp.status_code == 404, path
         assert_nothing_of_alices(resp.content)

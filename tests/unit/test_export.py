@@ -11,6 +11,7 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCall
 from varro.chat.content import Attachment, build_content
 from varro.db.models import Turn
 from varro.export import to_markdown, to_notebook
+from varro.files import ChatFile
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
@@ -52,3 +53,39 @@ def test_missing_images_are_left_out_not_fatal() -> None:
     nb = json.loads(to_notebook("x", [tool_turn()], lambda a: None))
     assert all("image/png" not in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code"
                for o in c["outputs"])
+
+
+CHART = '{"data": [{"type": "scatter", "x": [1, 2], "y": [3, 4]}], "layout": {"title": {"text": "Points"}}}'
+
+
+def data_turn() -> Turn:
+    """A message with an uploaded CSV; a cell whose value is a DataFrame and that wrote out.xlsx."""
+    table = "<table><tr><th>mean</th><td>4999.5</td></tr></table><script>alert(1)</script>"
+    messages = [
+        ModelRequest(parts=[UserPromptPart("describe it")]),
+        ModelResponse(parts=[ToolCallPart("run_python", {"code": "df.describe()"}, "c1")]),
+        ModelRequest(parts=[ToolReturnPart("run_python", "[result]\nmean 4999.5", "c1",
+                                           metadata={"stdout": "", "result": "mean 4999.5", "html": [table],
+                                                     "result_html": True, "charts": [CHART]})]),
+    ]
+    files = [ChatFile("sales.csv", 2048, "text/csv")]
+    written = {"c1": [Attachment("1/1/x.bin", "application/octet-stream", name="out.xlsx", size=6758)]}
+    content = build_content("describe it", datetime.now(UTC), messages, written, {}, files)
+    return Turn(chat_id=1, idx=0, user_text="describe it", content=content, status="complete")
+
+
+def test_exports_name_the_uploads_and_keep_tables_and_written_files() -> None:
+    nb = nbformat.reads(to_notebook("Data", [data_turn()], lambda a: b"never read"), as_version=4)
+    nbformat.validate(nb)
+    assert "Attached: sales.csv (2.0 KB, text/csv)" in nb.cells[1].source
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    value = next(o for o in code.outputs if o.output_type == "execute_result")
+    assert "4999.5" in value.data["text/html"] and value.data["text/plain"] == "mean 4999.5"
+    assert any("Files written: out.xlsx (6.6 KB)" in c.source for c in nb.cells)
+    chart = next(o for o in code.outputs if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    assert chart.data["application/vnd.plotly.v1+json"]["layout"]["title"]["text"] == "Points"
+    md = to_markdown("Data", [data_turn()], lambda a: b"never read")
+    assert "Attached: sales.csv (2.0 KB, text/csv)" in md and "Files written: out.xlsx (6.6 KB)" in md
+    assert "1 interactive chart: kept in the notebook export" in md
+    assert "<td>4999.5</td>" in md and "<script" not in md and "alert" not in md
+    assert "never read" not in md and "base64" not in md  # a written file is named, never inlined as an image

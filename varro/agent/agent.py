@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ async def run_python(ctx: RunContext[Deps], code: str) -> ToolReturn:
     """
     result = await ctx.deps.run_cell(code)
     saved = [ctx.deps.save_image(image) for image in result.images]
+    files = [await asyncio.to_thread(ctx.deps.save_file, name) for name in result.files]
+    saved += [f for f in files if f is not None]
     if saved and ctx.tool_call_id:
         ctx.deps.attachments.setdefault(ctx.tool_call_id, []).extend(saved)
     images = [BinaryContent(data=i.data, media_type=i.media_type) for i in result.images if i.media_type == "image/png"]

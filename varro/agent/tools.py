@@ -15,6 +15,7 @@ class Deps:
 
     run_cell: Callable[[str], Awaitable[CellResult]]
     save_image: Callable[[Image], Attachment]
+    save_file: Callable[[str], Attachment | None]  # a file a cell wrote in the working directory, kept by hash
     user_id: int
     chat_id: int
     images_to_model: bool = False

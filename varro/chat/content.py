@@ -17,15 +17,24 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 
+from varro.files import ChatFile
+
 CONTENT_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """An image a tool produced, stored under the uploads folder (path relative to it)."""
+    """An image a tool produced, or a file its code wrote (`name`, `size`), stored under the uploads folder (path
+    relative to it)."""
 
     path: str
     media_type: str
+    name: str | None = None  # set for a file from the working directory: the name it is downloaded as
+    size: int | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.name is not None
 
 
 def build_content(
@@ -34,16 +43,25 @@ def build_content(
     messages: list[ModelMessage],
     attachments: dict[str, list[Attachment]],
     meta: dict[str, Any],
+    files: Sequence[ChatFile] = (),
 ) -> dict[str, Any]:
+    user: dict[str, Any] = {"text": user_text, "ts": ts.isoformat()}
+    if files:  # additive: content without it reads as "no files"
+        user["files"] = [f.to_dict() for f in files]
     return {
         "v": CONTENT_VERSION,
-        "user": {"text": user_text, "ts": ts.isoformat()},
+        "user": user,
         "assistant": {
             "messages": json.loads(ModelMessagesTypeAdapter.dump_json(messages)),
-            "attachments": {k: [asdict(a) for a in v] for k, v in attachments.items()},
+            "attachments": {k: [_stored(a) for a in v] for k, v in attachments.items()},
         },
         "meta": meta,
     }
+
+
+def _stored(a: Attachment) -> dict[str, Any]:
+    """An image keeps the two keys it always had; a file adds its name and size."""
+    return {k: v for k, v in asdict(a).items() if v is not None}
 
 
 def migrate(content: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +79,11 @@ def messages_of(content: dict[str, Any]) -> list[ModelMessage]:
 def attachments_of(content: dict[str, Any]) -> dict[str, list[Attachment]]:
     raw = migrate(content)["assistant"].get("attachments", {})
     return {k: [Attachment(**a) for a in v] for k, v in raw.items()}
+
+
+def files_of(content: dict[str, Any]) -> list[ChatFile]:
+    """The files uploaded with the turn's message."""
+    return [ChatFile(**f) for f in migrate(content)["user"].get("files", [])]
 
 
 def meta_of(content: dict[str, Any]) -> dict[str, Any]:

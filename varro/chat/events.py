@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart
 
 from varro.chat.content import Attachment
+from varro.files import ChatFile
 
 PartKind = Literal["text", "thinking", "tool_call"]
 Progress = Literal["thinking", "writing", "tool", "restoring", "done"]
@@ -24,6 +25,7 @@ class TurnStarted:
     turn: int
     user_text: str
     replaces: bool = False  # an edit: the page's turn k is replaced rather than a new one appended
+    files: tuple[ChatFile, ...] = ()  # uploaded with the message
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,19 @@ class ToolsFinished:
     request: ModelRequest
     attachments: dict[str, list[Attachment]] = field(default_factory=dict)
     calls: list[ToolCallPart] = field(default_factory=list)  # the response's calls, in the order it made them
+
+
+@dataclass(frozen=True)
+class CellStarted:
+    """A code cell began in tool step `node`: its output streams as `PartDelta`s to part `CELL_OUTPUT` of that node
+    until `ToolsFinished` replaces the node with the finished result."""
+
+    turn: int
+    node: int
+    started_at: float  # epoch seconds, for the page's elapsed-time counter
+
+
+CELL_OUTPUT = 0  # a tool step has no parts of its own: its live cell output takes this index
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,7 @@ class TurnFinished:
 
 
 Event = (
-    TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished
+    TurnStarted | NodeStarted | PartStarted | PartDelta | ResponseFinished | ToolsFinished | CellStarted
     | ProgressChanged | TurnFailed | Notice | ShellChanged | ShellWasReset | TitleChanged | TurnFinished
 )
 

@@ -42,3 +42,16 @@ def closed(messages: list[ModelMessage]) -> list[ModelMessage]:
             break
         out.pop()
     return out
+
+
+def keep_printed(messages: list[ModelMessage], printed: str) -> list[ModelMessage]:
+    """A cell stopped while it ran keeps what it printed: its `interrupted` result carries the output for the page
+    (metadata, never sent to the model)."""
+    if not printed or not messages or not isinstance(last := messages[-1], ModelRequest):
+        return messages
+    parts = list(last.parts)
+    for i, part in enumerate(parts):  # cells run one at a time: the first call left open was the one running
+        if isinstance(part, ToolReturnPart) and part.outcome == "interrupted":
+            parts[i] = replace(part, metadata={"stdout": printed, "stopped": True})
+            return [*messages[:-1], replace(last, parts=parts)]
+    return messages

@@ -24,6 +24,12 @@ class _Frame(BaseModel):
 class Send(_Frame):
     action: Literal["send"] = "send"
     msg: str
+    # Names of files uploaded with the message (the composer's chips): one is sent as text, several as a list.
+    files: str | tuple[str, ...] = ()
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        return (self.files,) if isinstance(self.files, str) else self.files
 
 
 class Edit(_Frame):
@@ -120,7 +126,7 @@ def parse_frame(raw: str | bytes, max_chars: int) -> Action:
     if len(form.msg) > max_chars:
         return Invalid(reason=f"That message is too long ({len(form.msg):,} characters; the limit is {max_chars:,}).")
     if isinstance(form, Send):
-        return Send(msg=msg)
+        return Send(msg=msg, files=tuple(dict.fromkeys(n for n in form.file_names if n)))
     turn = parse_index(form.turn)
     if turn is None:
         return Invalid(reason="That edit does not say which message it changes.")

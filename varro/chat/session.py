@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from pydantic_ai.exceptions import RunCancelled
@@ -20,16 +21,21 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
+from varro import files as chat_files
 from varro.agent.agent import ChatAgent, agent
 from varro.agent.images import ImagesMode, sends_images, without_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
-from varro.chat.content import attachments_of, build_content, messages_of
+from varro.chat.content import attachments_of, build_content, files_of, messages_of
 from varro.chat.context import fit
 from varro.chat.errors import describe
 from varro.chat.events import (
+    CELL_OUTPUT,
+    CellStarted,
     Event,
+    NodeStarted,
     Notice,
+    PartDelta,
     ProgressChanged,
     ShellChanged,
     ShellWasReset,
@@ -39,7 +45,7 @@ from varro.chat.events import (
     TurnStatus,
     TurnStored,
 )
-from varro.chat.history import closed
+from varro.chat.history import closed, keep_printed
 from varro.chat.inflight import InflightLog
 from varro.chat.shell_state import KernelFactory, SessionShell
 from varro.chat.stream import NodeStreamer
@@ -48,9 +54,11 @@ from varro.chat.turn_run import TurnRun
 from varro.chat.usage import turn_usage
 from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Turn, utcnow
+from varro.files import ChatFile
 from varro.shell import CellResult
 from varro.shell.keeper import KernelKeeper
 from varro.shell.pool import KernelPool
+from varro.shell.result import MAX_TEXT_CHARS
 from varro.uploads import UploadStore
 
 Sink = Callable[[Event], Awaitable[None]]
@@ -81,6 +89,8 @@ class SessionDeps:
     model_requests: int = 20  # VARRO_MODEL_REQUESTS: model requests per answer, tool steps included
     titles: bool = True  # VARRO_TITLE_MODEL=off: quick titles only
     title_model: Model | None = None  # VARRO_TITLE_MODEL: a model of its own; None: the chat's, after its answer
+    # a chat's working directory (user, chat), where uploads go; by default the kernel's own
+    workdir_of: Callable[[int, int], Path] | None = None
 
 
 def quote(text: str, limit: int = 40) -> str:
@@ -109,6 +119,8 @@ class ChatSession:
         self._run: TurnRun | None = None
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
         self._told_context = False  # the user hears once that old turns no longer reach the model
+        self._node = 0
+        self.printed: list[str] = []  # what the running cell printed so far
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -130,9 +142,24 @@ class ChatSession:
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def send(self, text: str) -> asyncio.Task[None]:
-        """Start turn `turn_count` for `text` as a task, so the socket stays free for `stop`."""
-        return self._start(self._turn(self.turn_count, text))
+    @property
+    def workdir(self) -> Path:
+        if self.deps.workdir_of is not None:
+            return self.deps.workdir_of(self.user_id, self.chat_id)
+        return self.shell.snapshots.workdir
+
+    def attached(self, names: Sequence[str]) -> tuple[ChatFile, ...]:
+        """The uploaded files a message names, as they are now; a name that is not there is refused."""
+        found = [(n, chat_files.describe(self.workdir, n)) for n in names]
+        if missing := [n for n, f in found if f is None]:
+            raise ValueError(f"the file {missing[0][:80]!r} is no longer in this chat: attach it again")
+        return tuple(f for _, f in found if f is not None)
+
+    def send(self, text: str, file_names: Sequence[str] = ()) -> asyncio.Task[None]:
+        """Start turn `turn_count` for `text` (with the uploaded files it names) as a task, so the socket stays
+        free for `stop`."""
+        attached = self.attached(file_names)
+        return self._start(self._turn(self.turn_count, text, files=attached))
 
     def edit(self, k: int, text: str) -> asyncio.Task[None]:
         """Drop turns >= k and run `text` as the new turn k."""
@@ -196,6 +223,8 @@ class ChatSession:
         return self.inflight.snapshot(known)
 
     async def _emit(self, event: Event) -> None:
+        if isinstance(event, NodeStarted):
+            self._node = event.node  # a cell runs in the latest node: its tool step
         self.inflight.record(event)
         sink = self.sink
         if sink is None:
@@ -208,12 +237,16 @@ class ChatSession:
                 self.sink = None
 
     async def _edit(self, k: int, text: str) -> None:
+        # The edited message keeps the files it came with (still in the working directory, if code left them).
+        edited = next((t for t in await self.turns.list() if t.idx == k), None)
+        names = [f.name for f in files_of(edited.content)] if edited is not None else []
+        kept = tuple(f for n in names if (f := chat_files.describe(self.workdir, n)) is not None)
         await self.turns.truncate_from(k)
         self.shell.forget_snapshots_from(k)
         remaining = await self.load()
         keep = {a.path for t in remaining for atts in attachments_of(t.content).values() for a in atts}
         await asyncio.to_thread(self.deps.uploads.collect, self.user_id, self.chat_id, keep)
-        await self._turn(k, text, replaces=True)
+        await self._turn(k, text, replaces=True, files=kept)
 
     async def _run_cell(self, turn: int, code: str) -> CellResult:
         async def diverged(turns: list[int]) -> None:
@@ -235,21 +268,41 @@ class ChatSession:
         if (restoring := self.shell.restore_note()) is not None:
             await self._emit(Notice(turn, restoring))  # while it happens; not stored
         await self._emit(ShellChanged("busy"))
+        node, self.printed = self._node, []
+        before: list[chat_files.Listing] = []  # set once the cell is about to run (it may never: no sandbox)
+
+        async def ready() -> None:  # after any restore: files its replayed cells rewrote are not this cell's
+            before.append(await asyncio.to_thread(chat_files.listing, self.workdir))
+
+        await self._emit(CellStarted(turn, node, time.time()))
+
+        async def output(text: str) -> None:  # live, coalesced like text; kept in case the cell is stopped
+            if sum(map(len, self.printed)) < MAX_TEXT_CHARS:
+                self.printed.append(text)
+            await self._emit(PartDelta(turn, node, CELL_OUTPUT, text))
+
         try:
-            return await self.shell.run(code, diverged, notice, progress)
+            result = await self.shell.run(code, diverged, notice, progress, output, ready)
         finally:
             await self._emit(ShellChanged(self.shell.status))
+        # What the cell wrote in the working directory is offered as downloads under its result.
+        if before:
+            result.files = chat_files.changed(before[0], await asyncio.to_thread(chat_files.listing, self.workdir))
+        return result
 
-    async def _turn(self, k: int, text: str, replaces: bool = False) -> None:
+    async def _turn(self, k: int, text: str, replaces: bool = False, files: tuple[ChatFile, ...] = ()) -> None:
         started, ts = time.monotonic(), utcnow()
-        self.notices = []
-        await self._emit(TurnStarted(k, text, replaces))
+        self.notices, self.printed = [], []
+        await self._emit(TurnStarted(k, text, replaces, files))
         self.titler.answer_started()
+        # The model reads what was attached with the message; the page shows the message and the files' chips.
+        prompt = f"{text}\n\n{chat_files.for_model(self.workdir, list(files))}" if files else text
         if k == 0:
             self.titler.first_message(text)
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
+            save_file=partial(self.deps.uploads.save_file, self.user_id, self.chat_id, self.workdir),
             user_id=self.user_id,
             chat_id=self.chat_id,
             images_to_model=self.images,
@@ -259,7 +312,7 @@ class ChatSession:
         turn = self._run = TurnRun(self.deps.agent, self.deps.model, self.deps.model_settings, deps,
                                    self.deps.model_requests, NodeStreamer(k, self._emit))
         try:
-            await turn.go(text, await self._model_history(k, text), partial(self._images_refused, k))
+            await turn.go(prompt, await self._model_history(k, prompt), partial(self._images_refused, k))
             messages, usage = turn.new_messages(), turn.usage
         except RunCancelled as exc:
             status, messages, usage = "stopped", turn.new_messages(exc.new_messages()), turn.usage
@@ -267,7 +320,7 @@ class ChatSession:
             # The session is closing (server shutdown): keep what was produced, then let the cancel through.
             rc = RunCancelled.from_cancellation(exc)
             messages = turn.new_messages(rc.new_messages() if rc else None)
-            await self._finish(k, text, ts, started, "stopped", messages, deps, turn.usage)
+            await self._finish(k, text, ts, started, "stopped", messages, deps, turn.usage, files=files)
             raise
         except Exception as exc:
             log.warning("turn %s of chat %s failed", k, self.chat_id, exc_info=True)
@@ -277,7 +330,7 @@ class ChatSession:
             self._run = None
         if error:
             await self._emit(TurnFailed(k, error))
-        await self._finish(k, text, ts, started, status, messages, deps, usage, error)
+        await self._finish(k, text, ts, started, status, messages, deps, usage, error, files)
 
     async def _model_history(self, k: int, text: str) -> list[ModelMessage]:
         """The history the model is sent: without images if it reads none, and within its context window."""
@@ -308,11 +361,14 @@ class ChatSession:
         deps: Deps,
         usage: Any,
         error: str | None = None,
+        files: tuple[ChatFile, ...] = (),
     ) -> None:
         # A turn stopped (or failed) before its run began has no messages; keep the user's words in the history
         # anyway, as the page keeps them, so the model is not told a different conversation.
         counted = turn_usage(self.history, messages)  # before `closed`, which may drop a failed response
         messages = closed(messages) or [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])]
+        if status == "stopped":
+            messages = keep_printed(messages, "".join(self.printed))
         meta: dict[str, Any] = {
             "model": self.deps.model.model_name,
             "duration_ms": round((time.monotonic() - started) * 1000),
@@ -322,7 +378,7 @@ class ChatSession:
             meta["error"] = error
         if self.notices:  # kept with the turn, so a reload shows them where the live page did
             meta["notices"] = [{"message": n.message, "refs": [list(r) for r in n.refs]} for n in self.notices]
-        content = build_content(text, ts, messages, deps.attachments, meta)
+        content = build_content(text, ts, messages, deps.attachments, meta, files)
         await self.turns.append(k, text, content, status)
         self.history.extend(messages)
         self.user_texts[k] = text

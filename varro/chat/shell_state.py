@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from varro.shell import CellResult, KernelShell, StoredCell, replay
 from varro.shell.keeper import KernelKeeper, Key
-from varro.shell.kernel import SnapshotError
+from varro.shell.kernel import OnOutput, SnapshotError
 from varro.shell.pool import KernelPool
 from varro.shell.sandbox import Unavailable
 from varro.shell.snapshots import Snapshots, cells_to_replay
@@ -77,7 +77,10 @@ class SessionShell:
         self._cells.extend(cells)
 
     async def run(self, code: str, on_diverged: OnDiverged, on_notice: OnNotice,
-                  on_progress: OnProgress = _quiet) -> CellResult:
+                  on_progress: OnProgress = _quiet, on_output: OnOutput | None = None,
+                  on_ready: Callable[[], Awaitable[None]] | None = None) -> CellResult:
+        """Run `code`, restoring the chat's state first if the kernel is new; `on_ready` is awaited just before the
+        cell itself runs (after any restore, whose replayed cells are not this cell's doing)."""
         if self._kernel is None:
             # A kernel started ahead of time, if the pool has one: no process start before the first cell.
             kernel = await self._pool.take(self.snapshots.workdir) if self._pool is not None else None
@@ -89,7 +92,9 @@ class SessionShell:
             self._kernel = kernel
             await self._restore(kernel, on_diverged, on_notice, on_progress)
             await on_progress(None)
-        return await self._kernel.execute(code)
+        if on_ready is not None:
+            await on_ready()
+        return await self._kernel.execute(code, on_output=on_output)
 
     async def _restore(self, kernel: KernelShell, on_diverged: OnDiverged, on_notice: OnNotice,
                        on_progress: OnProgress) -> None:

@@ -24,7 +24,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from varro.shell import cgroup
 from varro.shell.launch import chown_tree, unsandboxed_plan
 from varro.shell.quota import WorkdirQuota
-from varro.shell.result import CellResult, OutputCollector
+from varro.shell.result import CellResult, OutputCollector, strip_ansi
 from varro.shell.sandbox import (
     HOME,
     OPT_VARRO,
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["not started", "starting", "idle", "busy", "dead"]
 Outcome = Literal["idle", "timeout", "dead", "gone", "quota"]
+OnOutput = Callable[[str], Awaitable[None]]
 
 START_TIMEOUT = 60.0
 INTERRUPT_GRACE = 5.0  # how long an interrupted cell may take to unwind before its kernel is deemed stuck
@@ -237,7 +238,8 @@ class KernelShell:
 
     # ASYNC109: the timeout is not a cancellation; it ends in a kernel interrupt that keeps the namespace.
     async def execute(self, code: str, timeout: float | None = None,  # noqa: ASYNC109
-                      store_history: bool = True) -> CellResult:
+                      store_history: bool = True, on_output: OnOutput | None = None) -> CellResult:
+        """Run `code`; `on_output` is awaited with each piece of stdout/stderr as it arrives (for a live page)."""
         limit = self.timeout if timeout is None else timeout
         async with self._lock:
             replaced = self._km is not None and not self._alive()
@@ -247,7 +249,7 @@ class KernelShell:
                 return CellResult(error=f"SandboxUnavailable: {exc}")
             self._busy = True
             try:
-                result = await self._run(code, limit, store_history)
+                result = await self._run(code, limit, store_history, on_output)
             except asyncio.CancelledError:
                 # The caller gave up (e.g. the user pressed stop); without this the kernel would keep running the
                 # cell and every later cell would queue behind it.
@@ -259,7 +261,8 @@ class KernelShell:
             result.kernel_restarted |= replaced
             return result
 
-    async def _run(self, code: str, limit: float, store_history: bool = True) -> CellResult:
+    async def _run(self, code: str, limit: float, store_history: bool = True,
+                   on_output: OnOutput | None = None) -> CellResult:
         kc = self._kc
         assert kc is not None
         collector = OutputCollector()
@@ -268,11 +271,11 @@ class KernelShell:
         # stop_on_error=False: otherwise ipykernel aborts requests queued behind a failing (or interrupted) cell,
         # e.g. the next cell sent right after a cancelled one, and they come back empty.
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
-        outcome = await self._read_until_idle(kc, msg_id, collector, started + limit)
+        outcome = await self._read_until_idle(kc, msg_id, collector, started + limit, on_output)
         timed_out = outcome == "timeout"
         if timed_out:
             await self.interrupt()
-            outcome = await self._read_until_idle(kc, msg_id, collector, time.monotonic() + INTERRUPT_GRACE)
+            outcome = await self._read_until_idle(kc, msg_id, collector, time.monotonic() + INTERRUPT_GRACE, on_output)
         if outcome == "idle":
             await self._read_reply(kc, msg_id, collector)
             if await asyncio.to_thread(self.quota.over):  # written faster than the watcher looks
@@ -304,7 +307,8 @@ class KernelShell:
             await self._teardown()
 
     async def _read_until_idle(
-        self, kc: AsyncKernelClient, msg_id: str, collector: OutputCollector, deadline: float
+        self, kc: AsyncKernelClient, msg_id: str, collector: OutputCollector, deadline: float,
+        on_output: OnOutput | None = None,
     ) -> Outcome:
         next_quota_check = time.monotonic() + QUOTA_INTERVAL
         while True:
@@ -330,6 +334,8 @@ class KernelShell:
                     return "idle"
                 continue
             collector.feed(msg["msg_type"], msg["content"])
+            if on_output is not None and msg["msg_type"] == "stream":
+                await on_output(strip_ansi(str(msg["content"].get("text", ""))))
 
     async def _read_reply(self, kc: AsyncKernelClient, msg_id: str, collector: OutputCollector) -> None:
         # Sent before the idle status, so normally already waiting; read so the shell channel does not fill up.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ MAX_HTML_CHARS = 200_000
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 # What the kernel held back under its own caps (varro/shell/inside/output_caps.py), reported once per cell.
 DROPPED_TYPE = "application/vnd.varro.dropped+json"
+PLOTLY_TYPE = "application/vnd.plotly.v1+json"
+MAX_CHART_CHARS = 2_000_000
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
@@ -54,6 +57,10 @@ class CellResult:
     kernel_restarted: bool = False
     timeout: float | None = None
     duration: float = 0.0
+    # Files in the working directory that the cell created or changed (set by the session, which watches it).
+    files: list[str] = field(default_factory=list)
+    result_html: bool = False  # the value has an HTML form (a DataFrame) among `html`: the page shows that instead
+    charts: list[str] = field(default_factory=list)  # Plotly figures, as their JSON
 
     def to_text(self) -> str:
         parts: list[str] = []
@@ -64,7 +71,10 @@ class CellResult:
         if self.result is not None:
             parts.append(f"[result]\n{self.result}")
         parts.extend(f"[{image.media_type} output shown to the user]" for image in self.images)
-        parts.extend("[text/html output shown to the user]" for _ in self.html)
+        parts.extend("[text/html output shown to the user as a table]" for _ in self.html)
+        parts.extend("[interactive Plotly chart shown to the user]" for _ in self.charts)
+        if self.files:
+            parts.append(f"[files written, offered to the user as downloads: {', '.join(self.files)}]")
         if self.error:
             parts.append(f"[error]\n{self.error.rstrip()}")
         if self.timed_out and not self.kernel_restarted:
@@ -79,7 +89,8 @@ class CellResult:
             )
         elif self.kernel_restarted:
             parts.append("The kernel was restarted; all variables and imports were lost.")
-        return "\n\n".join(parts) if parts else "[no output]"
+        # Every part is capped already; together they are held to one output's cap too.
+        return cap_text("\n\n".join(parts), MAX_TEXT_CHARS)[0] if parts else "[no output]"
 
     def to_dict(self) -> dict[str, Any]:
         # Image bytes are stored by the caller elsewhere; the record keeps only what they were.
@@ -95,6 +106,9 @@ class CellResult:
             "kernel_restarted": self.kernel_restarted,
             "timeout": self.timeout,
             "duration": self.duration,
+            "files": list(self.files),
+            "result_html": self.result_html,
+            "charts": list(self.charts),
         }
 
     @classmethod
@@ -111,6 +125,9 @@ class CellResult:
             kernel_restarted=bool(data.get("kernel_restarted", False)),
             timeout=data.get("timeout"),
             duration=float(data.get("duration", 0.0)),
+            files=list(data.get("files", [])),
+            result_html=bool(data.get("result_html", False)),
+            charts=list(data.get("charts", [])),
         )
 
 
@@ -146,12 +163,14 @@ class OutputCollector:
         self.result: str | None = None
         self.error: str | None = None
         self.truncated = False
+        self.result_html = False
         self._pending_clear = False
 
     def _clear(self) -> None:
         self.streams = {"stdout": _CappedText(self.max_chars), "stderr": _CappedText(self.max_chars)}
         self.images: list[Image] = []
         self.html: list[str] = []
+        self.charts: list[str] = []
         self.dropped_images = 0
 
     def feed(self, msg_type: str, content: dict[str, Any]) -> None:
@@ -198,12 +217,19 @@ class OutputCollector:
                 self.images.append(image)
             else:
                 self.dropped_images += 1
-        html = data.get("text/html")
-        if isinstance(html, str):
-            if len(html) <= MAX_HTML_CHARS:
-                self.html.append(html)
+        if isinstance(chart := data.get(PLOTLY_TYPE), dict):
+            spec = json.dumps(chart, default=str)
+            if len(spec) <= MAX_CHART_CHARS:
+                self.charts.append(spec)
             else:
                 self.truncated = True
+            return  # its HTML and text forms say the same thing less well
+        html = data.get("text/html")
+        if isinstance(html, str):
+            # Kept up to the cap (the page cuts it further, and says so); a cut table still shows its first rows.
+            self.html.append(html[:MAX_HTML_CHARS])
+            self.truncated |= len(html) > MAX_HTML_CHARS
+            self.result_html |= is_result
         plain = data.get("text/plain")
         if not isinstance(plain, str):
             return
@@ -237,6 +263,8 @@ class OutputCollector:
             error=self.error,
             images=list(self.images),
             html=list(self.html),
+            result_html=self.result_html and bool(self.html),
+            charts=list(self.charts),
             truncated=truncated,
             **flags,
         )

@@ -50,6 +50,9 @@ class _Forget(dict):  # type: ignore[type-arg]
 
 
 def main() -> None:
+    # Plotly figures as their JSON (application/vnd.plotly.v1+json), which the page draws with its own plotly.js,
+    # not as HTML carrying a script that the page would never run.
+    os.environ.setdefault("PLOTLY_RENDERER", "plotly_mimetype")
     output_caps.install()
     app = kernelapp.IPKernelApp.instance()
     app.initialize()

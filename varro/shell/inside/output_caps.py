@@ -9,6 +9,7 @@ usual truncation note. Keyed by the request that caused the output, so each cell
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from typing import Any
@@ -20,6 +21,8 @@ HTML_CAP = 200_000  # as the server's MAX_HTML_CHARS
 IMAGE_CAP = 8 * 2**20  # base64 characters of one image
 IMAGES_PER_CELL = 20
 DROPPED_TYPE = "application/vnd.varro.dropped+json"
+PLOTLY_TYPE = "application/vnd.plotly.v1+json"
+CHART_CAP = 2_000_000  # characters of one chart's JSON, as the server's MAX_CHART_CHARS
 
 _sent: dict[tuple[str, str], int] = defaultdict(int)  # (request id, stream name) -> characters sent
 _dropped: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # request id -> what -> count
@@ -54,6 +57,8 @@ def cap_bundle(data: dict[str, Any], request: str) -> dict[str, Any]:
             _dropped[request]["html"] += 1
         elif mime.startswith("image/") and isinstance(value, str) and len(value) > IMAGE_CAP:
             _dropped[request]["images"] += 1
+        elif mime == PLOTLY_TYPE and len(json.dumps(value, default=str)) > CHART_CAP:
+            _dropped[request]["html"] += 1
         elif mime == "text/plain" and isinstance(value, str) and len(value) > TEXT_CAP:
             kept[mime] = value[:TEXT_CAP]
             _dropped[request]["stdout"] += len(value) - TEXT_CAP
