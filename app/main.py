@@ -23,8 +23,10 @@ def session_key_file(settings: Settings) -> Path:
 def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app)
     settings = settings or Settings()
     key_file = session_key_file(settings)
+    # Over HTTPS the cookie is `__Host-`: Secure, Path=/, no Domain, so no other host or plain-HTTP page may set it.
+    cookie = "__Host-session" if settings.https else "session_"
     app, rt = daisy_app(title="Varro Chat", secret_key=settings.secret_key, key_fname=str(key_file),
-                        htmlkw={"lang": "en"})
+                        htmlkw={"lang": "en"}, session_cookie=cookie, sess_https_only=settings.https)
     mount_chat(app, settings)
     # Standalone, the app is on a developer's machine and runs code for whoever is signed in (the demo user:
     # anyone). A host app does its own Host checking.

@@ -143,6 +143,7 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "export_md": u.export(chat.id, "md"),
         "export_ipynb": u.export(chat.id, "ipynb"),
         "answer": u.answer(chat.id),
+        "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
     return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell,
                     state.settings.max_message_chars)

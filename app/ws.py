@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from app.csrf import origin_allowed
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from app.unavailable import MESSAGE
@@ -42,16 +41,6 @@ REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
 REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
                   "goes on to its end; come back to this chat to see it.")
 FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str]) -> bool:
-    """Same origin (the Origin's host:port is the Host header), or one listed in VARRO_ALLOWED_ORIGINS."""
-    if not origin or origin == "null":
-        return False
-    if origin in allowed:
-        return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host
 
 
 def notice(message: str, running: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fasthtml.common import A, Button, Div, Footer, Form, Input, Main, P, Span, Textarea, Title
@@ -88,7 +89,8 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
             ChatInput(max_chars),
-            id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"],
+            # htmx sends the session's token with every request it makes (app/csrf.py).
+            id=ids.CHAT, x_data="chat", hx_ext="ws", ws_connect=urls["ws"], hx_headers=json.dumps({"X-CSRF-Token": urls["csrf"]}),
             data_chat_id=str(chat.id), data_answer_url=urls["answer"],
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
         ),

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
     allowed_origins: list[str] = Field(default_factory=list)
+    # The standalone app is served over HTTPS (behind a TLS proxy): its session cookie is `__Host-session`, Secure.
+    https: bool = False
     # Host names the standalone app answers to; None: loopback names, or any when VARRO_HOST is 0.0.0.0 / ::.
     allowed_hosts: list[str] | None = None
     cell_timeout_s: float = Field(30.0, gt=0)

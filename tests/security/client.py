@@ -53,7 +53,7 @@ class Tab:
 
         A client of its own, so no other tab's cookie comes along (and no proxy from the environment)."""
         login = f"{self.base}/login/{self.name}" if self.name else f"{self.base}/chat"
-        async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        async with httpx.AsyncClient(trust_env=False, timeout=30, headers={"Origin": self.base}) as http:
             await http.get(login, follow_redirects=False)
             if new_chat:
                 resp = await http.post(f"{self.base}/chat/new", follow_redirects=False)

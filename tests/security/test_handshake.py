@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.ws import origin_allowed
+from app.csrf import origin_allowed
 from tests.e2e.server import Server
 from tests.security.client import Tab
 from varro.config import Settings

@@ -16,6 +16,7 @@ from ui.core import chat_headers
 from varro.config import Settings
 
 ORIGIN = {"origin": "http://testserver"}
+BROWSER = {"sec-fetch-site": "same-origin"}  # what a browser says of a request from our own page (app/csrf.py)
 
 
 def host_app(tmp_path: Path, **overrides: Any) -> FastHTML:
@@ -41,7 +42,7 @@ def app(tmp_path: Path) -> FastHTML:
 
 @pytest.fixture
 def clients(app: FastHTML) -> Iterator[tuple[TestClient, TestClient]]:
-    with TestClient(app) as alice, TestClient(app) as bob:
+    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
         alice.get("/login/alice")
         bob.get("/login/bob")
         yield alice, bob
@@ -54,7 +55,7 @@ def new_chat(client: TestClient) -> int:
 
 
 def test_signed_out_visitors_are_refused(app: FastHTML) -> None:
-    with TestClient(app) as anon:
+    with TestClient(app, headers=BROWSER) as anon:
         assert anon.get("/chat").status_code == 401
         assert anon.post("/chat/new").status_code == 401
 
