@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from app.main import create_app, session_key_file
+from app.main import UnsafeExposure, check_exposure, create_app, session_key_file
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
 from varro.db.migrate import upgrade_head
@@ -65,6 +65,10 @@ def main() -> None:
         upgrade_head()
         return
     settings = Settings()
+    try:
+        check_exposure(settings)
+    except UnsafeExposure as refused:  # before binding anything: one clear sentence, no traceback
+        raise SystemExit(f"Varro Chat did not start: {refused}") from None
     if args.workers > 1:
         serve_workers(settings, args.workers)
         return

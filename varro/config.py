@@ -5,6 +5,7 @@ Every setting has a default that works on a fresh machine, so `python -m app` ru
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -32,8 +33,10 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)
     # The standalone app is served over HTTPS (behind a TLS proxy): its session cookie is `__Host-session`, Secure.
     https: bool = False
-    # Host names the standalone app answers to; None: loopback names, or any when VARRO_HOST is 0.0.0.0 / ::.
+    # Host names the standalone app answers to; None: loopback names and VARRO_HOST. Required on a wildcard bind.
     allowed_hosts: list[str] | None = None
+    # Demo sign-in (anyone is the demo user) on an address other machines reach: only when set, knowingly.
+    demo_on_network: bool = False
     cell_timeout_s: float = Field(30.0, gt=0)
     kernel_memory_mb: int = Field(2048, gt=0)
     # "off" runs code unsandboxed, as the server's user: only for a single trusted user on their own machine.
@@ -79,9 +82,20 @@ class Settings(BaseSettings):
         127.0.0.1 is same-origin with itself, so only the Host tells it apart from the real app."""
         if self.allowed_hosts is not None:
             return self.allowed_hosts
-        if self.host in ("0.0.0.0", "::"):
-            return ["*"]
-        return sorted({"127.0.0.1", "localhost", "[::1]", self.host})
+        return sorted({"127.0.0.1", "localhost", "[::1]"} | (set() if self.wildcard_bind else {self.host}))
+
+    @property
+    def wildcard_bind(self) -> bool:
+        return self.host in ("0.0.0.0", "::", "")
+
+    @property
+    def loopback_bind(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may resolve anywhere
+            return False
 
     @property
     def sqlite_path(self) -> Path | None:

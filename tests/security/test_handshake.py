@@ -78,7 +78,7 @@ def test_allowed_origins_and_hosts() -> None:
     assert origin_allowed("https://app.example", "internal:5001", ["https://app.example"])
     assert not origin_allowed("https://app.example.evil", "internal:5001", ["https://app.example"])
     assert Settings(host="127.0.0.1").trusted_hosts == ["127.0.0.1", "[::1]", "localhost"]
-    assert Settings(host="0.0.0.0").trusted_hosts == ["*"]
+    assert Settings(host="0.0.0.0").trusted_hosts == ["127.0.0.1", "[::1]", "localhost"]  # and create_app refuses it
     assert Settings(host="0.0.0.0", allowed_hosts=["chat.example"]).trusted_hosts == ["chat.example"]
 
 
