@@ -17,6 +17,7 @@ from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.live import LiveSessions
+from varro.chat.ratelimit import Budgets
 from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
@@ -47,11 +48,12 @@ class VarroState:
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
     urls: ChatUrls = field(default_factory=ChatUrls)
     pool: KernelPool | None = None  # kernels started ahead of need (closed last)
+    provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
+    frames: Budgets = field(default_factory=lambda: Budgets(10, 30))  # each user's websocket frames, across sockets
 
     def workdir(self, user_id: int, chat_id: int) -> Path:
         """The chat's working directory: its kernel's home, with the files its code wrote."""
         return chat_workdir(self.settings, user_id, chat_id)
-    provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
 
     @property
     def model_label(self) -> str:
@@ -132,7 +134,9 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, keeper, settings.max_runs_per_user, coordinator)
     await coordinator.start(live.evict)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool, checked)
+    frames = Budgets(settings.ws_frames_per_s, settings.ws_frame_burst)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool,
+                      provider_check=checked, frames=frames)
 
 
 async def close_state(state: VarroState) -> None:

@@ -25,7 +25,6 @@ from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
 from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame, parse_index
-from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
 from varro.db.models import Chat
@@ -36,7 +35,7 @@ log = logging.getLogger("varro.ws")
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
 UNAVAILABLE = 1013  # "try again later": the service holding who has which session (Redis) can't be reached
-FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
+FLOODED = 4429  # closed because the user's sockets sent frames faster than VARRO_WS_FRAMES_PER_S allows
 REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
 REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
                   "goes on to its end; come back to this chat to see it.")
@@ -162,6 +161,15 @@ class Connection:
             await self.send(notice(str(exc).capitalize() + ".", session.busy))
 
 
+async def close_flooded(ws: WebSocket, user_id: int) -> None:
+    """Tell the tab why, and close with 4429; the user's budget refills at VARRO_WS_FRAMES_PER_S."""
+    log.warning("closing a flooding socket of user %s", user_id)
+    with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
+        if ws.client_state == WebSocketState.CONNECTED:
+            await ws.send_text(notice(FLOOD_MESSAGE, False))
+        await ws.close(code=FLOODED, reason="too many frames")
+
+
 async def chat_ws(ws: WebSocket) -> None:
     state: VarroState = ws.app.state.varro
     settings = state.settings
@@ -179,6 +187,9 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.send_text(notice("This chat was not found. It may have been deleted.", False))
         await ws.close(code=NOT_FOUND)
         return
+    if not state.frames.take(user_id):  # opening a socket spends from the user's budget too: reconnect loops end
+        await close_flooded(ws, user_id)
+        return
     conn = Connection(ws, state, user_id, chat)
     try:
         session = await state.live.connect(user_id, chat.id, conn)
@@ -187,18 +198,14 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.send_text(notice(MESSAGE, False))
         await ws.close(code=UNAVAILABLE)
         return
-    bucket = TokenBucket(settings.ws_frames_per_s, settings.ws_frame_burst)
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            if not bucket.take():
+            if not state.frames.take(user_id):
                 # Only this socket goes; a run it started carries on and is stored, as after any drop.
-                log.warning("closing a flooding socket of user %s", user_id)
-                with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
-                    await conn.send(notice(FLOOD_MESSAGE, False))
-                    await ws.close(code=FLOODED, reason="too many frames")
+                await close_flooded(ws, user_id)
                 break
             try:
                 await conn.handle(session, message.get("text") or message.get("bytes") or "")

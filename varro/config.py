@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     max_kernels: int = Field(50, ge=1)  # kept kernels on this server
     kernel_pool: int = Field(1, ge=0)  # kernels started ahead, so a new chat's first cell doesn't wait  # kernels run as uids from here on, one each, never the server's
     max_message_chars: int = Field(20_000, gt=0)
-    # Frames a socket may send: a sustained rate per second, and a burst on top (a person sends a few a minute).
+    # Frames a user may send over all their sockets: a rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)
     ws_frame_burst: int = Field(30, gt=0)
     # The longest wait for a model provider: for its first output, and then between two streamed chunks.
