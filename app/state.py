@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.render import stored_turn
+from app.turn_html import TurnHtml
 from app.urls import ChatUrls
 from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
@@ -50,6 +52,8 @@ class VarroState:
     pool: KernelPool | None = None  # kernels started ahead of need (closed last)
     provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
     frames: Budgets = field(default_factory=lambda: Budgets(10, 30))  # each user's websocket frames, across sockets
+    hellos: Budgets = field(default_factory=lambda: Budgets(1, 10))  # each user's catch-ups (VARRO_HELLO_PER_S)
+    turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
 
     def workdir(self, user_id: int, chat_id: int) -> Path:
         """The chat's working directory: its kernel's home, with the files its code wrote."""
@@ -134,9 +138,11 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, keeper, settings.max_runs_per_user, coordinator)
     await coordinator.start(live.evict)
+    urls = urls or ChatUrls()
     frames = Budgets(settings.ws_frames_per_s, settings.ws_frame_burst)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool,
-                      provider_check=checked, frames=frames)
+    hellos = Budgets(settings.hello_per_s, settings.hello_burst)
+    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
+                      provider_check=checked, frames=frames, hellos=hellos, turn_html=TurnHtml(partial(stored_turn, urls)))
 
 
 async def close_state(state: VarroState) -> None:
@@ -149,5 +155,6 @@ async def close_state(state: VarroState) -> None:
     if state.pool is not None:
         await state.pool.close()
     await state.engine.dispose()
+    state.turn_html.close()
     if state.trace is not None:
         state.trace.close()

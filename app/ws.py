@@ -48,6 +48,10 @@ def notice(message: str, running: bool) -> str:
     return frame if running else frame + to_xml(Progress("idle", oob=True))
 
 
+class Flooded(Exception):
+    """The user spent their budget: the socket is closed with FLOODED."""
+
+
 class Connection:
     """One browser tab's socket: parses its frames, renders and sends the session's events in order.
 
@@ -122,11 +126,12 @@ class Connection:
         self._page_running = running
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
-        fresh = turn_list(self.state.urls, stored, resets, since=known)
+        if known != len(stored) and not self.state.hellos.take(self.user_id):
+            raise Flooded  # each catch-up can be a whole chat's HTML: a budget of its own, per user
         if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
-            self._stored_html = to_xml(Div(*turn_list(self.state.urls, stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
-                                       indent=False)
-        elif fresh:
+            self._stored_html = to_xml(Div(*await turn_list(self.state, stored, resets), id=ids.TURNS,
+                                           hx_swap_oob="innerHTML"), indent=False)
+        elif fresh := await turn_list(self.state, stored, resets, since=known):
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
         await self.state.live.attach(self.user_id, self, len(stored))
 
@@ -210,6 +215,9 @@ async def chat_ws(ws: WebSocket) -> None:
             try:
                 await conn.handle(session, message.get("text") or message.get("bytes") or "")
             except (WebSocketDisconnect, RuntimeError):
+                break
+            except Flooded:
+                await close_flooded(ws, user_id)
                 break
             except Exception:
                 log.exception("websocket frame failed")
