@@ -5,6 +5,7 @@ on one port (they need VARRO_REDIS_URL to act as one app)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import socket
@@ -13,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from app.main import UnsafeExposure, check_exposure, create_app, session_key_file
+from app.state import stop_crashed_turns_in
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
 from varro.db.migrate import upgrade_head
@@ -47,6 +49,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     if not settings.redis_url:
         raise SystemExit("--workers needs VARRO_REDIS_URL: without Redis each process would hold its own sessions")
     upgrade_head()
+    asyncio.run(stop_crashed_turns_in(settings.database_url))  # before any worker runs a turn of its own
     if not settings.secret_key:  # one cookie key for all: each worker would otherwise race to write its own
         key_file = session_key_file(settings)
         if not key_file.exists():

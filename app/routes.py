@@ -92,7 +92,7 @@ async def new_chat(req: Request) -> Any:
     chats = _chats(req)
     recent = await chats.recent(limit=1)
     running = _state(req).live.running(chats.user_id)
-    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list():
+    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list(running=True):
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)

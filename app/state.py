@@ -95,6 +95,20 @@ async def report_provider(model: Model) -> None:
         log.warning(problem)
 
 
+async def stop_crashed_turns(store: Store) -> None:
+    """Turns a crash left `running` are `stopped`, their user's words kept. Only where no other process runs turns."""
+    if stopped := await store.stop_interrupted():
+        log.warning("%d turns were cut short by a crash; they are kept as stopped", stopped)
+
+
+async def stop_crashed_turns_in(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        await stop_crashed_turns(Store(make_sessions(engine)))
+    finally:
+        await engine.dispose()
+
+
 async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
                      on_event: OnEvent | None = None) -> VarroState:
     if (path := settings.sqlite_path) is not None:
@@ -103,6 +117,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     engine = make_engine(settings.database_url)
     await migrate(engine)
     store = Store(make_sessions(engine))
+    if not settings.redis_url:  # one process: a turn still `running` is one a crash cut short (workers: see app/__main__)
+        await stop_crashed_turns(store)
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
     checked = asyncio.create_task(report_provider(model))  # beside start-up, which need not wait for it
