@@ -12,16 +12,21 @@ import asyncio
 import html
 import json
 import re
+import sqlite3
+import threading
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Page
 from starlette.testclient import TestClient
 
 from app.main import create_app
-from tests.e2e.server import Server
+from tests.e2e.server import Server, free_port
 from tests.security.client import Tab
 from tests.security.conftest import host_server
 from varro.config import Settings
@@ -101,3 +106,46 @@ def test_the_standalone_cookie_is_host_prefixed_over_https(tmp_path: Path) -> No
     assert cookie.startswith("__Host-session=")
     assert {"secure", "path=/", "httponly"} <= {p.strip().lower() for p in cookie.split(";")}
     assert "domain=" not in cookie.lower()
+
+
+ATTACK = """<!doctype html><title>cute cats</title>
+<form method="post" action="{victim}/chat/{chat}/rename"><input name="title" value="pwned"></form>
+<script>
+fetch("{victim}/chat/{chat}/delete", {{method: "POST", mode: "no-cors", credentials: "include"}})
+  .finally(() => document.forms[0].submit());
+</script>"""
+
+
+@contextmanager
+def attacker_page(body: str) -> Iterator[str]:
+    """A page on another port of 127.0.0.1 (same site as the chat, another origin); its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_page_on_another_port_fails_in_a_real_browser(page: Page, server: Server) -> None:
+    """Chromium sends the session cookie to the other port's form and fetch (same site): both are refused."""
+    page.goto(f"{server.url}/chat")  # the victim, signed in (demo mode), with a chat
+    chat = int(page.url.rsplit("/", 1)[1])
+    with attacker_page(ATTACK.format(victim=server.url, chat=chat)) as evil:
+        with page.expect_navigation(url=f"**/chat/{chat}/rename"):
+            page.goto(evil)
+        assert "did not come from the chat's own page" in page.content()  # the cookie came along, and was not enough
+    with closing(sqlite3.connect(server.db_path)) as db:
+        assert db.execute("SELECT title FROM chat WHERE id = ?", (chat,)).fetchone() not in (None, ("pwned",))
