@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.lag import LoopLag
 from app.render import stored_turn
 from app.turn_html import TurnHtml
 from app.urls import ChatUrls
@@ -54,6 +55,7 @@ class VarroState:
     frames: Budgets = field(default_factory=lambda: Budgets(10, 30))  # each user's websocket frames, across sockets
     hellos: Budgets = field(default_factory=lambda: Budgets(1, 10))  # each user's catch-ups (VARRO_HELLO_PER_S)
     turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
+    lag: LoopLag = field(default_factory=LoopLag)  # the event loop's lag, logged when it stalls
 
     def workdir(self, user_id: int, chat_id: int) -> Path:
         """The chat's working directory: its kernel's home, with the files its code wrote."""
@@ -157,11 +159,14 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     urls = urls or ChatUrls()
     frames = Budgets(settings.ws_frames_per_s, settings.ws_frame_burst)
     hellos = Budgets(settings.hello_per_s, settings.hello_burst)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
-                      provider_check=checked, frames=frames, hellos=hellos, turn_html=TurnHtml(partial(stored_turn, urls)))
+    state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
+                       provider_check=checked, frames=frames, hellos=hellos, turn_html=TurnHtml(partial(stored_turn, urls)))
+    state.lag.start()
+    return state
 
 
 async def close_state(state: VarroState) -> None:
+    await state.lag.stop()
     if state.provider_check is not None:
         state.provider_check.cancel()
     await state.live.close_all()  # hands the live kernels to the keeper ...
