@@ -16,7 +16,7 @@ async def test_a_blocked_loop_is_measured_and_logged(caplog: pytest.LogCaptureFi
     lag.start()
     with caplog.at_level(logging.WARNING, logger="varro.lag"):
         await asyncio.sleep(0.05)
-        time.sleep(0.2)  # what a slow render on the loop did
+        time.sleep(0.2)  # noqa: ASYNC251  (blocking the loop on purpose: what a slow render on it did)
         await asyncio.sleep(0.05)
     await lag.stop()
     assert lag.summary()["max_ms"] >= 150
