@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.server import Server
@@ -105,12 +106,14 @@ async def one_life(srv: Server, tab: Tab, action: Action, rng: random.Random) ->
     return tab.chat_id, check
 
 
+@pytest.mark.timeout(size(300, 1800))  # a server life per trial: 50 of them take longer than the usual bound
 def test_kill_9_during_a_first_turn_keeps_the_users_words(tmp_path: Path) -> None:
     seen = run_trials(tmp_path, first_turn, seed=14)
     print(f"\nkill -9 in a first turn: {TRIALS} trials, {Counter(seen)}")
     assert "stopped" in seen, "the kills landed while answers were streaming"
 
 
+@pytest.mark.timeout(size(300, 1800))
 def test_kill_9_during_an_edit_leaves_the_old_turns_or_the_new_one(tmp_path: Path) -> None:
     seen = run_trials(tmp_path, edit, seed=6)
     print(f"\nkill -9 in an edit: {TRIALS} trials, {Counter(seen)}")
