@@ -68,7 +68,7 @@ def test_kill_9_while_streaming_keeps_every_stored_turn(tmp_path: Path) -> None:
     seen: dict[tuple[int, int], str] = {}
     stored, cut = 0, 0
     for _ in range(TRIALS):
-        known = {chat: len(turns) for chat, turns in check_stored(tmp_path / "varro.db").items()} \
+        known = {chat: len(turns) for chat, turns in check_stored(tmp_path / "varro.db", crashed=True).items()} \
             if (tmp_path / "varro.db").exists() else {}
         with host_server(tmp_path, VARRO_DEMO_TPS=str(RATE)) as srv:
             for tab in tabs:
