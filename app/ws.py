@@ -186,14 +186,15 @@ async def chat_ws(ws: WebSocket) -> None:
     if not isinstance(user_id, int):
         await ws.close(code=1008)
         return
+    if not state.frames.take(user_id):  # opening a socket spends from the user's budget too: reconnect loops end
+        await ws.accept()
+        await close_flooded(ws, user_id)
+        return
     chat = await state.store.chats.for_user(user_id).get(chat_id) if chat_id is not None else None
     await ws.accept()
     if chat is None:
         await ws.send_text(notice("This chat was not found. It may have been deleted.", False))
         await ws.close(code=NOT_FOUND)
-        return
-    if not state.frames.take(user_id):  # opening a socket spends from the user's budget too: reconnect loops end
-        await close_flooded(ws, user_id)
         return
     conn = Connection(ws, state, user_id, chat)
     try:
