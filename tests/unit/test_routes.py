@@ -175,7 +175,7 @@ def read_until(ws: Any, text: str, limit: int = 200) -> str:
 def test_past_the_cap_on_running_answers_a_send_is_refused_clearly(tmp_path: Path) -> None:
     """An answer left running in chat A (its tab went to chat B) counts: with VARRO_MAX_RUNS_PER_USER=1, B may not
     start one; the chat menu shows A as running; "New chat" from A makes a new chat (A is not empty)."""
-    with TestClient(host_app(tmp_path, max_runs_per_user=1)) as alice:
+    with TestClient(host_app(tmp_path, max_runs_per_user=1), headers=BROWSER) as alice:
         alice.get("/login/alice")
         a = new_chat(alice)
         with alice.websocket_connect(f"/chat/ws?chat_id={a}", headers=ORIGIN) as ws:
