@@ -5,6 +5,7 @@ on one port (they need VARRO_REDIS_URL to act as one app)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import socket
@@ -12,7 +13,8 @@ from typing import Any
 
 import uvicorn
 
-from app.main import create_app, session_key_file
+from app.main import UnsafeExposure, check_exposure, create_app, session_key_file
+from app.state import stop_crashed_turns_in
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
 from varro.db.migrate import upgrade_head
@@ -47,6 +49,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     if not settings.redis_url:
         raise SystemExit("--workers needs VARRO_REDIS_URL: without Redis each process would hold its own sessions")
     upgrade_head()
+    asyncio.run(stop_crashed_turns_in(settings.database_url))  # before any worker runs a turn of its own
     if not settings.secret_key:  # one cookie key for all: each worker would otherwise race to write its own
         key_file = session_key_file(settings)
         if not key_file.exists():
@@ -65,6 +68,10 @@ def main() -> None:
         upgrade_head()
         return
     settings = Settings()
+    try:
+        check_exposure(settings)
+    except UnsafeExposure as refused:  # before binding anything: one clear sentence, no traceback
+        raise SystemExit(f"Varro Chat did not start: {refused}") from None
     if args.workers > 1:
         serve_workers(settings, args.workers)
         return

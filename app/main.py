@@ -13,6 +13,25 @@ from ui.core import daisy_app
 from varro.config import Settings
 
 
+class UnsafeExposure(ValueError):
+    """The settings would open the app to more than its operator can have meant: it refuses to start."""
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse the two settings that turn any web page the user visits into code execution on this machine."""
+    if settings.wildcard_bind and settings.allowed_hosts is None:
+        raise UnsafeExposure(
+            f"VARRO_HOST={settings.host or '(empty)'} listens on every address, so the app would answer any Host "
+            "header: a web page could reach it through DNS rebinding. Set VARRO_ALLOWED_HOSTS to the names it is "
+            'served under, e.g. VARRO_ALLOWED_HOSTS=\'["chat.example.org"]\'.')
+    if settings.demo_user and not settings.loopback_bind and not settings.demo_on_network:
+        raise UnsafeExposure(
+            f"demo mode signs in anyone who opens the page as {settings.demo_user!r}, and the chat runs code; on "
+            f"VARRO_HOST={settings.host or '(empty)'} that is anyone who can reach this machine. Mount the chat in an "
+            "app that signs users in (and set VARRO_DEMO_USER= to empty), or set VARRO_DEMO_ON_NETWORK=1 if that is "
+            "really what you want.")
+
+
 def session_key_file(settings: Settings) -> Path:
     """Where the cookie key is kept when VARRO_SECRET_KEY is not set (FastHTML writes one on first start)."""
     key_file = Path(settings.sqlite_path or "data/varro.db").parent / ".sesskey"
@@ -22,12 +41,15 @@ def session_key_file(settings: Settings) -> Path:
 
 def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app)
     settings = settings or Settings()
+    check_exposure(settings)
     key_file = session_key_file(settings)
+    # Over HTTPS the cookie is `__Host-`: Secure, Path=/, no Domain, so no other host or plain-HTTP page may set it.
+    cookie = "__Host-session" if settings.https else "session_"
     app, rt = daisy_app(title="Varro Chat", secret_key=settings.secret_key, key_fname=str(key_file),
-                        htmlkw={"lang": "en"})
+                        htmlkw={"lang": "en"}, session_cookie=cookie, sess_https_only=settings.https)
     mount_chat(app, settings)
     # Standalone, the app is on a developer's machine and runs code for whoever is signed in (the demo user:
-    # anyone). A host app does its own Host checking.
+    # anyone), so it answers only the Host names it knows (DNS rebinding). A host app does its own Host checking.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
 
     @rt("/")

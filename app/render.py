@@ -8,11 +8,13 @@ from typing import Any
 from fasthtml.common import Div, to_xml
 
 from app.live_parts import LiveParts
+from app.urls import ChatUrls
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
 from ui.nodes import LiveCell, NodeContainer, ToolsBlock
-from ui.turns import ErrorBlock, NoticeBlock, ShellResetMarker, TurnMeta, TurnShell
+from ui.turns import ErrorBlock, NoticeBlock, ShellResetMarker, StoredTurn, TurnMeta, TurnShell
+from varro.chat.content import attachments_of, files_of, messages_of, meta_of
 from varro.chat.events import (
     CellStarted,
     Event,
@@ -30,6 +32,14 @@ from varro.chat.events import (
     TurnFinished,
     TurnStarted,
 )
+from varro.db.models import Turn
+
+
+def stored_turn(urls: ChatUrls, turn: Turn) -> Any:
+    """A stored turn, rendered as the live stream rendered it when it finished."""
+    c = turn.content
+    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), urls.upload,
+                      files_of(c))
 
 
 def append_to(target: str, *children: Any) -> Any:

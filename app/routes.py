@@ -22,8 +22,8 @@ from app.state import VarroState
 from app.urls import ChatUrls
 from ui.header import ChatList, ChatTitle, SearchResults
 from ui.layout import ChatGone, ChatPage
-from ui.turns import ShellResetMarker, StoredTurn
-from varro.chat.content import Attachment, answer_markdown, attachments_of, files_of, messages_of, meta_of
+from ui.turns import ShellResetMarker
+from varro.chat.content import Attachment, answer_markdown, messages_of
 from varro.db.crud import UserChats
 from varro.db.models import Chat, Turn
 from varro.export import to_markdown, to_notebook
@@ -60,20 +60,13 @@ def title_block(urls: ChatUrls, chat: Chat) -> Any:
     return ChatTitle(chat, urls.rename(chat.id))
 
 
-def stored_turn(urls: ChatUrls, turn: Turn) -> Any:
-    """A stored turn, rendered as the live stream rendered it when it finished."""
-    c = turn.content
-    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), urls.upload,
-                      files_of(c))
-
-
-def turn_list(urls: ChatUrls, stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
-    """Stored turns from index `since`, with the shell-reset markers where they happened."""
+async def turn_list(state: VarroState, stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
+    """Stored turns from index `since` (HTML from `state.turn_html`), with the shell-reset markers where they happened."""
+    shown = [t for t in stored if t.idx >= since]
     out: list[Any] = []
-    for t in stored:
-        if t.idx >= since:
-            out += [ShellResetMarker(r) for r in resets if r == t.idx]
-            out.append(stored_turn(urls, t))
+    for t, html in zip(shown, await state.turn_html.html(shown), strict=True):
+        out += [ShellResetMarker(r) for r in resets if r == t.idx]
+        out.append(html)
     end = stored[-1].idx + 1 if stored else 0
     return out + [ShellResetMarker(r) for r in resets if r >= max(end, since)]
 
@@ -100,7 +93,7 @@ async def new_chat(req: Request) -> Any:
     chats = _chats(req)
     recent = await chats.recent(limit=1)
     running = _state(req).live.running(chats.user_id)
-    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list():
+    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list(running=True):
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)
@@ -147,8 +140,9 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "answer": u.answer(chat.id),
         "files": u.files(chat.id),
         "plotly": f"{u.static}/vendor/plotly-strict.min.js",
+        "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
-    return ChatPage(chat, turn_list(u, stored, chat.shell_resets), state.model_label, urls, shell,
+    return ChatPage(chat, await turn_list(state, stored, chat.shell_resets), state.model_label, urls, shell,
                     state.settings.max_message_chars)
 
 

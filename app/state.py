@@ -12,11 +12,15 @@ from pathlib import Path
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.lag import LoopLag
+from app.render import stored_turn
+from app.turn_html import TurnHtml
 from app.urls import ChatUrls
 from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.live import LiveSessions
+from varro.chat.ratelimit import Budgets
 from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
@@ -47,11 +51,15 @@ class VarroState:
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
     urls: ChatUrls = field(default_factory=ChatUrls)
     pool: KernelPool | None = None  # kernels started ahead of need (closed last)
+    provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
+    frames: Budgets = field(default_factory=lambda: Budgets(10, 30))  # each user's websocket frames, across sockets
+    hellos: Budgets = field(default_factory=lambda: Budgets(1, 10))  # each user's catch-ups (VARRO_HELLO_PER_S)
+    turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
+    lag: LoopLag = field(default_factory=LoopLag)  # the event loop's lag, logged when it stalls
 
     def workdir(self, user_id: int, chat_id: int) -> Path:
         """The chat's working directory: its kernel's home, with the files its code wrote."""
         return chat_workdir(self.settings, user_id, chat_id)
-    provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
 
     @property
     def model_label(self) -> str:
@@ -89,6 +97,20 @@ async def report_provider(model: Model) -> None:
         log.warning(problem)
 
 
+async def stop_crashed_turns(store: Store) -> None:
+    """Turns a crash left `running` are `stopped`, their user's words kept. Only where no other process runs turns."""
+    if stopped := await store.stop_interrupted():
+        log.warning("%d turns were cut short by a crash; they are kept as stopped", stopped)
+
+
+async def stop_crashed_turns_in(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        await stop_crashed_turns(Store(make_sessions(engine)))
+    finally:
+        await engine.dispose()
+
+
 async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
                      on_event: OnEvent | None = None) -> VarroState:
     if (path := settings.sqlite_path) is not None:
@@ -97,6 +119,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     engine = make_engine(settings.database_url)
     await migrate(engine)
     store = Store(make_sessions(engine))
+    if not settings.redis_url:  # one process: a turn still `running` is one a crash cut short (workers: see app/__main__)
+        await stop_crashed_turns(store)
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
     checked = asyncio.create_task(report_provider(model))  # beside start-up, which need not wait for it
@@ -132,10 +156,17 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, keeper, settings.max_runs_per_user, coordinator)
     await coordinator.start(live.evict)
-    return VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls or ChatUrls(), pool, checked)
+    urls = urls or ChatUrls()
+    frames = Budgets(settings.ws_frames_per_s, settings.ws_frame_burst)
+    hellos = Budgets(settings.hello_per_s, settings.hello_burst)
+    state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
+                       provider_check=checked, frames=frames, hellos=hellos, turn_html=TurnHtml(partial(stored_turn, urls)))
+    state.lag.start()
+    return state
 
 
 async def close_state(state: VarroState) -> None:
+    await state.lag.stop()
     if state.provider_check is not None:
         state.provider_check.cancel()
     await state.live.close_all()  # hands the live kernels to the keeper ...
@@ -145,5 +176,6 @@ async def close_state(state: VarroState) -> None:
     if state.pool is not None:
         await state.pool.close()
     await state.engine.dispose()
+    state.turn_html.close()
     if state.trace is not None:
         state.trace.close()

@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from app.csrf import origin_allowed
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from app.unavailable import MESSAGE
@@ -26,7 +25,6 @@ from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
 from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame, parse_index
-from varro.chat.ratelimit import TokenBucket
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
 from varro.db.models import Chat
@@ -37,27 +35,21 @@ log = logging.getLogger("varro.ws")
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
 UNAVAILABLE = 1013  # "try again later": the service holding who has which session (Redis) can't be reached
-FLOODED = 4429  # closed because the socket sent frames faster than VARRO_WS_FRAMES_PER_S allows
+FLOODED = 4429  # closed because the user's sockets sent frames faster than VARRO_WS_FRAMES_PER_S allows
 REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
 REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
                   "goes on to its end; come back to this chat to see it.")
 FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str]) -> bool:
-    """Same origin (the Origin's host:port is the Host header), or one listed in VARRO_ALLOWED_ORIGINS."""
-    if not origin or origin == "null":
-        return False
-    if origin in allowed:
-        return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host
-
-
 def notice(message: str, running: bool) -> str:
     """An inline error in the notice area; unlocks the input unless a run is going on."""
     frame = to_xml(Div(ErrorBlock(message), id=ids.NOTICES, hx_swap_oob="innerHTML"))
     return frame if running else frame + to_xml(Progress("idle", oob=True))
+
+
+class Flooded(Exception):
+    """The user spent their budget: the socket is closed with FLOODED."""
 
 
 class Connection:
@@ -134,11 +126,12 @@ class Connection:
         self._page_running = running
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
-        fresh = turn_list(self.state.urls, stored, resets, since=known)
+        if known != len(stored) and not self.state.hellos.take(self.user_id):
+            raise Flooded  # each catch-up can be a whole chat's HTML: a budget of its own, per user
         if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
-            self._stored_html = to_xml(Div(*turn_list(self.state.urls, stored, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
-                                       indent=False)
-        elif fresh:
+            self._stored_html = to_xml(Div(*await turn_list(self.state, stored, resets), id=ids.TURNS,
+                                           hx_swap_oob="innerHTML"), indent=False)
+        elif fresh := await turn_list(self.state, stored, resets, since=known):
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
         await self.state.live.attach(self.user_id, self, len(stored))
 
@@ -173,6 +166,15 @@ class Connection:
             await self.send(notice(str(exc).capitalize() + ".", session.busy))
 
 
+async def close_flooded(ws: WebSocket, user_id: int) -> None:
+    """Tell the tab why, and close with 4429; the user's budget refills at VARRO_WS_FRAMES_PER_S."""
+    log.warning("closing a flooding socket of user %s", user_id)
+    with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
+        if ws.client_state == WebSocketState.CONNECTED:
+            await ws.send_text(notice(FLOOD_MESSAGE, False))
+        await ws.close(code=FLOODED, reason="too many frames")
+
+
 async def chat_ws(ws: WebSocket) -> None:
     state: VarroState = ws.app.state.varro
     settings = state.settings
@@ -183,6 +185,10 @@ async def chat_ws(ws: WebSocket) -> None:
     chat_id = parse_index(ws.query_params.get("chat_id", ""))
     if not isinstance(user_id, int):
         await ws.close(code=1008)
+        return
+    if not state.frames.take(user_id):  # opening a socket spends from the user's budget too: reconnect loops end
+        await ws.accept()
+        await close_flooded(ws, user_id)
         return
     chat = await state.store.chats.for_user(user_id).get(chat_id) if chat_id is not None else None
     await ws.accept()
@@ -198,22 +204,21 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.send_text(notice(MESSAGE, False))
         await ws.close(code=UNAVAILABLE)
         return
-    bucket = TokenBucket(settings.ws_frames_per_s, settings.ws_frame_burst)
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            if not bucket.take():
+            if not state.frames.take(user_id):
                 # Only this socket goes; a run it started carries on and is stored, as after any drop.
-                log.warning("closing a flooding socket of user %s", user_id)
-                with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
-                    await conn.send(notice(FLOOD_MESSAGE, False))
-                    await ws.close(code=FLOODED, reason="too many frames")
+                await close_flooded(ws, user_id)
                 break
             try:
                 await conn.handle(session, message.get("text") or message.get("bytes") or "")
             except (WebSocketDisconnect, RuntimeError):
+                break
+            except Flooded:
+                await close_flooded(ws, user_id)
                 break
             except Exception:
                 log.exception("websocket frame failed")

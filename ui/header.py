@@ -124,14 +124,20 @@ def SearchResults(hits: Sequence[Hit], open_url: Any) -> Any:
     return MenuList(*items)
 
 
-def DeleteDialog(delete_url: str) -> Any:
+def CsrfField(token: str) -> Any:
+    """The session's token in a plain form (htmx requests carry it as a header instead): see app/csrf.py."""
+    return Input(type="hidden", name="csrf", value=token)
+
+
+def DeleteDialog(delete_url: str, csrf: str) -> Any:
     return Dialog(
         Div(
             P("Delete this chat?", cls="font-bold text-lg"),
             P("Its messages and images are removed for good.", cls="py-2 opacity-80"),
             Div(
                 Form(Button("Cancel", cls="btn"), method="dialog"),
-                Form(Button("Delete", cls="btn btn-error", data_testid="confirm-delete"), method="post", action=delete_url),
+                Form(CsrfField(csrf), Button("Delete", cls="btn btn-error", data_testid="confirm-delete"), method="post",
+                     action=delete_url),
                 cls="modal-action",
             ),
             cls="modal-box",
@@ -205,12 +211,12 @@ def ChatHeader(chat: Chat, model_label: str, urls: dict[str, Any], shell_status:
         ShellStatus(shell_status),
         Button(Icon("moon"), cls="btn btn-sm btn-ghost", aria_label="Toggle dark theme", data_testid="theme-toggle",
                **on("click", "toggleTheme")),
-        Form(Button(Icon("plus"), Span("New chat", cls="hidden sm:inline"), cls="btn btn-sm btn-primary",
+        Form(CsrfField(urls["csrf"]), Button(Icon("plus"), Span("New chat", cls="hidden sm:inline"), cls="btn btn-sm btn-primary",
                     data_testid="new-chat", aria_label="New chat"), method="post", action=urls["new"]),
         MoreMenu(urls),
         Button(Icon("trash"), cls="btn btn-sm btn-ghost", data_testid="delete-chat", aria_label="Delete chat",
                **on("click", "confirmDelete")),
-        DeleteDialog(urls["delete"]),
+        DeleteDialog(urls["delete"], urls["csrf"]),
         ShortcutsDialog(),
         FilesDialog(),
         cls="navbar gap-1 border-b border-base-300 px-2 min-h-12 shrink-0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fasthtml.common import A, Button, Div, Footer, Form, Input, Label, Main, P, Span, Textarea, Title
@@ -95,8 +96,10 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
             ChatInput(max_chars, urls.get("files", "")),
+            # htmx sends the session's token with every request it makes (app/csrf.py).
             id=ids.CHAT, x_data="chat", **on("dragover.prevent", "dragOver"), **on("drop.prevent", "dropped"),
             **on("paste", "pasted"), hx_ext="ws", ws_connect=urls["ws"],
+            hx_headers=json.dumps({"X-CSRF-Token": urls["csrf"]}),
             data_chat_id=str(chat.id), data_answer_url=urls["answer"], data_plotly_src=urls.get("plotly", ""),
             cls="flex flex-col h-dvh bg-base-100 text-base-content",
         ),

@@ -5,6 +5,7 @@ Every setting has a default that works on a fresh machine, so `python -m app` ru
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -30,8 +31,12 @@ class Settings(BaseSettings):
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
     allowed_origins: list[str] = Field(default_factory=list)
-    # Host names the standalone app answers to; None: loopback names, or any when VARRO_HOST is 0.0.0.0 / ::.
+    # The standalone app is served over HTTPS (behind a TLS proxy): its session cookie is `__Host-session`, Secure.
+    https: bool = False
+    # Host names the standalone app answers to; None: loopback names and VARRO_HOST. Required on a wildcard bind.
     allowed_hosts: list[str] | None = None
+    # Demo sign-in (anyone is the demo user) on an address other machines reach: only when set, knowingly.
+    demo_on_network: bool = False
     cell_timeout_s: float = Field(30.0, gt=0)
     kernel_memory_mb: int = Field(2048, gt=0)
     # "off" runs code unsandboxed, as the server's user: only for a single trusted user on their own machine.
@@ -49,9 +54,12 @@ class Settings(BaseSettings):
     kernel_pool: int = Field(1, ge=0)  # kernels started ahead, so a new chat's first cell doesn't wait  # kernels run as uids from here on, one each, never the server's
     max_upload_mb: int = Field(50, gt=0)  # one file a user attaches to a chat
     max_message_chars: int = Field(20_000, gt=0)
-    # Frames a socket may send: a sustained rate per second, and a burst on top (a person sends a few a minute).
+    # Frames a user may send over all their sockets: a rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)
     ws_frame_burst: int = Field(30, gt=0)
+    # Catch-ups per user a second, and a burst: `hello` frames from a tab lacking stored turns (up to a whole chat's HTML).
+    hello_per_s: float = Field(1.0, gt=0)
+    hello_burst: int = Field(10, gt=0)
     # The longest wait for a model provider: for its first output, and then between two streamed chunks.
     model_timeout_s: float = Field(120.0, gt=0)
     # Whether the model is sent the shell's figures: auto (its profile says, and a refusal turns it off), on, off.
@@ -78,9 +86,20 @@ class Settings(BaseSettings):
         127.0.0.1 is same-origin with itself, so only the Host tells it apart from the real app."""
         if self.allowed_hosts is not None:
             return self.allowed_hosts
-        if self.host in ("0.0.0.0", "::"):
-            return ["*"]
-        return sorted({"127.0.0.1", "localhost", "[::1]", self.host})
+        return sorted({"127.0.0.1", "localhost", "[::1]"} | (set() if self.wildcard_bind else {self.host}))
+
+    @property
+    def wildcard_bind(self) -> bool:
+        return self.host in ("0.0.0.0", "::", "")
+
+    @property
+    def loopback_bind(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may resolve anywhere
+            return False
 
     @property
     def sqlite_path(self) -> Path | None:

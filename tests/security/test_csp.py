@@ -14,7 +14,7 @@ from app.security import CSP
 from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import send, wait_turn_done
 from tests.e2e.server import Server
-from tests.unit.test_routes import host_app, new_chat
+from tests.unit.test_routes import BROWSER, host_app, new_chat
 from ui.core import chat_headers
 from varro.config import Settings
 
@@ -38,7 +38,7 @@ def test_policy_forbids_inline_script_eval_and_other_origins() -> None:
 
 def test_every_chat_response_carries_the_policy(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as client:
+    with TestClient(app, headers=BROWSER) as client:
         assert client.get("/chat").headers["content-security-policy"] == CSP  # 401: signed out
         client.get("/login/alice")
         chat = new_chat(client)
@@ -55,7 +55,7 @@ def test_every_chat_response_carries_the_policy(tmp_path: Path) -> None:
 
 def test_an_upload_keeps_its_sandbox_policy(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as client:
+    with TestClient(app, headers=BROWSER) as client:
         client.get("/login/alice")
         chat = new_chat(client)
         folder = Path(app.state.varro.settings.uploads_dir) / "1" / str(chat)
@@ -71,7 +71,7 @@ def test_a_host_with_its_own_policy_can_turn_ours_off(tmp_path: Path) -> None:
                         uploads_dir=tmp_path / "up", kernels_dir=tmp_path / "k")
     app = FastHTML(default_hdrs=False, hdrs=chat_headers(), secret_key="s", key_fname=str(tmp_path / "key"))
     mount_chat(app, settings, headers={})
-    with TestClient(app) as client:
+    with TestClient(app, headers=BROWSER) as client:
         assert "content-security-policy" not in client.get("/chat/static/js/chat.js").headers
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.ws import origin_allowed
+from app.csrf import origin_allowed
 from tests.e2e.server import Server
 from tests.security.client import Tab
 from varro.config import Settings
@@ -78,7 +78,7 @@ def test_allowed_origins_and_hosts() -> None:
     assert origin_allowed("https://app.example", "internal:5001", ["https://app.example"])
     assert not origin_allowed("https://app.example.evil", "internal:5001", ["https://app.example"])
     assert Settings(host="127.0.0.1").trusted_hosts == ["127.0.0.1", "[::1]", "localhost"]
-    assert Settings(host="0.0.0.0").trusted_hosts == ["*"]
+    assert Settings(host="0.0.0.0").trusted_hosts == ["127.0.0.1", "[::1]", "localhost"]  # and create_app refuses it
     assert Settings(host="0.0.0.0", allowed_hosts=["chat.example"]).trusted_hosts == ["chat.example"]
 
 

@@ -1,9 +1,10 @@
 """kill -9 of the server at random moments while several users stream: the database passes integrity_check
-and every turn that was complete before the kill (its stored status reached the client) is intact.
+and every turn that was complete before the kill (its stored status reached the client) is intact; a turn cut
+short is kept with the user's words (tests/security/test_kill_turns.py checks what a restart makes of it).
 
-Each trial restarts the server on the same database, so damage would accumulate and show. A turn is written
-in one transaction at its end (varro.db.crud.turn.ChatTurns.append); WAL with synchronous=NORMAL survives
-a process crash.
+Each trial restarts the server on the same database, so damage would accumulate and show. A turn is stored
+when it starts and completed in one transaction at its end (varro.db.crud.turn.ChatTurns.begin and finish);
+WAL with synchronous=NORMAL survives a process crash.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def test_kill_9_while_streaming_keeps_every_stored_turn(tmp_path: Path) -> None:
     seen: dict[tuple[int, int], str] = {}
     stored, cut = 0, 0
     for _ in range(TRIALS):
-        known = {chat: len(turns) for chat, turns in check_stored(tmp_path / "varro.db").items()} \
+        known = {chat: len(turns) for chat, turns in check_stored(tmp_path / "varro.db", crashed=True).items()} \
             if (tmp_path / "varro.db").exists() else {}
         with host_server(tmp_path, VARRO_DEMO_TPS=str(RATE)) as srv:
             for tab in tabs:
@@ -80,7 +81,7 @@ def test_kill_9_while_streaming_keeps_every_stored_turn(tmp_path: Path) -> None:
             stored, cut = stored + done, cut + interrupted
             srv.process.wait(10)
         assert srv.process.returncode == -signal.SIGKILL
-        by_chat = check_stored(srv.db_path)
+        by_chat = check_stored(srv.db_path, crashed=True)
         for (chat, k), text in seen.items():
             turn = by_chat[chat][k]
             assert (turn["status"], turn["user_text"]) == ("complete", text), (chat, k)

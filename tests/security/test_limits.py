@@ -106,6 +106,43 @@ async def test_a_flood_closes_that_socket_only(host: Server) -> None:
     await bob.close()
 
 
+async def test_the_frame_budget_holds_across_reconnects(host: Server) -> None:
+    """Reconnecting used to bring a fresh burst with every socket (4 loops: 151,000 frames in 20 s)."""
+    mallory = Tab(host.url, "mallory-reconnect")
+    await mallory.sign_in()
+    answered = 0  # frames the server handled: each bad frame gets a "not valid JSON" answer
+
+    async def loop(deadline: float) -> None:
+        nonlocal answered
+        tab = Tab(host.url, "mallory-reconnect", mallory.cookies, mallory.chat_id)
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                await tab.open()
+                for _ in range(50):
+                    await tab.ws.send("{broken")
+                while True:
+                    frame = await tab.recv(5)  # read before adding: `answered +=` around an await loses updates
+                    answered += "not valid JSON" in frame
+            except (ConnectionClosed, OSError, TimeoutError):
+                await tab.close()
+
+    loop_time = asyncio.get_running_loop().time
+    started = ended = loop_time()
+
+    async def attack() -> None:
+        nonlocal ended
+        await loop(started + 3)
+        ended = loop_time()
+
+    bob, status = await bystander_while(host, attack())
+    elapsed = ended - started
+    print(f"\nreconnect flood: {answered} frames handled in {elapsed:.1f} s reconnecting")
+    # The budget is 10 saved up and 5 a second for the user, whatever the number of sockets (each open spends one).
+    assert answered <= 10 + 5 * elapsed + 1, (answered, elapsed)
+    assert_bystander_intact(host, bob, status)
+    await bob.close()
+
+
 async def test_an_oversize_frame_closes_that_socket_only(host: Server) -> None:
     mallory = Tab(host.url, "mallory-size")
     await mallory.sign_in()

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from tests.security.client import turn_statuses
-from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
 from varro.chat.content import Attachment, build_content
 from varro.db.models import utcnow
 
@@ -73,7 +73,7 @@ class World:
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("VARRO_DEMO_TPS", "0")  # the demo model answers at once
     app = host_app(tmp_path)
-    with TestClient(app) as alice, TestClient(app) as bob:
+    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
         yield World(app, alice, bob)
 
 

@@ -109,3 +109,21 @@ async def test_an_automatic_title_is_marked_and_a_chosen_one_is_not(store: Store
     assert named is not None and named.auto_title == named.title == "From the message"
     chosen = await chats.rename(chat.id, "Mine")
     assert chosen is not None and (chosen.title, chosen.auto_title) == ("Mine", "From the message")
+
+
+async def test_a_turn_is_stored_when_it_starts_and_an_edit_replaces_in_one_step(store: Store) -> None:
+    alice, _ = await two_users(store)
+    chats = store.chats.for_user(alice)
+    turns = await chats.turns((await chats.create()).id)
+    for i in range(3):
+        await turns.append(i, f"message {i}", {"v": 1})
+    await turns.begin(1, "edited", {"v": 1})  # turns 1 and 2 go as the new message is written
+    assert [(t.idx, t.user_text, t.status) for t in await turns.list(running=True)] == [
+        (0, "message 0", "complete"), (1, "edited", "running")]
+    assert [t.idx for t in await turns.list()] == [0], "pages show a running turn live, not from the database"
+    assert await store.stop_interrupted() == 1  # start-up after a crash
+    assert [(t.user_text, t.status) for t in await turns.list()] == [("message 0", "complete"), ("edited", "stopped")]
+    await turns.begin(2, "next", {"v": 1})
+    await turns.finish(2, {"v": 1, "done": True}, "complete")
+    last = (await turns.list())[-1]
+    assert (last.idx, last.status, last.content["done"]) == (2, "complete", True)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
 from varro.chat.protocol import Action, Invalid, parse_frame
 
 # Digits `str.isdigit()` accepts and `int()` refuses, numbers too big for the database, and near misses.
@@ -58,7 +58,7 @@ def fuzz_app(tmp_path: Path):  # noqa: ANN201  (FastHTML app)
 
 def test_fuzzed_frames_get_an_inline_answer_and_the_socket_stays_up(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with TestClient(fuzz_app(tmp_path)) as client:
+    with TestClient(fuzz_app(tmp_path), headers=BROWSER) as client:
         client.get("/login/alice")
         chat = new_chat(client)
         with client.websocket_connect(f"/chat/ws?chat_id={chat}", headers=ORIGIN) as ws:
@@ -81,7 +81,7 @@ def test_fuzzed_frames_get_an_inline_answer_and_the_socket_stays_up(
 
 def test_fuzzed_ids_in_urls_and_the_socket_query_are_refused_cleanly(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with TestClient(fuzz_app(tmp_path)) as client:  # it raises any server exception: a 500 fails the test
+    with TestClient(fuzz_app(tmp_path), headers=BROWSER) as client:  # it raises any server exception: a 500 fails the test
         client.get("/login/alice")
         new_chat(client)
 

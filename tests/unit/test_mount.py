@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from app.mount import mount_chat
 from tests.security.client import turn_statuses
+from tests.unit.test_routes import BROWSER
 from ui.core import chat_headers
 from varro.agent.agent import chat_agent
 from varro.chat.events import TurnStored
@@ -57,7 +58,7 @@ def apps(tmp_path: Path) -> Iterator[tuple[Host, TestClient, TestClient]]:
     host = Host(tmp_path / "a")
     plain = FastHTML(default_hdrs=False, hdrs=chat_headers(), secret_key="test-secret", key_fname=str(tmp_path / "kb"))
     mount_chat(plain, settings(tmp_path / "b"))
-    with TestClient(host.app) as a, TestClient(plain) as b:
+    with TestClient(host.app, headers=BROWSER) as a, TestClient(plain, headers=BROWSER) as b:
         yield host, a, b
 
 

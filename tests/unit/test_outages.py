@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from app.unavailable import MESSAGE
 from tests.e2e.server import free_port
 from tests.services import PG_ADMIN_URL, pg_database
-from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
 from varro.scale.coordinator import Unavailable
 
 
@@ -45,7 +45,7 @@ def allow_connections(url: str, allow: bool) -> None:
 
 
 def test_postgres_going_away_shows_unavailable_and_loses_nothing(tmp_path: Path, pg_url: str) -> None:
-    with TestClient(host_app(tmp_path, database_url=pg_url)) as client:
+    with TestClient(host_app(tmp_path, database_url=pg_url), headers=BROWSER) as client:
         client.get("/login/alice")
         chat = new_chat(client)
         client.post(f"/chat/{chat}/rename", data={"title": "Kept through it"})
@@ -84,7 +84,7 @@ def test_redis_going_away_shows_unavailable_and_loses_nothing(tmp_path: Path) ->
     port = free_port()
     with own_redis(port) as redis:
         app = host_app(tmp_path, redis_url=f"redis://127.0.0.1:{port}/0", lease_ttl_s=1.0)
-        with TestClient(app) as client:
+        with TestClient(app, headers=BROWSER) as client:
             client.get("/login/alice")
             chat = new_chat(client)
             assert MESSAGE not in first_frame(client, chat)

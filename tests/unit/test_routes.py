@@ -16,6 +16,7 @@ from ui.core import chat_headers
 from varro.config import Settings
 
 ORIGIN = {"origin": "http://testserver"}
+BROWSER = {"sec-fetch-site": "same-origin"}  # what a browser says of a request from our own page (app/csrf.py)
 
 
 def host_app(tmp_path: Path, **overrides: Any) -> FastHTML:
@@ -41,7 +42,7 @@ def app(tmp_path: Path) -> FastHTML:
 
 @pytest.fixture
 def clients(app: FastHTML) -> Iterator[tuple[TestClient, TestClient]]:
-    with TestClient(app) as alice, TestClient(app) as bob:
+    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
         alice.get("/login/alice")
         bob.get("/login/bob")
         yield alice, bob
@@ -54,7 +55,7 @@ def new_chat(client: TestClient) -> int:
 
 
 def test_signed_out_visitors_are_refused(app: FastHTML) -> None:
-    with TestClient(app) as anon:
+    with TestClient(app, headers=BROWSER) as anon:
         assert anon.get("/chat").status_code == 401
         assert anon.post("/chat/new").status_code == 401
 
@@ -174,7 +175,7 @@ def read_until(ws: Any, text: str, limit: int = 200) -> str:
 def test_past_the_cap_on_running_answers_a_send_is_refused_clearly(tmp_path: Path) -> None:
     """An answer left running in chat A (its tab went to chat B) counts: with VARRO_MAX_RUNS_PER_USER=1, B may not
     start one; the chat menu shows A as running; "New chat" from A makes a new chat (A is not empty)."""
-    with TestClient(host_app(tmp_path, max_runs_per_user=1)) as alice:
+    with TestClient(host_app(tmp_path, max_runs_per_user=1), headers=BROWSER) as alice:
         alice.get("/login/alice")
         a = new_chat(alice)
         with alice.websocket_connect(f"/chat/ws?chat_id={a}", headers=ORIGIN) as ws:

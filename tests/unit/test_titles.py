@@ -75,3 +75,18 @@ async def test_a_new_answer_drops_a_title_still_being_written(store: Store, tmp_
     assert task.cancelled()
     assert [e.title for e in events if isinstance(e, TitleChanged)] == ["A title please DROPPED"]
     await s.close()
+
+
+async def test_a_title_the_user_chose_during_the_answer_is_kept(store: Store, tmp_path: Path, fake: str) -> None:
+    """The model's title comes after the answer: a rename in the meantime wins (it used to be overwritten)."""
+    s, events = await open_session(store, tmp_path, fake)
+    chats = store.chats.for_user(s.user_id)
+    task = s.send("Name this later DELAY_MS=40 RENAMED")
+    await asyncio.sleep(0.2)  # the quick title is there, the answer still streaming
+    await chats.rename(s.chat_id, "My own title")
+    await task
+    await asyncio.sleep(0.5)  # room for the model's title request, which must not land
+    chat = await chats.get(s.chat_id)
+    assert chat is not None and chat.title == "My own title"
+    assert [e.title for e in events if isinstance(e, TitleChanged)] == ["Name this later DELAY_MS=40 RENAMED"]
+    await s.close()

@@ -241,12 +241,19 @@ class ChatSession:
         edited = next((t for t in await self.turns.list() if t.idx == k), None)
         names = [f.name for f in files_of(edited.content)] if edited is not None else []
         kept = tuple(f for n in names if (f := chat_files.describe(self.workdir, n)) is not None)
-        await self.turns.truncate_from(k)
+        # One transaction replaces turns k.. with the new message (a crash leaves the old turns or the new one).
+        ts = utcnow()
+        await self.turns.begin(k, text, self._started_content(text, ts, kept))
         self.shell.forget_snapshots_from(k)
-        remaining = await self.load()
+        remaining = await self.load()  # the finished turns before k
         keep = {a.path for t in remaining for atts in attachments_of(t.content).values() for a in atts}
         await asyncio.to_thread(self.deps.uploads.collect, self.user_id, self.chat_id, keep)
-        await self._turn(k, text, replaces=True, files=kept)
+        await self._turn(k, text, replaces=True, files=kept, ts=ts)
+
+    def _started_content(self, text: str, ts: datetime, files: tuple[ChatFile, ...]) -> dict[str, Any]:
+        """What a turn holds while it is answered: the user's words and files (what a crash then leaves)."""
+        return build_content(text, ts, [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])], {},
+                             {"model": self.deps.model.model_name}, files)
 
     async def _run_cell(self, turn: int, code: str) -> CellResult:
         async def diverged(turns: list[int]) -> None:
@@ -290,8 +297,12 @@ class ChatSession:
             result.files = chat_files.changed(before[0], await asyncio.to_thread(chat_files.listing, self.workdir))
         return result
 
-    async def _turn(self, k: int, text: str, replaces: bool = False, files: tuple[ChatFile, ...] = ()) -> None:
-        started, ts = time.monotonic(), utcnow()
+    async def _turn(self, k: int, text: str, replaces: bool = False, files: tuple[ChatFile, ...] = (),
+                    ts: datetime | None = None) -> None:
+        started = time.monotonic()
+        if ts is None:  # a new turn (an edit stored its own): the user's words are kept before anything else
+            ts = utcnow()
+            await self.turns.begin(k, text, self._started_content(text, ts, files))
         self.notices, self.printed = [], []
         await self._emit(TurnStarted(k, text, replaces, files))
         self.titler.answer_started()
@@ -379,7 +390,7 @@ class ChatSession:
         if self.notices:  # kept with the turn, so a reload shows them where the live page did
             meta["notices"] = [{"message": n.message, "refs": [list(r) for r in n.refs]} for n in self.notices]
         content = build_content(text, ts, messages, deps.attachments, meta, files)
-        await self.turns.append(k, text, content, status)
+        await self.turns.finish(k, content, status)
         self.history.extend(messages)
         self.user_texts[k] = text
         self.turn_count = k + 1

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-TURN_STATUSES = ("complete", "stopped", "error")
+TURN_STATUSES = ("complete", "stopped", "error")  # a finished turn's
+RUNNING = "running"  # a turn being answered: stored when it starts, finished in place (start-up stops any left)
 
 
 def utcnow() -> datetime:

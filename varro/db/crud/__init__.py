@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlmodel import col, update
+
 from varro.db.crud.chat import ChatCrud, UserChats
 from varro.db.crud.turn import ChatTurns
 from varro.db.crud.user import UserCrud
 from varro.db.engine import Sessions
+from varro.db.models import RUNNING, Turn
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,13 @@ class Store:
     @property
     def chats(self) -> ChatCrud:
         return ChatCrud(self.sessions)
+
+    async def stop_interrupted(self) -> int:
+        """At start-up: turns a crash left `running` are `stopped` (their user's words kept); how many."""
+        async with self.sessions.write() as s:
+            result = await s.exec(update(Turn).where(col(Turn.status) == RUNNING).values(status="stopped"))
+            await s.commit()
+            return result.rowcount or 0
 
 
 __all__ = ["ChatCrud", "ChatTurns", "Store", "UserChats", "UserCrud"]

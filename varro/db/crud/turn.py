@@ -1,4 +1,9 @@
-"""Turns of one chat whose ownership was already checked: append, list, truncate_from."""
+"""Turns of one chat whose ownership was already checked: begin and finish a turn, list, truncate_from.
+
+A turn is stored when it starts (`begin`, status `running`, the user's words and nothing else) and completed
+in place when it ends (`finish`): a crash mid-answer keeps what the user wrote. `begin` removes the turns an
+edit replaces in the same transaction, so after a crash the chat has either the old turns or the new one.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from varro.db.engine import Sessions
-from varro.db.models import TURN_STATUSES, Chat, Turn, utcnow
+from varro.db.models import RUNNING, TURN_STATUSES, Chat, Turn, utcnow
 
 
 class Fenced(Exception):
@@ -40,23 +45,50 @@ class ChatTurns:
                 await self._check_fence(s)
                 await s.commit()
 
-    async def list(self) -> list[Turn]:
+    async def list(self, running: bool = False) -> list[Turn]:
+        """The finished turns in order (and the one being answered, with `running`: pages show that one live)."""
         async with self.sessions() as s:
             q = select(Turn).where(Turn.chat_id == self.chat_id).order_by(col(Turn.idx))
+            if not running:
+                q = q.where(Turn.status != RUNNING)
             return list(await s.exec(q))
 
-    async def append(self, idx: int, user_text: str, content: dict[str, Any], status: str = "complete") -> Turn:
-        """Write one finished turn and touch the chat, in one transaction."""
+    async def begin(self, idx: int, user_text: str, content: dict[str, Any]) -> Turn:
+        """Store turn `idx` as `running`. Turns from `idx` on (those an edit replaces, or one a failed run left
+        running) go in the same transaction."""
+        return await self._write(idx, user_text, content, RUNNING, replace=True)
+
+    async def finish(self, idx: int, content: dict[str, Any], status: str) -> None:
+        """Complete the running turn `idx` in place: its content and final status."""
         if status not in TURN_STATUSES:
             raise ValueError(f"unknown turn status {status!r}")
         async with self.sessions.write() as s:
             await self._check_fence(s)
+            turn = (await s.exec(select(Turn).where(Turn.chat_id == self.chat_id, Turn.idx == idx))).one()
+            turn.content, turn.status = content, status
+            s.add(turn)
+            await self._touch(s)
+            await s.commit()
+
+    async def _touch(self, s: Any) -> None:
+        if (chat := await s.get(Chat, self.chat_id)) is not None:
+            chat.updated_at = utcnow()
+            s.add(chat)
+
+    async def append(self, idx: int, user_text: str, content: dict[str, Any], status: str = "complete") -> Turn:
+        """Write one finished turn (an import; tests) and touch the chat, in one transaction."""
+        if status not in TURN_STATUSES:
+            raise ValueError(f"unknown turn status {status!r}")
+        return await self._write(idx, user_text, content, status)
+
+    async def _write(self, idx: int, user_text: str, content: dict[str, Any], status: str, replace: bool = False) -> Turn:
+        async with self.sessions.write() as s:
+            await self._check_fence(s)
+            if replace:
+                await self._truncate(s, idx)
             turn = Turn(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=status)
             s.add(turn)
-            chat = await s.get(Chat, self.chat_id)
-            if chat is not None:
-                chat.updated_at = utcnow()
-                s.add(chat)
+            await self._touch(s)
             await s.commit()
             await s.refresh(turn)
             return turn
@@ -68,14 +100,17 @@ class ChatTurns:
         """
         async with self.sessions.write() as s:
             await self._check_fence(s)
-            stmt = delete(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx)
-            result = await s.exec(stmt)
-            chat = await s.get(Chat, self.chat_id)
-            if chat is not None and any(r > idx for r in chat.shell_resets):
-                chat.shell_resets = [r for r in chat.shell_resets if r <= idx]  # a new list: JSON is saved on assignment
-                s.add(chat)
+            removed = await self._truncate(s, idx)
             await s.commit()
-            return result.rowcount or 0
+            return removed
+
+    async def _truncate(self, s: Any, idx: int) -> int:
+        result = await s.exec(delete(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx))
+        chat = await s.get(Chat, self.chat_id)
+        if chat is not None and any(r > idx for r in chat.shell_resets):
+            chat.shell_resets = [r for r in chat.shell_resets if r <= idx]  # a new list: JSON is saved on assignment
+            s.add(chat)
+        return result.rowcount or 0
 
     async def record_shell_reset(self, before_turn: int) -> builtins.list[int]:  # `list` is a method here
         """Remember that the shell was reset before turn `before_turn`; returns all resets."""

@@ -1,0 +1,53 @@
+"""The event loop's lag, watched all the time: a regression that blocks the loop shows in the log (and in tests).
+
+Everything on the loop runs between two wake-ups of a task that sleeps `tick` seconds over and over: how late
+it wakes is how long the loop was blocked. A stall past `warn_s` is logged with its length; `summary()` gives
+the percentiles since the last `clear()` (the security tests' host serves them at `/_lag`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+from collections import deque
+
+log = logging.getLogger("varro.lag")
+
+
+class LoopLag:
+    def __init__(self, tick: float = 0.01, warn_s: float = 0.25, keep: int = 100_000) -> None:
+        self.tick = tick
+        self.warn_s = warn_s
+        self.samples: deque[float] = deque(maxlen=keep)  # seconds late, newest last (10 minutes at 10 ms)
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _watch(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(self.tick)
+            late = max(0.0, time.perf_counter() - start - self.tick)
+            self.samples.append(late)
+            if late > self.warn_s:
+                log.warning("the event loop was blocked for %.0f ms", late * 1000)
+
+    def clear(self) -> None:
+        self.samples.clear()
+
+    def summary(self) -> dict[str, float]:
+        data = sorted(self.samples)
+        if len(data) < 2:
+            return {"n": len(data), "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+        q = statistics.quantiles(data, n=100, method="inclusive")
+        return {"n": len(data), "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "max_ms": data[-1] * 1000}
