@@ -74,14 +74,20 @@ def test_a_page_on_another_port_can_neither_rename_nor_delete(host: Server) -> N
     for headers in forged:
         rename = http.post(f"{host.url}/chat/{first}/rename", data={"title": "pwned"}, headers=headers)
         delete = http.post(f"{host.url}/chat/{second}/delete", headers=headers)
-        assert (rename.status_code, delete.status_code) == (403, 403), headers
+        upload = http.post(f"{host.url}/chat/{first}/files", params={"name": "planted.py"}, content=b"x = 1",
+                           headers=headers)
+        assert (rename.status_code, delete.status_code, upload.status_code) == (403, 403, 403), headers
     assert "pwned" not in http.get(f"{host.url}/chat/{first}").text
+    assert "planted.py" not in http.get(f"{host.url}/chat/{first}/files").text
     assert titles(http, host.url, [first, second]) == {first: 200, second: 200}
     # The chat's own page still works: by its Origin, by Sec-Fetch-Site, or (neither sent) by its token.
     token = page_token(http, host.url, first)
     for n, headers in enumerate([{"Origin": host.url}, {"Sec-Fetch-Site": "same-origin"}, {"X-CSRF-Token": token}]):
         resp = http.post(f"{host.url}/chat/{first}/rename", data={"title": f"Renamed {n}"}, headers=headers)
         assert resp.status_code == 200 and f"Renamed {n}" in resp.text, headers
+    ok = http.post(f"{host.url}/chat/{first}/files", params={"name": "mine.py"}, content=b"x = 1",
+                   headers={"Origin": host.url})
+    assert ok.status_code == 200 and "mine.py" in http.get(f"{host.url}/chat/{first}/files").text
     resp = http.post(f"{host.url}/chat/{second}/delete", data={"csrf": token}, follow_redirects=False)
     assert resp.status_code == 303 and titles(http, host.url, [second]) == {second: 404}
 

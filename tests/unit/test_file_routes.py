@@ -13,7 +13,7 @@ from pathlib import Path
 from fasthtml.common import FastHTML
 from starlette.testclient import TestClient
 
-from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
 from varro.chat.content import files_of, messages_of
 
 CSV = b"region,amount\nnorth,10\nsouth,20\neast,30\nwest,40\ncentre,50\nextra,60\n"
@@ -36,7 +36,7 @@ def upload(client: TestClient, chat: int, name: str, body: bytes | Iterator[byte
 
 def test_an_upload_lands_in_the_working_directory_and_answers_with_its_chip(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as alice:
+    with TestClient(app, headers=BROWSER) as alice:
         alice.get("/login/alice")
         chat = new_chat(alice)
         status, chip = upload(alice, chat, "sales.csv", CSV)
@@ -54,7 +54,7 @@ def test_an_upload_lands_in_the_working_directory_and_answers_with_its_chip(tmp_
 
 def test_a_duplicate_name_is_renamed_never_overwritten(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as alice:
+    with TestClient(app, headers=BROWSER) as alice:
         alice.get("/login/alice")
         chat = new_chat(alice)
         assert upload(alice, chat, "sales.csv", CSV)[0] == 200
@@ -69,7 +69,7 @@ def test_a_duplicate_name_is_renamed_never_overwritten(tmp_path: Path) -> None:
 
 def test_refused_uploads_say_why_and_keep_nothing(tmp_path: Path) -> None:
     app = host_app(tmp_path, max_upload_mb=1)
-    with TestClient(app) as alice:
+    with TestClient(app, headers=BROWSER) as alice:
         alice.get("/login/alice")
         chat = new_chat(alice)
         big = b"x" * (2**20 + 1)
@@ -94,7 +94,7 @@ def test_refused_uploads_say_why_and_keep_nothing(tmp_path: Path) -> None:
 
 def test_another_users_chat_is_not_found(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as alice, TestClient(app) as bob:
+    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
         alice.get("/login/alice")
         bob.get("/login/bob")
         refused_to_bob(app, alice, bob)
@@ -114,7 +114,7 @@ def refused_to_bob(app: FastHTML, alice: TestClient, bob: TestClient) -> None:
 
 def test_a_removed_chip_takes_its_file_away(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as alice:
+    with TestClient(app, headers=BROWSER) as alice:
         alice.get("/login/alice")
         chat = new_chat(alice)
         upload(alice, chat, "notes.txt", b"hello")
@@ -127,7 +127,7 @@ def test_downloads_never_follow_a_link_out_of_the_folder(tmp_path: Path) -> None
     app = host_app(tmp_path)
     secret = tmp_path / "secret.txt"
     secret.write_text("server secret")
-    with TestClient(app) as alice:
+    with TestClient(app, headers=BROWSER) as alice:
         alice.get("/login/alice")
         chat = new_chat(alice)
         upload(alice, chat, "a.txt", b"a")
@@ -138,7 +138,7 @@ def test_downloads_never_follow_a_link_out_of_the_folder(tmp_path: Path) -> None
 
 def test_the_model_is_told_the_files_a_message_came_with(tmp_path: Path) -> None:
     app = host_app(tmp_path)
-    with TestClient(app) as alice:
+    with TestClient(app, headers=BROWSER) as alice:
         alice.get("/login/alice")
         chat = new_chat(alice)
         upload(alice, chat, "sales.csv", CSV)

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from starlette.testclient import TestClient
 
-from tests.unit.test_routes import ORIGIN, host_app, new_chat
+from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
 from varro.files import changed, listing
 
 WRITE = ("```python\nopen('result.csv', 'w').write('a,b\\n1,2\\n')\nopen('keep.txt', 'a').write('x')\n"
@@ -42,7 +42,7 @@ def run_turn(ws, frame: dict[str, object], k: int) -> str:  # noqa: ANN001 - sta
 def test_written_files_are_links_for_the_owner_and_go_with_their_turn(tmp_path: Path) -> None:
     app = host_app(tmp_path, demo_tps=5000)
     uploads = tmp_path / "up"
-    with TestClient(app) as alice, TestClient(app) as bob:
+    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
         alice.get("/login/alice")
         bob.get("/login/bob")
         chat = new_chat(alice)

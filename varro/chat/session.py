@@ -313,7 +313,8 @@ class ChatSession:
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
-            save_file=partial(self.deps.uploads.save_file, self.user_id, self.chat_id, self.workdir),
+            # the folder looked up when a file is saved: a session whose code never runs needs none
+            save_file=lambda name: self.deps.uploads.save_file(self.user_id, self.chat_id, self.workdir, name),
             user_id=self.user_id,
             chat_id=self.chat_id,
             images_to_model=self.images,
