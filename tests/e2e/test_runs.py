@@ -118,9 +118,11 @@ def test_a_server_restart_is_said_and_leaves_the_page_usable(page: Page, tmp_pat
             expect(page.get_by_test_id("stop")).to_be_hidden()
             expect(page.locator("#progress")).not_to_contain_text("Thinking")
             expect(page.locator("#progress")).not_to_contain_text("Writing")
+            # The answer the crash cut off is kept, stored as stopped (its message was stored when it started).
+            expect(page.locator("#meta-0")).to_have_attribute("data-status", "stopped")
             send(page, "Tell me about lists")
-            wait_turn_done(page, 0)
-            expect(page.locator("#meta-0")).to_have_attribute("data-status", "complete")
+            wait_turn_done(page, 1)
+            expect(page.locator("#meta-1")).to_have_attribute("data-status", "complete")
             assert page.evaluate("window.__sameDocument") is True, "no reload"
 
 
