@@ -144,3 +144,16 @@ async def test_a_run_on_another_chat_goes_on_when_the_user_moves_to_another_proc
     [turn] = await running.turns.list()
     assert turn.status == "complete"
     await shut(a, b)
+
+
+async def test_a_follower_whose_tab_leaves_ends_and_the_run_goes_on_where_it_runs(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:  # noqa: F811
+    a, b, running, following, tab_b = await followed_from_b(store, tmp_path, redis[1])
+    await b.disconnect(following.user_id, tab_b)
+    assert len(b.runs) == 0 and not following.busy, "nothing of the run is kept on B"
+    assert running.busy, "Closing the follower did not stop the run"
+    await running.stop()
+    await running.finished()
+    [turn] = await running.turns.list()
+    assert turn.status == "stopped", "A's write is not fenced: nobody claimed the chat while it ran"
+    await shut(a, b)

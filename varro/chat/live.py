@@ -118,8 +118,9 @@ class LiveSessions:
         await live.tab.replaced(same_chat)
 
     async def _leave(self, session: ChatSession) -> bool:
-        """`session` is no longer live: its run, if any, goes on without a tab (True); otherwise it ends now."""
-        if session.busy:
+        """`session` is no longer live: its run, if any, goes on without a tab (True); otherwise it ends now. A session
+        following another process's run ends too: the run goes on there, and whoever opens the chat next follows it."""
+        if session.busy and session.remote is None:
             self.runs.adopt(session)
             return True
         await session.close()

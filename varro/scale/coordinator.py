@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from varro.scale.bus import Bus, News
+from varro.scale.errors import Unavailable
 from varro.scale.lease import Lease, Leases
 from varro.scale.runlog import RunHub
 
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 
 # Called with (user, epoch): a session of this user under an older epoch must end here, its tab told "replaced".
 OnLost = Callable[[int, int], Awaitable[None]]
-
-
-class Unavailable(Exception):
-    """The coordination service can't be reached: no session can be taken safely."""
 
 
 class Coordinator(Protocol):

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from varro.chat import events as ev
 from varro.chat.events import Event
+from varro.scale.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,11 @@ class RunHub:
         return f"{self.prefix}runlog:{chat_id}"
 
     async def record(self, chat_id: int) -> RunRecord | None:
-        raw = await self.redis.get(self._record_key(chat_id))
+        """Who runs the chat's turn, if one runs (raises Unavailable: opening the chat now could cut that run off)."""
+        try:
+            raw = await self.redis.get(self._record_key(chat_id))
+        except (RedisError, OSError) as e:
+            raise Unavailable(f"Redis: {e}") from e
         return RunRecord(**json.loads(raw)) if raw else None
 
     async def alive(self, owner: str) -> bool:
