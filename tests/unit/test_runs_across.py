@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from redis.asyncio import Redis
 
@@ -29,7 +30,8 @@ from varro.chat.remote import recovered
 from varro.chat.session import ChatSession
 from varro.db.crud import Store
 from varro.scale.coordinator import RedisCoordinator
-from varro.scale.runlog import decode, encode
+from varro.scale.errors import Unavailable
+from varro.scale.runlog import RunHub, decode, encode
 
 
 def text_of(events: list[Event]) -> str:
@@ -157,3 +159,9 @@ async def test_a_follower_whose_tab_leaves_ends_and_the_run_goes_on_where_it_run
     [turn] = await running.turns.list()
     assert turn.status == "stopped", "A's write is not fenced: nobody claimed the chat while it ran"
     await shut(a, b)
+
+
+async def test_whether_a_chat_runs_elsewhere_unknown_while_redis_is_away_makes_opening_it_unavailable() -> None:
+    hub = RunHub(Redis.from_url("redis://127.0.0.1:1/0"), "x:", "me")  # nothing listens on port 1
+    with pytest.raises(Unavailable):
+        await hub.record(1)

@@ -151,8 +151,8 @@ class Publisher:
         await self._queue.join()
 
     async def _write(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
+        while not self._queue.empty():  # then the task ends; the next event starts another (no task per idle session)
+            batch = []
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
