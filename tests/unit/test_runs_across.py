@@ -165,3 +165,11 @@ async def test_whether_a_chat_runs_elsewhere_unknown_while_redis_is_away_makes_o
     hub = RunHub(Redis.from_url("redis://127.0.0.1:1/0"), "x:", "me")  # nothing listens on port 1
     with pytest.raises(Unavailable):
         await hub.record(1)
+
+
+async def test_deleting_a_chat_whose_answer_runs_on_another_process_stops_that_answer(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:  # noqa: F811
+    a, b, running, following, _ = await followed_from_b(store, tmp_path, redis[1])
+    await b.end(following.user_id, following.chat_id)
+    await asyncio.wait_for(running.finished(), 10)
+    await shut(a, b)

@@ -169,6 +169,7 @@ class LiveSessions:
                 return
             await self._release(live, same_chat=True)
             del self._by_user[user_id]
+        await live.session.stop()  # a run it follows on another process stops there too (closing would leave it)
         await live.session.close(keep_kernel=False)
         await self.coordinator.release(user_id, live.epoch)
 
