@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from tests.unit.test_live import FakeTab
 from tests.unit.test_scale import process, redis, shut, user_with_chat  # noqa: F401 (redis: the fixture)
 from tests.waits import until
-from varro.chat.content import Attachment, messages_of
+from varro.chat.content import Attachment, build_content, messages_of
 from varro.chat.events import (
     Event,
     Notice,
@@ -29,6 +29,7 @@ from varro.chat.live import LiveSessions
 from varro.chat.remote import recovered
 from varro.chat.session import ChatSession
 from varro.db.crud import Store
+from varro.db.models import utcnow
 from varro.scale.coordinator import RedisCoordinator
 from varro.scale.errors import Unavailable
 from varro.scale.runlog import RunHub, decode, encode
@@ -173,3 +174,18 @@ async def test_deleting_a_chat_whose_answer_runs_on_another_process_stops_that_a
     await b.end(following.user_id, following.chat_id)
     await asyncio.wait_for(running.finished(), 10)
     await shut(a, b)
+
+
+async def test_a_turn_stored_running_that_nobody_runs_is_stopped_when_the_chat_opens(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:  # noqa: F811
+    """Its process died after storing the user's message, before publishing anything."""
+    a = await process(store, tmp_path, redis[1])
+    uid, chat = await user_with_chat(store)
+    turns = await store.chats.for_user(uid).turns(chat)
+    assert turns is not None
+    await turns.begin(0, "lost in a crash", build_content("lost in a crash", utcnow(), [], {}, {}))
+    session = await a.connect(uid, chat, FakeTab())
+    assert not session.busy and session.turn_count == 1
+    [turn] = await session.turns.list()
+    assert (turn.status, turn.user_text) == ("stopped", "lost in a crash")
+    await shut(a)

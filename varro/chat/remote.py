@@ -7,11 +7,12 @@ this session claims the chat and reloads it; when that process died mid-turn, th
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ThinkingPart, UserPromptPart
 
-from varro.chat.content import Attachment, build_content
+from varro.chat.content import Attachment, build_content, files_of
 from varro.chat.events import (
     Event,
     PartDelta,
@@ -24,7 +25,7 @@ from varro.chat.events import (
 )
 from varro.chat.history import closed
 from varro.chat.session import ChatSession
-from varro.db.models import utcnow
+from varro.db.models import RUNNING, utcnow
 from varro.scale.runlog import RunHub, RunRecord
 
 log = logging.getLogger("varro.chat")
@@ -65,12 +66,14 @@ class RemoteRun:
     async def follow(self, session: ChatSession) -> None:
         """Relay the turn to the session's tab until it ends; then the chat is this session's."""
         k = self.record.turn
-        await session.relay(TurnStarted(k, self.record.user_text))  # the stream's own may be trimmed away
         seen: list[Event] = []
         async for event in self.hub.events(self.chat_id, self.record):
-            if not isinstance(event, TurnStarted):
-                seen.append(event)
-                await session.relay(event)
+            if isinstance(event, TurnStarted):  # the page here loaded without turn k: it is appended, not replaced
+                event = replace(event, replaces=False)
+            elif not seen:  # the stream's own start was trimmed away (MAXLEN): the record says what it was
+                await session.relay(TurnStarted(k, self.record.user_text))
+            seen.append(event)
+            await session.relay(event)
         finished = any(isinstance(e, TurnFinished) for e in seen)
         await session.turns.claim()  # from now on the process that ran it can't write here
         if not finished and not await self.hub.alive(self.record.owner):
@@ -89,10 +92,15 @@ async def store_stopped(session: ChatSession, record: RunRecord, events: list[Ev
     said = "The server writing this answer went away; what it had written is kept."
     meta: dict[str, Any] = {"model": session.deps.model.model_name, "usage": {},
                             "notices": [{"message": said, "refs": []}]}
-    stored = {t.idx for t in await session.turns.list()}
-    if record.turn not in stored:  # another process may have recovered it first
-        await session.turns.append(record.turn, record.user_text,
-                                   build_content(record.user_text, utcnow(), messages, attachments, meta), "stopped")
+    row = next((t for t in await session.turns.list(running=True) if t.idx == record.turn), None)
+    if row is not None and row.status != RUNNING:
+        return meta  # another process stored it first
+    files = files_of(row.content) if row is not None else ()
+    content = build_content(record.user_text, utcnow(), messages, attachments, meta, files)
+    if row is None:  # run by a process from before turns were stored as they begin
+        await session.turns.append(record.turn, record.user_text, content, "stopped")
+    else:  # the user's message was stored when the turn began (`running`): finished in place
+        await session.turns.finish(record.turn, content, "stopped")
     log.warning("turn %s of chat %s was running on a process that died; stored as stopped", record.turn,
                 session.chat_id)
     return meta

@@ -137,31 +137,32 @@ class Publisher:
 
     def __init__(self, hub: RunHub, user_id: int, chat_id: int) -> None:
         self.hub, self.user_id, self.chat_id = hub, user_id, chat_id
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._pending: list[Event] = []
+        self._queued = self._sent = 0  # events handed to the writer, and written (or given up on)
         self._task: asyncio.Task[None] | None = None
 
     def __call__(self, event: Event) -> None:
-        self._queue.put_nowait(event)
+        self._pending.append(event)
+        self._queued += 1
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._write())
 
     async def flushed(self) -> None:
-        """Everything emitted so far is in Redis (or was given up on)."""
+        """Everything emitted until now is in Redis (or was given up on); later events don't make this wait."""
         await asyncio.sleep(0)  # a turn just started gets to emit its first event
-        await self._queue.join()
+        target = self._queued
+        while self._sent < target and self._task is not None and not self._task.done():
+            await asyncio.sleep(0.005)
 
     async def _write(self) -> None:
-        while not self._queue.empty():  # then the task ends; the next event starts another (no task per idle session)
-            batch = []
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+        while self._pending:  # then the task ends; the next event starts another (no task per idle session)
+            batch, self._pending = self._pending, []
             try:
                 await self._send(batch)
             except (RedisError, OSError) as e:  # the turn goes on here; followers elsewhere miss these events
                 log.warning("could not publish chat %s's events (%s)", self.chat_id, e)
             finally:
-                for _ in batch:
-                    self._queue.task_done()
+                self._sent += len(batch)
 
     async def _send(self, batch: list[Event]) -> None:
         hub, key = self.hub, self.hub._stream_key(self.chat_id)
