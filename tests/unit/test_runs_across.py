@@ -16,6 +16,7 @@ from tests.unit.test_scale import process, redis, shut, user_with_chat  # noqa: 
 from tests.waits import until
 from varro.chat.content import Attachment, build_content, messages_of
 from varro.chat.events import (
+    CellStarted,
     Event,
     Notice,
     PartDelta,
@@ -30,6 +31,7 @@ from varro.chat.remote import recovered
 from varro.chat.session import ChatSession
 from varro.db.crud import Store
 from varro.db.models import utcnow
+from varro.files import ChatFile
 from varro.scale.coordinator import RedisCoordinator
 from varro.scale.errors import Unavailable
 from varro.scale.runlog import RunHub, decode, encode
@@ -43,7 +45,8 @@ def text_of(events: list[Event]) -> str:
 def test_every_kind_of_event_crosses_redis_unchanged() -> None:
     call = ToolCallPart("run_python", {"code": "1"}, "c1")
     events: list[Event] = [
-        TurnStarted(3, "hi <b>", True), PartDelta(3, 0, 1, "w0 "), Notice(3, "differs", ((1, "plot it"),)),
+        TurnStarted(3, "hi <b>", True, (ChatFile("data.csv", 12, "text/csv"),)), PartDelta(3, 0, 1, "w0 "),
+        CellStarted(3, 1, 1764400000.5), Notice(3, "differs", ((1, "plot it"),)),
         ResponseFinished(3, 0, ModelResponse(parts=[TextPart("w0 "), call])),
         ToolsFinished(3, 1, ModelRequest(parts=[ToolReturnPart("run_python", {"stdout": "1"}, "c1")]),
                       {"c1": [Attachment("1/2/ab.png", "image/png")]}, [call]),
