@@ -20,6 +20,7 @@ from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
 from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.live import LiveSessions
+from varro.chat.opening import open_chat
 from varro.chat.ratelimit import Budgets
 from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
@@ -28,7 +29,7 @@ from varro.config import Settings
 from varro.db.crud import Store
 from varro.db.engine import make_engine, make_sessions
 from varro.db.migrate import migrate
-from varro.scale.coordinator import make_coordinator
+from varro.scale.coordinator import RedisCoordinator, make_coordinator
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
 from varro.shell.keeper import KernelKeeper
@@ -138,14 +139,11 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
 
     coordinator = make_coordinator(settings.redis_url, settings.redis_prefix, settings.lease_ttl_s)
 
+    hub = coordinator.runs if isinstance(coordinator, RedisCoordinator) else None
+
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id, fence=coordinator.fence(user_id))  # claimed just before
-        turns = await chats.turns(chat_id)
-        if turns is None:
-            raise LookupError(f"chat {chat_id} not found")
-        await turns.claim()  # a process that held this user before can't write to the chat any more
-        session = ChatSession(user_id, chat_id, turns, deps, chats)
-        await session.load()
+        session = await open_chat(chats, chat_id, deps, hub)
         if pool is not None:
             pool.fill()  # from the first session on, a started kernel waits for the next chat
         return session
@@ -156,6 +154,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
     live = LiveSessions(open_session, keeper, settings.max_runs_per_user, coordinator)
     await coordinator.start(live.evict)
+    if hub is not None:
+        await hub.listen(live.stop_run)
     urls = urls or ChatUrls()
     frames = Budgets(settings.ws_frames_per_s, settings.ws_frame_burst)
     hellos = Budgets(settings.hello_per_s, settings.hello_burst)

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
-from tests.e2e.helpers import send, wait_turn_done
+from tests.e2e.helpers import send, wait_idle, wait_turn_done
 from tests.e2e.server import ROOT, Server, run_server
 from tests.services import pg_database_sync, redis_prefix_sync
 
@@ -27,7 +27,7 @@ def shared_env() -> Iterator[dict[str, str]]:
                "VARRO_SECRET_KEY": secrets.token_hex(16), "VARRO_LEASE_TTL_S": "3", "VARRO_DEMO_TPS": "100"}
 
 
-def test_a_tab_on_another_process_replaces_the_first_and_a_dead_process_costs_nothing(
+def test_a_tab_on_another_process_replaces_the_first_follows_its_answer_and_a_dead_process_costs_nothing(
         browser: Browser, tmp_path: Path, shared_env: dict[str, str]) -> None:
     with run_server(tmp_path / "a", **shared_env) as a, run_server(tmp_path / "b", **shared_env) as b:
         context = browser.new_context()
@@ -45,21 +45,33 @@ def test_a_tab_on_another_process_replaces_the_first_and_a_dead_process_costs_no
         send(tab2, "/stream 3000 at 100")
         streaming(tab2, 0)
         assert tab1.locator("#turn-0").count() == 0, "nothing streams to the replaced tab"
-        # Back to A mid-answer: B stops the run and stores it before the chat opens on A, which shows it.
+        # Back to A mid-answer: the answer goes on on B; A catches up on it from Redis, follows it, and stops it.
         tab1.reload()
-        expect(tab1.get_by_test_id("stopped-0")).to_be_visible()
+        wait_socket(tab1)
         expect(tab2.locator("#chat-notices")).to_contain_text("open in another tab")
-        # B again, and B dies mid-answer: A carries on at once, without waiting for B's lease to expire.
+        caught = len(tab1.locator("#assistant-0").inner_text())
+        assert caught > 50, "the answer so far, caught up from B's stream"
+        tab1.wait_for_function(f"() => document.querySelector('#assistant-0').innerText.length > {caught + 20}")
+        tab1.get_by_test_id("stop").click()
+        expect(tab1.get_by_test_id("stopped-0")).to_be_visible()
+        wait_idle(tab1)
+        # B again, and B dies mid-answer: the turn is stored as stopped with what B had streamed, and A goes on.
         tab2.reload()
         wait_socket(tab2)
+        expect(tab2.get_by_test_id("stopped-0")).to_be_visible()
         send(tab2, "/stream 3000 at 100")
         streaming(tab2, 1)
         kill(b)
         tab1.reload()
         wait_socket(tab1)
+        expect(tab1.get_by_test_id("stopped-1")).to_be_visible(timeout=15_000)
+        assert len(tab1.locator("#assistant-1").inner_text()) > 50, "what B streamed before it died is kept"
         send(tab1, "Still here?")
-        wait_turn_done(tab1, 1, timeout=20_000)
-        expect(tab1.locator("#assistant-1 .assistant-text").last).to_be_visible()
+        wait_turn_done(tab1, 2, timeout=20_000)
+        expect(tab1.locator("#assistant-2 .assistant-text").last).to_be_visible()
+        tab1.reload()  # stored: the stopped turn and the next one come back from the database
+        expect(tab1.get_by_test_id("stopped-1")).to_be_visible()
+        expect(tab1.locator("#meta-2[data-status=complete]")).to_have_count(1)
         context.close()
 
 

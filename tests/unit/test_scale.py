@@ -15,6 +15,7 @@ from tests.services import REDIS_URL, redis_prefix
 from tests.unit.test_live import FakeTab, slow_words
 from tests.waits import until
 from varro.chat.live import LiveSessions
+from varro.chat.opening import open_chat
 from varro.chat.session import ChatSession, SessionDeps
 from varro.db.crud import Store
 from varro.db.crud.turn import Fenced
@@ -66,15 +67,12 @@ async def process(store: Store, tmp_path: Path, prefix: str, ttl_s: float = 5.0,
                        make_kernel=lambda u, c: lambda: None)  # type: ignore[arg-type,return-value]
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
-        turns = await store.chats.for_user(user_id, fence=coordinator.fence(user_id)).turns(chat_id)
-        assert turns is not None
-        await turns.claim()
-        session = ChatSession(user_id, chat_id, turns, deps)
-        await session.load()
-        return session
+        return await open_chat(store.chats.for_user(user_id, fence=coordinator.fence(user_id)), chat_id, deps,
+                               coordinator.runs)
 
     live = LiveSessions(open_session, 5.0, coordinator=coordinator)
     await coordinator.start(live.evict)
+    await coordinator.runs.listen(live.stop_run)
     return live
 
 
@@ -140,24 +138,6 @@ async def test_a_lease_lost_with_redis_s_data_comes_back_to_its_holder_unless_ta
     assert (await b.take(4)).epoch > lease.epoch, "epochs keep rising past what the database has seen"
     await client.delete(a.key(4))
     assert not await a.renew(lease), "taken since: the old holder can't take it back"
-
-
-async def test_a_turn_running_where_the_user_was_is_stored_before_the_chat_opens_on_the_new_process(
-        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
-    _, prefix = redis
-    a, b = await process(store, tmp_path, prefix, words=2000), await process(store, tmp_path, prefix)
-    uid, chat = await user_with_chat(store)
-    tab_a = FakeTab()
-    running = await a.connect(uid, chat, tab_a)
-    await a.attach(uid, tab_a, 0)
-    running.send("a long answer")
-    await until(lambda: len(tab_a.events) > 20, "the answer to stream on the first process")
-    moved = await b.connect(uid, chat, FakeTab())
-    assert tab_a.was_replaced
-    assert moved.turn_count == 1, "the stopped turn was stored before the chat opened here"
-    [turn] = await moved.turns.list()
-    assert turn.status == "stopped" and turn.user_text == "a long answer"
-    await shut(a, b)
 
 
 async def test_a_claim_from_a_dead_process_does_not_wait_for_it(

@@ -4,7 +4,8 @@ A session that stops being live while a turn runs (its tab closed, or moved to a
 opened another chat) is handed to `Runs`: the turn runs to its end and is stored complete; only Stop stops it.
 A tab that opens that chat again takes the session back and catches up on the turn. See docs/design.md, 8.
 Across processes the `coordinator` (varro/scale) decides who holds a user: each new session claims the
-user there, and a session another process claimed later is ended here (`evict`).
+user there, and a session another process claimed later is ended here (`evict`), its running turn going on
+without a tab, followed and stopped from the other process (varro/chat/remote.py).
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ class LiveSessions:
         await live.tab.replaced(same_chat)
 
     async def _leave(self, session: ChatSession) -> bool:
-        """`session` is no longer live: its run, if any, goes on without a tab (True); otherwise it ends now."""
-        if session.busy:
+        """`session` is no longer live: its run, if any, goes on without a tab (True); otherwise it ends now. A session
+        following another process's run ends too: the run goes on there, and whoever opens the chat next follows it."""
+        if session.busy and session.remote is None:
             self.runs.adopt(session)
             return True
         await session.close()
@@ -139,16 +141,24 @@ class LiveSessions:
     async def evict(self, user_id: int, epoch: int) -> None:
         """Another process claimed the user under `epoch`: end an older session here and tell its tab.
 
-        Its run stops (stored `stopped`): the chat's writes are fenced to the newer session from now on."""
+        A turn it runs goes on without a tab, as when a tab closes: the other process follows it from its stream
+        and claims the chat once it is stored (docs/design.md, 12). Its first events are in Redis before the claim
+        goes on, so that process sees it running."""
         async with self._lock(user_id):
             live = self._by_user.get(user_id)
-            if live is not None:
-                if live.epoch >= epoch:
-                    return
-                await self._release(live, same_chat=True)
-                del self._by_user[user_id]
-                await live.session.close()
-            await self.runs.end_user(user_id)  # runs without a tab stop too, stored before the claim goes on
+            if live is None or live.epoch >= epoch:
+                return
+            await self._release(live, same_chat=True)
+            del self._by_user[user_id]
+            if await self._leave(live.session) and (publish := live.session.publish) is not None:
+                await publish.flushed()
+
+    async def stop_run(self, user_id: int, chat_id: int) -> None:
+        """Stop sent to another process for a turn running here (a tab there follows it)."""
+        live = self._by_user.get(user_id)
+        session = live.session if live is not None and live.chat_id == chat_id else self.runs.get(user_id, chat_id)
+        if session is not None and session.remote is None and session.busy:
+            await session.stop()
 
     async def end(self, user_id: int, chat_id: int) -> None:
         """End the user's session on `chat_id` now, running or not (the chat is being deleted)."""
@@ -159,6 +169,7 @@ class LiveSessions:
                 return
             await self._release(live, same_chat=True)
             del self._by_user[user_id]
+        await live.session.stop()  # a run it follows on another process stops there too (closing would leave it)
         await live.session.close(keep_kernel=False)
         await self.coordinator.release(user_id, live.epoch)
 

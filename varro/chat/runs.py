@@ -45,6 +45,9 @@ class Runs:
         self._sessions[key] = session
         self._watchers[key] = asyncio.create_task(self._close_when_done(key, session))
 
+    def get(self, user_id: int, chat_id: int) -> ChatSession | None:
+        return self._sessions.get((user_id, chat_id))
+
     def take(self, user_id: int, chat_id: int) -> ChatSession | None:
         """The chat's session if its run is still going on here: a tab takes it back (it is live again)."""
         session = self._sessions.pop((user_id, chat_id), None)
@@ -74,11 +77,6 @@ class Runs:
         """Stop the chat's run now and shut its kernel down (the chat is being deleted)."""
         if (session := self.take(user_id, chat_id)) is not None:
             await session.close(keep_kernel=False)
-
-    async def end_user(self, user_id: int) -> None:
-        """Stop every run of the user here (another process took the user), each stored as `stopped`."""
-        sessions = [s for s in (self.take(user_id, chat) for chat in self.chats(user_id)) if s is not None]
-        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
 
     async def close_all(self) -> None:
         """Server shutdown: every run is stopped and stored as `stopped`."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_ai.exceptions import RunCancelled
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
@@ -66,6 +66,22 @@ OnEvent = Callable[[TurnStored], Awaitable[None]]
 log = logging.getLogger("varro.chat")
 
 
+class Remote(Protocol):
+    """A turn of this chat running on another process (varro/chat/remote.py)."""
+
+    async def stop(self) -> None: ...
+
+    async def follow(self, session: ChatSession) -> None: ...
+
+
+class Publish(Protocol):
+    """Where the session's events go for other processes (varro/scale/runlog.py `Publisher`)."""
+
+    def __call__(self, event: Event) -> None: ...
+
+    async def flushed(self) -> None: ...
+
+
 class Busy(Exception):
     """A turn is already running in this session."""
 
@@ -115,6 +131,8 @@ class ChatSession:
         self.shell = SessionShell(deps.make_kernel(user_id, chat_id), [], deps.keeper, (user_id, chat_id), deps.pool)
         self.sink: Sink | None = None
         self.inflight = InflightLog()
+        self.publish: Publish | None = None  # to other processes' tabs (varro/scale/runlog.py)
+        self.remote: Remote | None = None  # the turn shown is running on another process, which Stop reaches
         self._task: asyncio.Task[None] | None = None
         self._run: TurnRun | None = None
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
@@ -195,8 +213,27 @@ class ChatSession:
             await self._emit(TurnFailed(self.turn_count, describe(exc)))
             await self._emit(ProgressChanged(self.turn_count, "done"))
 
+    def follow(self, remote: Remote) -> None:
+        """Show a turn another process runs as if it ran here, until it is stored; then the chat is this session's."""
+        self.remote = remote
+
+        async def following() -> None:
+            try:
+                await remote.follow(self)
+            finally:
+                self.remote = None
+
+        self._task = asyncio.create_task(self._guarded(following()))
+
+    async def relay(self, event: Event) -> None:
+        """An event of the turn followed from another process: to the tab, and not published again."""
+        await self._emit(event)
+
     async def stop(self) -> None:
         """Cancel the running turn; what it produced so far is kept and stored as `stopped`."""
+        if self.remote is not None:
+            await self.remote.stop()
+            return
         if self._run is not None:
             self._run.cancel()
         await self.shell.interrupt()
@@ -212,8 +249,11 @@ class ChatSession:
 
     async def close(self, keep_kernel: bool = True) -> None:
         """End the session: stop the run, wait for it to be stored, and keep the kernel warm for a while (or shut it
-        down: `keep_kernel=False`, as when the chat is deleted)."""
-        await self.stop()
+        down: `keep_kernel=False`, as when the chat is deleted). A turn followed from another process goes on there."""
+        if self.remote is not None and self._task is not None:
+            self._task.cancel()
+        else:
+            await self.stop()
         await self.wait()
         self.titler.cancel()
         await self.shell.close(keep=keep_kernel)
@@ -226,6 +266,8 @@ class ChatSession:
         if isinstance(event, NodeStarted):
             self._node = event.node  # a cell runs in the latest node: its tool step
         self.inflight.record(event)
+        if self.publish is not None and self.remote is None:
+            self.publish(event)
         sink = self.sink
         if sink is None:
             return

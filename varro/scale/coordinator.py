@@ -23,16 +23,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from varro.scale.bus import Bus, News
+from varro.scale.errors import Unavailable
 from varro.scale.lease import Lease, Leases
+from varro.scale.runlog import RunHub
 
 log = logging.getLogger(__name__)
 
 # Called with (user, epoch): a session of this user under an older epoch must end here, its tab told "replaced".
 OnLost = Callable[[int, int], Awaitable[None]]
-
-
-class Unavailable(Exception):
-    """The coordination service can't be reached: no session can be taken safely."""
 
 
 class Coordinator(Protocol):
@@ -76,6 +74,7 @@ class RedisCoordinator:
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.leases = Leases(redis, prefix, self.owner, ttl_s)
         self.bus = Bus(redis, prefix)
+        self.runs = RunHub(redis, prefix, self.owner)  # running answers, reachable from every process
         self.ttl_s = ttl_s
         self.handover_s = handover_s  # the longest wait for a live process to end a session it is losing
         self._held: dict[int, Lease] = {}
@@ -176,6 +175,7 @@ class RedisCoordinator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         await self.bus.close()
+        await self.runs.close()
         for lease in list(self._held.values()):
             await self.release(lease.user_id, lease.epoch)
         with contextlib.suppress(RedisError, OSError):
