@@ -145,10 +145,11 @@ class Connection:
 
     async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
-            match parse_frame(raw, self.state.settings.max_message_chars):
+            match parse_frame(raw, self.state.settings.max_message_chars, session.deps.models):
                 case Send(msg=msg) as sent:
                     if not await self.refused(session):
-                        session.send(msg, sent.file_names)
+                        # With a picker on the page, a send without a model (an example prompt) gets the default.
+                        session.send(msg, sent.file_names, sent.model or self.state.default_model_key)
                 case Edit(turn=k, msg=msg):
                     if not await self.refused(session):
                         session.edit(k, msg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -107,6 +107,8 @@ class SessionDeps:
     title_model: Model | None = None  # VARRO_TITLE_MODEL: a model of its own; None: the chat's, after its answer
     # a chat's working directory (user, chat), where uploads go; by default the kernel's own
     workdir_of: Callable[[int, int], Path] | None = None
+    # VARRO_MODELS: the models a turn may pick, by their string, with their labels; `model` answers otherwise
+    models: Mapping[str, tuple[str, Model]] = field(default_factory=dict)
 
 
 def quote(text: str, limit: int = 40) -> str:
@@ -135,6 +137,7 @@ class ChatSession:
         self.remote: Remote | None = None  # the turn shown is running on another process, which Stop reaches
         self._task: asyncio.Task[None] | None = None
         self._run: TurnRun | None = None
+        self.model, self.model_label = deps.model, ""  # the last picked (VARRO_MODELS), for this and later turns
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
         self._told_context = False  # the user hears once that old turns no longer reach the model
         self._node = 0
@@ -173,11 +176,14 @@ class ChatSession:
             raise ValueError(f"the file {missing[0][:80]!r} is no longer in this chat: attach it again")
         return tuple(f for _, f in found if f is not None)
 
-    def send(self, text: str, file_names: Sequence[str] = ()) -> asyncio.Task[None]:
+    def send(self, text: str, file_names: Sequence[str] = (), model: str = "") -> asyncio.Task[None]:
         """Start turn `turn_count` for `text` (with the uploaded files it names) as a task, so the socket stays
-        free for `stop`."""
+        free for `stop`; `model` (a key of `deps.models`) answers it and the turns after it."""
         attached = self.attached(file_names)
-        return self._start(self._turn(self.turn_count, text, files=attached))
+        task = self._start(self._turn(self.turn_count, text, files=attached))
+        if model:  # once the turn is sure to start; it reads the model when its task first runs
+            self.model_label, self.model = self.deps.models[model]
+        return task
 
     def edit(self, k: int, text: str) -> asyncio.Task[None]:
         """Drop turns >= k and run `text` as the new turn k."""
@@ -295,7 +301,7 @@ class ChatSession:
     def _started_content(self, text: str, ts: datetime, files: tuple[ChatFile, ...]) -> dict[str, Any]:
         """What a turn holds while it is answered: the user's words and files (what a crash then leaves)."""
         return build_content(text, ts, [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])], {},
-                             {"model": self.deps.model.model_name}, files)
+                             {"model": self.model.model_name}, files)
 
     async def _run_cell(self, turn: int, code: str) -> CellResult:
         async def diverged(turns: list[int]) -> None:
@@ -363,7 +369,7 @@ class ChatSession:
         )
         status: TurnStatus = "complete"
         error: str | None = None
-        turn = self._run = TurnRun(self.deps.agent, self.deps.model, self.deps.model_settings, deps,
+        turn = self._run = TurnRun(self.deps.agent, self.model, self.deps.model_settings, deps,
                                    self.deps.model_requests, NodeStreamer(k, self._emit))
         try:
             await turn.go(prompt, await self._model_history(k, prompt), partial(self._images_refused, k))
@@ -424,10 +430,12 @@ class ChatSession:
         if status == "stopped":
             messages = keep_printed(messages, "".join(self.printed))
         meta: dict[str, Any] = {
-            "model": self.deps.model.model_name,
+            "model": self.model.model_name,
             "duration_ms": round((time.monotonic() - started) * 1000),
             "usage": counted if usage is not None or counted["output_tokens"] else {},
         }
+        if self.model_label:  # shown instead of the model's name
+            meta["model_label"] = self.model_label
         if error:
             meta["error"] = error
         if self.notices:  # kept with the turn, so a reload shows them where the live page did
