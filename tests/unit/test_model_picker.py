@@ -47,6 +47,7 @@ def test_a_send_may_pick_only_an_offered_model() -> None:
     assert parse_frame(frame(), 100, offered) == Send(msg="hi")
     refused = parse_frame(frame(model="openai:gpt-5-pro"), 100, offered)
     assert isinstance(refused, Invalid) and "'openai:gpt-5-pro' is not offered here" in refused.reason
+    assert refused.keep_draft  # the message itself was fine: the page gives it back
     assert isinstance(parse_frame(frame(model="demo"), 100), Invalid)  # no list configured: no choice to make
     assert isinstance(parse_frame(frame(model=["demo"]), 100, offered), Invalid)
 

@@ -65,6 +65,7 @@ class Invalid(_Frame):
 
     action: Literal["invalid"] = "invalid"
     reason: str
+    keep_draft: bool = False  # the message was fine, the page gives it back to the user to send again
 
 
 Action = Send | Edit | Stop | Reset | Hello | Invalid
@@ -131,7 +132,8 @@ def parse_frame(raw: str | bytes, max_chars: int, models: Collection[str] = ()) 
         return Invalid(reason=f"That message is too long ({len(form.msg):,} characters; the limit is {max_chars:,}).")
     if isinstance(form, Send):
         if form.model and form.model not in models:
-            return Invalid(reason=f"The model {form.model[:60]!r} is not offered here: pick one from the list.")
+            return Invalid(reason=f"The model {form.model[:60]!r} is not offered here: pick one from the list.",
+                           keep_draft=True)
         return Send(msg=msg, files=tuple(dict.fromkeys(n for n in form.file_names if n)), model=form.model)
     turn = parse_index(form.turn)
     if turn is None:
