@@ -16,6 +16,8 @@ from ui.icons import Icon
 from varro.agent.models import ModelChoice
 from varro.db.models import Chat
 
+PICKED = "[data-testid=model-picker]"
+
 
 def ModelPicker(choices: Sequence[ModelChoice], picked: str) -> Any:
     """The model for the next turn (VARRO_MODELS): a field of the send form, so it travels with the message."""
@@ -72,7 +74,7 @@ def Welcome(model_label: str, model_help: str) -> Any:
              Button(Span(label, cls="font-semibold"), Span(text.split("\n")[0], cls="text-xs opacity-70 truncate w-full"),
                     cls="btn btn-outline h-auto py-2 flex-col items-start w-full normal-case text-left",
                     data_testid=f"example-{i}"),
-             ws_send=True, cls="min-w-0")
+             ws_send=True, cls="min-w-0", hx_include=PICKED)  # answered by the picked model, like the input
         for i, (label, text) in enumerate(EXAMPLES)
     ]
     return Div(

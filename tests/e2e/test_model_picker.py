@@ -38,6 +38,15 @@ def test_the_picked_model_answers_the_next_turn_and_is_kept(page: Page, tmp_path
         expect(page.locator("#chat-notices")).to_contain_text("'openai:gpt-5' is not offered here")
         expect(page.locator("#meta-2")).to_have_count(0)
         expect(page.locator("#chat-input")).to_have_value("Tell me about maps")  # the draft is given back
+        # A new chat starts on the default; an example prompt is answered by the model picked for it.
+        page.get_by_test_id("new-chat").click()
+        page.wait_for_load_state()
+        wait_socket(page)
+        expect(picker).to_have_value("demo")
+        picker.select_option(label="Second demo")
+        page.get_by_test_id("example-0").click()
+        wait_turn_done(page, 0)
+        expect(page.locator("#meta-0")).to_contain_text("Second demo ·")
 
 
 def test_one_model_shows_no_picker(new_chat: Page) -> None:
