@@ -16,6 +16,7 @@ from ui.turns import TurnMeta
 from varro.agent.models import ModelChoice, parse_models, resolve_model
 from varro.chat.content import messages_of, meta_of
 from varro.chat.protocol import Invalid, Send, parse_frame
+from varro.chat.session import ChatSession
 from varro.config import Settings
 from varro.db.crud import Store
 
@@ -75,3 +76,9 @@ async def test_the_picked_model_answers_this_turn_and_the_next(store: Store, tmp
     line = to_xml(TurnMeta(1, "complete", metas[1]))
     assert ">Second model · " in line and ">second · " not in line
     await session.close(keep_kernel=False)
+    # A later session (a reload, a restart) goes on with the chat's last model, for a turn (or an edit) naming none.
+    again = ChatSession(session.user_id, session.chat_id, session.turns, session.deps)
+    await again.load()
+    await again.send("d")
+    assert messages_of((await again.turns.list())[3].content)[-1].parts[0].content == "answered by second"
+    await again.close(keep_kernel=False)

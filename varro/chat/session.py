@@ -26,7 +26,7 @@ from varro.agent.agent import ChatAgent, agent
 from varro.agent.images import ImagesMode, sends_images, without_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
-from varro.chat.content import attachments_of, build_content, files_of, messages_of
+from varro.chat.content import attachments_of, build_content, files_of, messages_of, meta_of
 from varro.chat.context import fit
 from varro.chat.errors import describe
 from varro.chat.events import (
@@ -137,7 +137,7 @@ class ChatSession:
         self.remote: Remote | None = None  # the turn shown is running on another process, which Stop reaches
         self._task: asyncio.Task[None] | None = None
         self._run: TurnRun | None = None
-        self.model, self.model_label = deps.model, ""  # the last picked (VARRO_MODELS), for this and later turns
+        self.picked = ""  # the model last picked (a key of deps.models), for this and later turns; "": deps.model
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
         self._told_context = False  # the user hears once that old turns no longer reach the model
         self._node = 0
@@ -150,6 +150,8 @@ class ChatSession:
         stored = await self.turns.list()
         self.history = [m for t in stored for m in closed(messages_of(t.content))]
         self.user_texts = {t.idx: t.user_text for t in stored}
+        last = meta_of(stored[-1].content).get("model_label") if stored else None  # an edit goes on with its model
+        self.picked = next((key for key, (label, _) in self.deps.models.items() if label == last), "")
         self.turn_count = stored[-1].idx + 1 if stored else 0
         since = max(await self.turns.shell_resets(), default=0)  # cells before a reset are not restored
         await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))],
@@ -182,8 +184,12 @@ class ChatSession:
         attached = self.attached(file_names)
         task = self._start(self._turn(self.turn_count, text, files=attached))
         if model:  # once the turn is sure to start; it reads the model when its task first runs
-            self.model_label, self.model = self.deps.models[model]
+            self.picked = model
         return task
+
+    @property
+    def model(self) -> Model:
+        return self.deps.models[self.picked][1] if self.picked else self.deps.model
 
     def edit(self, k: int, text: str) -> asyncio.Task[None]:
         """Drop turns >= k and run `text` as the new turn k."""
@@ -434,8 +440,8 @@ class ChatSession:
             "duration_ms": round((time.monotonic() - started) * 1000),
             "usage": counted if usage is not None or counted["output_tokens"] else {},
         }
-        if self.model_label:  # shown instead of the model's name
-            meta["model_label"] = self.model_label
+        if self.picked:  # shown instead of the model's name
+            meta["model_label"] = self.deps.models[self.picked][0]
         if error:
             meta["error"] = error
         if self.notices:  # kept with the turn, so a reload shows them where the live page did
