@@ -143,7 +143,7 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
     return ChatPage(chat, await turn_list(state, stored, chat.shell_resets), state.model_label, urls, shell,
-                    state.settings.max_message_chars)
+                    state.settings.max_message_chars, state.picker(stored))
 
 
 async def rename(req: Request, chat_id: int, title: str = "") -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -18,7 +18,8 @@ from app.turn_html import TurnHtml
 from app.urls import ChatUrls
 from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
-from varro.agent.models import check_provider, request_settings, resolve_model
+from varro.agent.models import ModelChoice, check_provider, request_settings, resolve_model
+from varro.chat.content import meta_of
 from varro.chat.live import LiveSessions
 from varro.chat.opening import open_chat
 from varro.chat.ratelimit import Budgets
@@ -29,6 +30,7 @@ from varro.config import Settings
 from varro.db.crud import Store
 from varro.db.engine import make_engine, make_sessions
 from varro.db.migrate import migrate
+from varro.db.models import Turn
 from varro.scale.coordinator import RedisCoordinator, make_coordinator
 from varro.shell import KernelShell
 from varro.shell.isolation import make_isolation
@@ -64,7 +66,21 @@ class VarroState:
 
     @property
     def model_label(self) -> str:
-        return "demo model (offline)" if self.settings.model == "demo" else self.settings.model
+        return next(c.label for c in self.settings.model_choices if c.key == self.settings.model)
+
+    def picker(self, stored: Sequence[Turn]) -> tuple[list[ModelChoice], str]:
+        """The models the page offers (none when there is only one), and the one picked: the model of the chat's
+        last turn, so that the next turn goes on with it; else the default."""
+        choices = self.settings.model_choices
+        if len(choices) < 2:
+            return [], ""
+        last = meta_of(stored[-1].content).get("model_label") if stored else None
+        return choices, next((c.key for c in choices if c.label == last), self.settings.model)
+
+    @property
+    def default_model_key(self) -> str:
+        """What a turn that picks no model is answered by, when the page offers several; "": the only one."""
+        return self.settings.model if len(self.settings.model_choices) > 1 else ""
 
 
 def chat_workdir(settings: Settings, user_id: int, chat_id: int) -> Path:
@@ -124,6 +140,9 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
         await stop_crashed_turns(store)
     uploads = UploadStore(Path(settings.uploads_dir))
     model = resolve_model(settings.model, settings.demo_tps)
+    choices = settings.model_choices  # one: no picker, and turns show the model's own name as before
+    models = {c.key: (c.label, model if c.key == settings.model else resolve_model(c.key, settings.demo_tps))
+              for c in choices} if len(choices) > 1 else {}
     checked = asyncio.create_task(report_provider(model))  # beside start-up, which need not wait for it
     titles = settings.title_model != "off"
     title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
@@ -135,7 +154,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
                        images=settings.model_images, context_tokens=settings.context_tokens,
                        max_tokens=settings.model_max_tokens, model_requests=settings.model_requests, titles=titles, title_model=title_model,
                        agent=chat_agent,
-                       on_event=on_event, workdir_of=partial(chat_workdir, settings))
+                       on_event=on_event, workdir_of=partial(chat_workdir, settings), models=models)
 
     coordinator = make_coordinator(settings.redis_url, settings.redis_prefix, settings.lease_ttl_s)
 

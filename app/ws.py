@@ -42,9 +42,11 @@ REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone 
 FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
 
 
-def notice(message: str, running: bool) -> str:
-    """An inline error in the notice area; unlocks the input unless a run is going on."""
-    frame = to_xml(Div(ErrorBlock(message), id=ids.NOTICES, hx_swap_oob="innerHTML"))
+def notice(message: str, running: bool, keep_draft: bool = False) -> str:
+    """An inline error in the notice area; unlocks the input unless a run is going on. `keep_draft`: the page puts
+    the message it sent back in the input (`data-refused`)."""
+    block = Div(ErrorBlock(message), data_refused="true") if keep_draft else ErrorBlock(message)
+    frame = to_xml(Div(block, id=ids.NOTICES, hx_swap_oob="innerHTML"))
     return frame if running else frame + to_xml(Progress("idle", oob=True))
 
 
@@ -138,17 +140,17 @@ class Connection:
     async def refused(self, session: ChatSession) -> bool:
         """Past the user's cap on runs at once: say so (the page unlocks, the draft stays) and start nothing."""
         why = None if session.busy else self.state.live.refusal(self.user_id)  # busy: `Busy` says it better
-        if why is not None:  # `data-refused`: the page puts the message it sent back in the input
-            await self.send(to_xml(Div(Div(ErrorBlock(why), data_refused="true"), id=ids.NOTICES,
-                                       hx_swap_oob="innerHTML")) + to_xml(Progress("idle", oob=True)))
+        if why is not None:
+            await self.send(notice(why, False, keep_draft=True))
         return why is not None
 
     async def handle(self, session: ChatSession, raw: str | bytes) -> None:
         try:
-            match parse_frame(raw, self.state.settings.max_message_chars):
+            match parse_frame(raw, self.state.settings.max_message_chars, session.deps.models):
                 case Send(msg=msg) as sent:
                     if not await self.refused(session):
-                        session.send(msg, sent.file_names)
+                        # With a picker on the page, a send without a model (an example prompt) gets the default.
+                        session.send(msg, sent.file_names, sent.model or self.state.default_model_key)
                 case Edit(turn=k, msg=msg):
                     if not await self.refused(session):
                         session.edit(k, msg)
@@ -158,8 +160,8 @@ class Connection:
                     session.reset_shell()
                 case Hello(known=known, running=running):
                     await self.hello(session, known, running)
-                case Invalid(reason=reason):
-                    await self.send(notice(reason, session.busy))
+                case Invalid(reason=reason, keep_draft=keep_draft):
+                    await self.send(notice(reason, session.busy, keep_draft))
         except Busy:
             await self.send(notice("A reply is still being written: stop it first, or wait for it to finish.", True))
         except ValueError as exc:

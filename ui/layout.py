@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from fasthtml.common import A, Button, Div, Footer, Form, Input, Label, Main, P, Span, Textarea, Title
+from fasthtml.common import A, Button, Div, Footer, Form, Input, Label, Main, Option, P, Select, Span, Textarea, Title
 
 from ui import ids
 from ui.alpine import bind, on
 from ui.files import ComposerChips
 from ui.header import ChatHeader
 from ui.icons import Icon
+from varro.agent.models import ModelChoice
 from varro.db.models import Chat
 
+PICKED = "[data-testid=model-picker]"
 
-def ChatInput(max_chars: int, files_url: str = "") -> Any:
-    """The input bar: a textarea that sends on Enter, the send button, and the stop button.
+
+def ModelPicker(choices: Sequence[ModelChoice], picked: str) -> Any:
+    """The model for the next turn (VARRO_MODELS): a field of the send form, so it travels with the message."""
+    if not choices:
+        return None
+    options = [Option(c.label, value=c.key, selected=c.key == picked) for c in choices]
+    return Select(*options, name="model", aria_label="Model for the next answer", title="Model for the next answer",
+                  cls="select select-bordered select-sm w-auto max-w-48 self-center", data_testid="model-picker")
+
+
+def ChatInput(max_chars: int, files_url: str = "", picker: Any = None) -> Any:
+    """The input bar: a textarea that sends on Enter, the model picker, the send button, and the stop button.
 
     `max_chars` is the server's limit: the page refuses a longer message itself and keeps the draft.
     """
@@ -32,6 +45,7 @@ def ChatInput(max_chars: int, files_url: str = "") -> Any:
             Textarea(id=ids.INPUT, name="msg", rows="1", placeholder="Message Varro…  (Enter to send, Shift+Enter for a new line)",
                      aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
                      x_ref="input", **on("keydown", "onKeydown"), **on("input", "autosize")),
+            picker,
             Button(Icon("send"), cls="btn btn-primary", data_testid="send", aria_label="Send",
                    **bind("disabled", "running"), x_show="idle"),
             id=ids.FORM, ws_send=True, cls="flex flex-wrap items-end gap-2 flex-1", data_files_url=files_url,
@@ -60,7 +74,7 @@ def Welcome(model_label: str, model_help: str) -> Any:
              Button(Span(label, cls="font-semibold"), Span(text.split("\n")[0], cls="text-xs opacity-70 truncate w-full"),
                     cls="btn btn-outline h-auto py-2 flex-col items-start w-full normal-case text-left",
                     data_testid=f"example-{i}"),
-             ws_send=True, cls="min-w-0")
+             ws_send=True, cls="min-w-0", hx_include=PICKED)  # answered by the picked model, like the input
         for i, (label, text) in enumerate(EXAMPLES)
     ]
     return Div(
@@ -74,8 +88,8 @@ def Welcome(model_label: str, model_help: str) -> Any:
 
 
 def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], shell_status: str = "not started",
-             max_chars: int = 20_000) -> Any:
-    """The whole chat page; `turns` are the rendered stored turns."""
+             max_chars: int = 20_000, picker: tuple[Sequence[ModelChoice], str] = ((), "")) -> Any:
+    """The whole chat page; `turns` are the rendered stored turns; `picker`: the models offered, and the picked one."""
     return (
         Title(f"{chat.title or 'New chat'} · Varro"),
         Div(
@@ -95,7 +109,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
             ConnectionLost(),
             Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
             Progress("idle"),
-            ChatInput(max_chars, urls.get("files", "")),
+            ChatInput(max_chars, urls.get("files", ""), ModelPicker(*picker)),
             # htmx sends the session's token with every request it makes (app/csrf.py).
             id=ids.CHAT, x_data="chat", **on("dragover.prevent", "dragOver"), **on("drop.prevent", "dropped"),
             **on("paste", "pasted"), hx_ext="ws", ws_connect=urls["ws"],

@@ -72,7 +72,7 @@ def NoticeBlock(message: str, refs: Sequence[Sequence[Any]] = ()) -> Any:
 def TurnMeta(k: int, status: str, meta: Mapping[str, Any], oob: bool = False) -> Any:
     """Quiet per-turn facts: stopped marker, model, tokens, time."""
     usage = meta.get("usage") or {}
-    bits = [meta.get("model")]
+    bits = [meta.get("model_label") or meta.get("model")]  # the label the picker showed (VARRO_MODELS)
     if usage.get("output_tokens") is not None:
         about = "≈ " if usage.get("estimated") else ""  # cut short before the provider reported its count
         bits.append(f"{about}{usage.get('input_tokens', 0)} in · {usage['output_tokens']} out tokens")

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from varro.agent.models import ModelChoice, parse_models
+
 
 class Settings(BaseSettings):
     """One settings object for the whole module; the host app may build its own and pass it in."""
@@ -25,6 +27,8 @@ class Settings(BaseSettings):
     kernels_dir: Path = Path("data/kernels")
     secret_key: str | None = None
     model: str = "demo"
+    # Models the page offers besides VARRO_MODEL: "model=Label,model=Label" (varro.agent.models.parse_models).
+    models: str = ""
     # Half a frame: a delta waits 4 ms on average instead of 8, at most 125 frames a second reach the page
     # (docs/benchmarks.md has the trade-off measured for 0, 8, 16 and 33 ms).
     stream_flush_ms: float = Field(8.0, ge=0)
@@ -79,6 +83,10 @@ class Settings(BaseSettings):
     redis_prefix: str = "varro:"  # every key and channel the chat uses in Redis starts with this
     lease_ttl_s: float = Field(5.0, gt=0)  # a dead process's users are free again after this long
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
+
+    @property
+    def model_choices(self) -> list[ModelChoice]:
+        return parse_models(self.models, self.model)
 
     @property
     def trusted_hosts(self) -> list[str]:

@@ -284,7 +284,7 @@ def reply_response(reply: Reply) -> ModelResponse:
     return ModelResponse(parts=parts)
 
 
-def demo_model(tps: float = 60.0) -> FunctionModel:
+def demo_model(tps: float = 60.0, name: str = DEMO_MODEL_NAME) -> FunctionModel:
     """The scripted offline model, streaming at `tps` tokens a second (0 or less: as fast as possible)."""
 
     async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[StreamItem]:
@@ -294,4 +294,4 @@ def demo_model(tps: float = 60.0) -> FunctionModel:
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         return reply_response(plan_reply(messages, info))
 
-    return FunctionModel(respond, stream_function=stream, model_name=DEMO_MODEL_NAME)
+    return FunctionModel(respond, stream_function=stream, model_name=name)

@@ -7,6 +7,7 @@ raises: whatever arrives, the caller gets an action or an `Invalid` with a sente
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -26,6 +27,8 @@ class Send(_Frame):
     msg: str
     # Names of files uploaded with the message (the composer's chips): one is sent as text, several as a list.
     files: str | tuple[str, ...] = ()
+    # The model picked for this turn (a `VARRO_MODELS` string); "": the chat's current one.
+    model: str = ""
 
     @property
     def file_names(self) -> tuple[str, ...]:
@@ -62,6 +65,7 @@ class Invalid(_Frame):
 
     action: Literal["invalid"] = "invalid"
     reason: str
+    keep_draft: bool = False  # the message was fine, the page gives it back to the user to send again
 
 
 Action = Send | Edit | Stop | Reset | Hello | Invalid
@@ -111,7 +115,8 @@ def _reason(error: ValidationError) -> str:
     return "Write a message first."
 
 
-def parse_frame(raw: str | bytes, max_chars: int) -> Action:
+def parse_frame(raw: str | bytes, max_chars: int, models: Collection[str] = ()) -> Action:
+    """`models`: the model strings a `send` may pick (the page's picker); any other is refused."""
     if len(raw) > max_frame_size(max_chars):  # refuse before parsing
         return Invalid(reason=f"That message is too long (the limit is {max_chars:,} characters).")
     try:
@@ -126,7 +131,10 @@ def parse_frame(raw: str | bytes, max_chars: int) -> Action:
     if len(form.msg) > max_chars:
         return Invalid(reason=f"That message is too long ({len(form.msg):,} characters; the limit is {max_chars:,}).")
     if isinstance(form, Send):
-        return Send(msg=msg, files=tuple(dict.fromkeys(n for n in form.file_names if n)))
+        if form.model and form.model not in models:
+            return Invalid(reason=f"The model {form.model[:60]!r} is not offered here: pick one from the list.",
+                           keep_draft=True)
+        return Send(msg=msg, files=tuple(dict.fromkeys(n for n in form.file_names if n)), model=form.model)
     turn = parse_index(form.turn)
     if turn is None:
         return Invalid(reason="That edit does not say which message it changes.")

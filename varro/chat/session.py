@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -26,7 +26,7 @@ from varro.agent.agent import ChatAgent, agent
 from varro.agent.images import ImagesMode, sends_images, without_images
 from varro.agent.tools import Deps
 from varro.chat.cells import cells_of
-from varro.chat.content import attachments_of, build_content, files_of, messages_of
+from varro.chat.content import attachments_of, build_content, files_of, messages_of, meta_of
 from varro.chat.context import fit
 from varro.chat.errors import describe
 from varro.chat.events import (
@@ -107,6 +107,8 @@ class SessionDeps:
     title_model: Model | None = None  # VARRO_TITLE_MODEL: a model of its own; None: the chat's, after its answer
     # a chat's working directory (user, chat), where uploads go; by default the kernel's own
     workdir_of: Callable[[int, int], Path] | None = None
+    # VARRO_MODELS: the models a turn may pick, by their string, with their labels; `model` answers otherwise
+    models: Mapping[str, tuple[str, Model]] = field(default_factory=dict)
 
 
 def quote(text: str, limit: int = 40) -> str:
@@ -135,6 +137,7 @@ class ChatSession:
         self.remote: Remote | None = None  # the turn shown is running on another process, which Stop reaches
         self._task: asyncio.Task[None] | None = None
         self._run: TurnRun | None = None
+        self.picked = ""  # the model last picked (a key of deps.models), for this and later turns; "": deps.model
         self.images = sends_images(deps.images, deps.model)  # turns False when the provider refuses one
         self._told_context = False  # the user hears once that old turns no longer reach the model
         self._node = 0
@@ -147,6 +150,8 @@ class ChatSession:
         stored = await self.turns.list()
         self.history = [m for t in stored for m in closed(messages_of(t.content))]
         self.user_texts = {t.idx: t.user_text for t in stored}
+        last = meta_of(stored[-1].content).get("model_label") if stored else None  # an edit goes on with its model
+        self.picked = next((key for key, (label, _) in self.deps.models.items() if label == last), "")
         self.turn_count = stored[-1].idx + 1 if stored else 0
         since = max(await self.turns.shell_resets(), default=0)  # cells before a reset are not restored
         await self.shell.reset([c for t in stored if t.idx >= since for c in cells_of(t.idx, messages_of(t.content))],
@@ -173,11 +178,18 @@ class ChatSession:
             raise ValueError(f"the file {missing[0][:80]!r} is no longer in this chat: attach it again")
         return tuple(f for _, f in found if f is not None)
 
-    def send(self, text: str, file_names: Sequence[str] = ()) -> asyncio.Task[None]:
+    def send(self, text: str, file_names: Sequence[str] = (), model: str = "") -> asyncio.Task[None]:
         """Start turn `turn_count` for `text` (with the uploaded files it names) as a task, so the socket stays
-        free for `stop`."""
+        free for `stop`; `model` (a key of `deps.models`) answers it and the turns after it."""
         attached = self.attached(file_names)
-        return self._start(self._turn(self.turn_count, text, files=attached))
+        task = self._start(self._turn(self.turn_count, text, files=attached))
+        if model:  # once the turn is sure to start; it reads the model when its task first runs
+            self.picked = model
+        return task
+
+    @property
+    def model(self) -> Model:
+        return self.deps.models[self.picked][1] if self.picked else self.deps.model
 
     def edit(self, k: int, text: str) -> asyncio.Task[None]:
         """Drop turns >= k and run `text` as the new turn k."""
@@ -295,7 +307,7 @@ class ChatSession:
     def _started_content(self, text: str, ts: datetime, files: tuple[ChatFile, ...]) -> dict[str, Any]:
         """What a turn holds while it is answered: the user's words and files (what a crash then leaves)."""
         return build_content(text, ts, [ModelRequest(parts=[UserPromptPart(text, timestamp=ts)])], {},
-                             {"model": self.deps.model.model_name}, files)
+                             {"model": self.model.model_name}, files)
 
     async def _run_cell(self, turn: int, code: str) -> CellResult:
         async def diverged(turns: list[int]) -> None:
@@ -363,7 +375,7 @@ class ChatSession:
         )
         status: TurnStatus = "complete"
         error: str | None = None
-        turn = self._run = TurnRun(self.deps.agent, self.deps.model, self.deps.model_settings, deps,
+        turn = self._run = TurnRun(self.deps.agent, self.model, self.deps.model_settings, deps,
                                    self.deps.model_requests, NodeStreamer(k, self._emit))
         try:
             await turn.go(prompt, await self._model_history(k, prompt), partial(self._images_refused, k))
@@ -424,10 +436,12 @@ class ChatSession:
         if status == "stopped":
             messages = keep_printed(messages, "".join(self.printed))
         meta: dict[str, Any] = {
-            "model": self.deps.model.model_name,
+            "model": self.model.model_name,
             "duration_ms": round((time.monotonic() - started) * 1000),
             "usage": counted if usage is not None or counted["output_tokens"] else {},
         }
+        if self.picked:  # shown instead of the model's name
+            meta["model_label"] = self.deps.models[self.picked][0]
         if error:
             meta["error"] = error
         if self.notices:  # kept with the turn, so a reload shows them where the live page did
