@@ -221,6 +221,7 @@ def test_keyboard_focus_skip_link_chat_menu_and_editor(new_chat: Page) -> None:
     expect(menu).to_have_attribute("aria-expanded", "false")
     # Esc in the message editor gives focus back to its Edit button.
     page.get_by_test_id("edit-0").click()
+    expect(page.locator("#user-0 textarea")).to_be_focused()  # the editor is open: Esc is meant for it
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("edit-0")).to_be_focused()
 
