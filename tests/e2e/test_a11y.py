@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import py, send, wait_turn_done
+from tests.e2e.server import run_server
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -47,3 +49,17 @@ def test_a_chat_with_code_images_and_tables_has_no_serious_violations(new_chat: 
     for theme in ("light", "dark"):
         set_theme(page, theme)
         assert serious_violations(page) == [], theme
+
+
+def test_the_model_picker_has_no_serious_violations(page: Page, tmp_path: Path) -> None:
+    """With several models offered, the composer carries a picker: labelled, and readable in both themes."""
+    with run_server(tmp_path / "data", VARRO_MODELS="demo=Demo (offline),demo:second=Second demo") as srv:
+        page.goto(f"{srv.url}/chat")
+        wait_socket(page)
+        expect(page.get_by_test_id("model-picker")).to_be_visible()
+        send(page, "Compare rivers and lakes in a table")
+        wait_turn_done(page, 0)
+        expect(page.locator("#meta-0")).to_contain_text("Demo (offline)")
+        for theme in ("light", "dark"):
+            set_theme(page, theme)
+            assert serious_violations(page) == [], theme
