@@ -25,7 +25,9 @@ def ModelPicker(choices: Sequence[ModelChoice], picked: str) -> Any:
         return None
     options = [Option(c.label, value=c.key, selected=c.key == picked) for c in choices]
     return Select(*options, name="model", aria_label="Model for the next answer", title="Model for the next answer",
-                  cls="select select-bordered select-sm w-auto max-w-48 self-center", data_testid="model-picker")
+                  # On a phone it goes on a line of its own under the input, which keeps the width to write in.
+                  cls="select select-bordered select-sm w-auto max-w-48 self-center max-sm:order-last",
+                  data_testid="model-picker")
 
 
 def ChatInput(max_chars: int, files_url: str = "", picker: Any = None) -> Any:
@@ -43,7 +45,7 @@ def ChatInput(max_chars: int, files_url: str = "", picker: Any = None) -> Any:
                   cls="btn btn-ghost", aria_label="Attach files", title="Attach files (or drop or paste them here)",
                   data_testid="attach", tabindex="0", role="button", **on("keydown.enter.prevent", "openPicker")),
             Textarea(id=ids.INPUT, name="msg", rows="1", placeholder="Message Varro…  (Enter to send, Shift+Enter for a new line)",
-                     aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 resize-none min-h-11 max-h-48",
+                     aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 min-w-48 resize-none min-h-11 max-h-48",
                      x_ref="input", **on("keydown", "onKeydown"), **on("input", "autosize")),
             picker,
             Button(Icon("send"), cls="btn btn-primary", data_testid="send", aria_label="Send",

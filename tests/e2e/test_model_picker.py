@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import wait_socket
+from tests.e2e.conftest import WS_FLAG, wait_socket
 from tests.e2e.helpers import send, wait_turn_done
 from tests.e2e.server import run_server
 
@@ -52,3 +52,22 @@ def test_the_picked_model_answers_the_next_turn_and_is_kept(page: Page, tmp_path
 def test_one_model_shows_no_picker(new_chat: Page) -> None:
     expect(new_chat.get_by_test_id("send")).to_be_visible()
     expect(new_chat.get_by_test_id("model-picker")).to_have_count(0)
+
+
+def test_on_a_phone_the_picker_leaves_the_input_its_width(browser: Browser, tmp_path: Path) -> None:
+    """A phone has room for the input or the picker beside the buttons, not both: the picker takes a line below."""
+    context = browser.new_context(viewport={"width": 390, "height": 760}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.add_init_script(WS_FLAG)
+    try:
+        with run_server(tmp_path / "data", VARRO_MODELS=MODELS) as srv:
+            page.goto(f"{srv.url}/chat")
+            wait_socket(page)
+            picker, field = page.get_by_test_id("model-picker"), page.locator("#chat-input")
+            expect(picker).to_be_visible()
+            field_box, picker_box = field.bounding_box(), picker.bounding_box()
+            assert field_box and picker_box
+            assert field_box["width"] >= 200, field_box  # 90 px when the picker sat beside it
+            assert picker_box["y"] >= field_box["y"] + field_box["height"] - 1, (field_box, picker_box)
+    finally:
+        context.close()
