@@ -175,6 +175,9 @@ def test_screenshots_of_both_themes(new_chat: Page, tmp_path: Path) -> None:
     page.set_viewport_size({"width": 1100, "height": 760})
     send(page, "Run this:\n" + py("squares = [n * n for n in range(8)]\nprint(squares)"))
     wait_turn_done(page, 0)
+    send(page, "Show me the formula for the mean")
+    wait_turn_done(page, 1)
+    expect(page.locator("#assistant-1 math").first).to_be_visible()
     out = ROOT / "docs" / "screenshots" if os.environ.get("VARRO_UPDATE_SCREENSHOTS") else tmp_path
     out.mkdir(parents=True, exist_ok=True)
     for theme in ("light", "dark"):
@@ -194,7 +197,7 @@ def test_screenshots_of_both_themes(new_chat: Page, tmp_path: Path) -> None:
     # A phone, mid-conversation.
     page.set_viewport_size({"width": 390, "height": 760})
     send(page, "Compare lists and tuples in a table")
-    wait_turn_done(page, 1)
+    wait_turn_done(page, 2)
     page.wait_for_timeout(400)
     page.screenshot(path=out / "phone.png")
     assert (out / "phone.png").stat().st_size > 20_000
