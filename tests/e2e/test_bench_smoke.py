@@ -5,8 +5,10 @@ It broke once without anyone noticing (a string `wait_for_function` the page's C
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +24,16 @@ def test_every_bench_scenario_runs_and_prints_its_tables() -> None:
     for line in ["token-to-paint p50", "frames a second", "sessions completed of 4", "wire bytes / answer text",
                  "VARRO_STREAM_FLUSH_MS"]:
         assert line in done.stdout, line
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_frame_replay_runs_and_the_fast_path_takes_the_stream(tmp_path: Path) -> None:
+    """`python -m bench.frames`, small: it records an answer, replays it both ways and prints the table (figures not judged)."""
+    out = tmp_path / "frames.json"
+    done = subprocess.run([sys.executable, "-m", "bench.frames", "--tokens", "200", "--tps", "1000", "--runs", "3",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| fast |" in done.stdout and "| htmx |" in done.stdout
+    runs = json.loads(out.read_text())["runs"]
+    assert runs["fast"]["frames"] == runs["htmx"]["frames"] > 0
