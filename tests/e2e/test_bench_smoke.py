@@ -28,7 +28,7 @@ def test_every_bench_scenario_runs_and_prints_its_tables() -> None:
 
 @pytest.mark.e2e
 @pytest.mark.timeout(300)
-def test_the_frame_replay_runs_and_the_fast_path_takes_the_stream(tmp_path: Path) -> None:
+def test_the_frame_replay_runs_and_prints_its_table(tmp_path: Path) -> None:
     """`python -m bench.frames`, small: it records an answer, replays it both ways and prints the table (figures not judged)."""
     out = tmp_path / "frames.json"
     done = subprocess.run([sys.executable, "-m", "bench.frames", "--tokens", "200", "--tps", "1000", "--runs", "3",
