@@ -11,6 +11,9 @@ document.addEventListener("alpine:init", () => {
   // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
   const TOO_BIG = 1009;
   const REPLACED = 4001; // app/ws.py: a newer tab took the chat
+  // app/refusals.py: closed for going past a budget (the user's frames, the address's frames, its sockets at once).
+  // htmx-ext-ws does not reopen on these, and sends are refused here, so a refused tab never hammers the server.
+  const OVER_LIMIT = [4429, 4430, 4431];
   // Close codes on which htmx-ext-ws reopens the socket (the server went away, or is restarting).
   const RECONNECTING = [1006, 1011, 1012, 1013];
   // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
@@ -27,6 +30,7 @@ document.addEventListener("alpine:init", () => {
     lastDist: 0,
     replaced: false,
     offline: false,
+    shut: "", // why the server closed the socket for good (its close reason), when it went past a budget
     draft: "",
 
     /** Listen to the socket: lock on send, follow the stream, unlock when the server says so. */
@@ -110,6 +114,7 @@ document.addEventListener("alpine:init", () => {
     closed(e) {
       if (RECONNECTING.includes(e.detail.event.code)) this.offline = true;
       if (e.detail.event.code === REPLACED) this.replaced = true;
+      if (OVER_LIMIT.includes(e.detail.event.code)) this.shut = e.detail.event.reason || "too many messages";
       if (e.detail.event.code !== TOO_BIG) return;
       this.notify("That message was far too long to send, so the connection was closed. Reload the page to continue.");
       this.running = false;
@@ -140,6 +145,10 @@ document.addEventListener("alpine:init", () => {
         return "This tab is not the live tab: a newer tab took over, so nothing was sent. Your text is kept.";
       }
       if (this.offline) return "Not connected (reconnecting…), so nothing was sent. Your text is kept: send it again in a moment.";
+      if (this.shut) {
+        return `The server closed this connection (${this.shut}), so nothing was sent. Your text is still here: ` +
+          "copy it, then reload the page to continue.";
+      }
       if (this.running && action === "edit") {
         return "A reply is still being written: stop it first (Esc or the stop button), or wait for it to finish.";
       }
