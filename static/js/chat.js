@@ -16,6 +16,9 @@ document.addEventListener("alpine:init", () => {
   const OVER_LIMIT = [4429, 4430, 4431];
   // Close codes on which htmx-ext-ws reopens the socket (the server went away, or is restarting).
   const RECONNECTING = [1006, 1011, 1012, 1013];
+  // What an edit took off the page before the server answered it (kept outside Alpine: DOM nodes must not be
+  // made reactive), so that a refusal can put it back.
+  let truncated = null;
   // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
@@ -175,7 +178,7 @@ document.addEventListener("alpine:init", () => {
           return;
         }
         if (this.running || !msg.trim()) { e.preventDefault(); return; }
-        if (action === "edit") this.truncateAfter(Number(p.turn));
+        truncated = action === "edit" ? this.truncateAfter(Number(p.turn)) : null;
         this.running = true;
         this.stick = true;
         this.showJump = false;
@@ -197,7 +200,10 @@ document.addEventListener("alpine:init", () => {
     afterMessage(e) {
       this.readProgress();
       // The server refused the message (too many answers running): give the user their text back.
-      if (e.detail.message.includes("data-refused") && !this.$refs.input.value) {
+      if (e.detail.message.includes("data-refused") && truncated) {
+        this.untruncate(truncated); // a refused edit: its turns come back as they were, its text stays in the editor
+        truncated = null;
+      } else if (e.detail.message.includes("data-refused") && !this.$refs.input.value) {
         this.$refs.input.value = this.draft;
         this.autosize();
       }
@@ -404,14 +410,30 @@ document.addEventListener("alpine:init", () => {
     },
 
     /** Remove every turn after k and clear turn k's answer: the page as it will be after an edit. */
+    /** An edit of turn k: its answer and every later turn go at once. Returns what went, for `untruncate`. */
     truncateAfter(k) {
-      document.querySelectorAll("#chat-turns > .turn, #chat-turns > .shell-reset").forEach((el) => {
-        if (Number(el.dataset.turn ?? el.dataset.beforeTurn) > k) el.remove();
-      });
+      const later = [...document.querySelectorAll("#chat-turns > .turn, #chat-turns > .shell-reset")]
+        .filter((el) => Number(el.dataset.turn ?? el.dataset.beforeTurn) > k);
       const answer = document.getElementById(`assistant-${k}`);
-      if (answer) answer.replaceChildren();
       const meta = document.getElementById(`meta-${k}`);
+      const went = { k, later, answer: [...(answer?.childNodes ?? [])], meta: [...(meta?.childNodes ?? [])],
+        status: meta?.dataset.status };
+      later.forEach((el) => el.remove());
+      if (answer) answer.replaceChildren();
       if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
+      return went;
+    },
+
+    /** The server refused the edit (too many answers running, or turns a minute): show turn k and after as before. */
+    untruncate(went) {
+      document.getElementById(`assistant-${went.k}`)?.replaceChildren(...went.answer);
+      const meta = document.getElementById(`meta-${went.k}`);
+      if (meta) {
+        meta.replaceChildren(...went.meta);
+        if (went.status) meta.dataset.status = went.status;
+      }
+      document.getElementById(`turn-${went.k}`)?.after(...went.later);
+      this.markLastTurn();
     },
 
     showShortcuts() { this.closeMenu(); this.$refs.shortcuts.showModal(); },
