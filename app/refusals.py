@@ -53,10 +53,11 @@ def closing(over: Over, settings: Settings) -> tuple[int, str, str]:
             return CROWDED, "too many connections from this address", crowded_message(settings.max_sockets_per_address)
 
 
-async def close_over(ws: WebSocket, over: Over, settings: Settings, who: str) -> None:
-    """Tell the tab why, and close with `over`'s code; the budget refills with time, whatever the tab does."""
+async def close_over(ws: WebSocket, over: Over, settings: Settings, who: str, loud: bool = True) -> None:
+    """Tell the tab why, and close with `over`'s code; the budget refills with time, whatever the tab does.
+    Logged as a warning if `loud`, else at debug level."""
     code, reason, message = closing(over, settings)
-    log.warning("closing a socket of %s: %s", who, reason)
+    log.log(logging.WARNING if loud else logging.DEBUG, "closing a socket of %s: %s", who, reason)
     with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
         if ws.client_state == WebSocketState.CONNECTED:
             await ws.send_text(notice(message, False))

@@ -55,7 +55,7 @@ class VarroState:
     urls: ChatUrls = field(default_factory=ChatUrls)
     pool: KernelPool | None = None  # kernels started ahead of need (closed last)
     provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
-    limits: Limits = field(default_factory=lambda: Limits.of(Settings()))  # the websocket's budgets, per user and address
+    limits: Limits = field(default_factory=lambda: Limits.of(Settings()))  # the socket's budgets, per user and address
     turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
     lag: LoopLag = field(default_factory=LoopLag)  # the event loop's lag, logged when it stalls
 
@@ -176,7 +176,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
         await hub.listen(live.stop_run)
     urls = urls or ChatUrls()
     state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
-                       provider_check=checked, limits=Limits.of(settings), turn_html=TurnHtml(partial(stored_turn, urls)))
+                       provider_check=checked, limits=Limits.of(settings),
+                       turn_html=TurnHtml(partial(stored_turn, urls)))
     state.lag.start()
     return state
 

@@ -183,7 +183,7 @@ async def chat_ws(ws: WebSocket) -> None:
     # 1006 to the browser, on which htmx reconnects).
     if (over := state.limits.enter(user_id, address)) is not None:
         await ws.accept()
-        await close_over(ws, over, settings, f"user {user_id} at {address}")
+        await close_over(ws, over, settings, f"user {user_id} at {address}", state.limits.worth_logging(over, address))
         return
     try:
         await serve(ws, state, user_id, address)
@@ -223,14 +223,15 @@ async def serve(ws: WebSocket, state: VarroState, user_id: int, address: str) ->
                 break
             if (over := state.limits.spend(user_id, address)) is not None:
                 # Only this socket goes; a run it started carries on and is stored, as after any drop.
-                await close_over(ws, over, state.settings, who)
+                await close_over(ws, over, state.settings, who, state.limits.worth_logging(over, address))
                 break
             try:
                 await conn.handle(session, message.get("text") or message.get("bytes") or "")
             except (WebSocketDisconnect, RuntimeError):
                 break
             except Flooded:
-                await close_over(ws, Over.USER_FRAMES, state.settings, who)
+                await close_over(ws, Over.USER_FRAMES, state.settings, who,
+                                 state.limits.worth_logging(Over.USER_FRAMES, address))
                 break
             except Exception:
                 log.exception("websocket frame failed")

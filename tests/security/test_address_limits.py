@@ -85,6 +85,8 @@ async def test_a_reconnect_flood_across_accounts_is_held_by_the_address_budget(h
     print(f"\naddress reconnect flood: 3 accounts, {answered} frames handled in {elapsed:.1f} s, closes {dict(codes)}")
     assert codes[ADDRESS_FLOODED] > 0
     assert answered <= BURST + RATE * elapsed + 1, (answered, elapsed)
+    logged = host.output().count("at 203.0.113.1: too many")
+    assert 0 < logged <= 3, f"{logged} lines: a refusal is logged once a minute per address and reason"
     assert_bystander_intact(host, bob, await bob.wait_turn(0, 30))
     await bob.close()
 
@@ -141,7 +143,8 @@ def test_server_log_is_clean(host: Server) -> None:
     assert "Traceback" not in host.output()
 
 
-COUNT_CONNECTS = "document.addEventListener('htmx:wsConnecting', () => { window.__connects = (window.__connects || 0) + 1; });"
+COUNT_CONNECTS = ("document.addEventListener('htmx:wsConnecting', "
+                  "() => { window.__connects = (window.__connects || 0) + 1; });")
 
 
 def hold_socket(host: Server, name: str, stack: ExitStack) -> None:

@@ -121,3 +121,13 @@ def test_sockets_refused_or_closed_give_their_place_back(tmp_path: Path) -> None
                     third.receive_text()
                 assert closed.value.code == CROWDED and closed.value.reason == "too many connections from this address"
         assert alice.app.state.varro.limits.sockets.open == {}
+
+
+def test_refusals_are_logged_once_a_minute_per_address_and_reason() -> None:
+    clock = Clock()
+    lim = limits(clock)
+    lim.logged.clock = clock
+    assert lim.worth_logging(Over.ADDRESS_FRAMES, "192.0.2.1") and not lim.worth_logging(Over.ADDRESS_FRAMES, "192.0.2.1")
+    assert lim.worth_logging(Over.ADDRESS_SOCKETS, "192.0.2.1") and lim.worth_logging(Over.ADDRESS_FRAMES, "192.0.2.2")
+    clock.now += 60
+    assert lim.worth_logging(Over.ADDRESS_FRAMES, "192.0.2.1")

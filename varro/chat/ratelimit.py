@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from varro.client_address import ClientAddresses
@@ -123,6 +123,8 @@ class Limits:
     address_frames: Budgets  # each client address's frames, across its users and sockets
     sockets: Sockets  # each client address's sockets open at once
     addresses: ClientAddresses
+    # Refusals logged, per address and reason: one a minute, so a reconnect loop can't flood the log instead.
+    logged: Budgets = field(default_factory=lambda: Budgets(1 / 60, 1))
 
     @classmethod
     def of(cls, s: Settings) -> Limits:
@@ -148,6 +150,9 @@ class Limits:
 
     def leave(self, address: str) -> None:
         self.sockets.leave(address)
+
+    def worth_logging(self, over: Over, address: str) -> bool:
+        return self.logged.take((over, address))
 
     def turn_refusal(self, user_id: int) -> str | None:
         """Spend one of the user's turns; why not, if none is left."""
