@@ -25,9 +25,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
     `ws_max_size` is the largest frame a valid message can make: uvicorn closes a socket sending more
     (code 1009) before reading it into memory, and everything below gets a clear answer from the parser.
+    Proxy headers are believed from VARRO_TRUSTED_PROXIES only (uvicorn's own default trusts any loopback peer),
+    so its log and the chat's budgets per address agree on who the client is.
     """
+    proxies = settings.trusted_proxies.strip()
     return {"host": settings.host, "port": settings.port, "ws_max_size": max_frame_size(settings.max_message_chars),
-            "timeout_graceful_shutdown": 5}
+            "timeout_graceful_shutdown": 5, "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 class AnnouncingServer(uvicorn.Server):

@@ -22,7 +22,7 @@ from varro.agent.models import ModelChoice, check_provider, request_settings, re
 from varro.chat.content import meta_of
 from varro.chat.live import LiveSessions
 from varro.chat.opening import open_chat
-from varro.chat.ratelimit import Budgets
+from varro.chat.ratelimit import Limits
 from varro.chat.session import ChatSession, OnEvent, SessionDeps
 from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
@@ -55,8 +55,7 @@ class VarroState:
     urls: ChatUrls = field(default_factory=ChatUrls)
     pool: KernelPool | None = None  # kernels started ahead of need (closed last)
     provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
-    frames: Budgets = field(default_factory=lambda: Budgets(10, 30))  # each user's websocket frames, across sockets
-    hellos: Budgets = field(default_factory=lambda: Budgets(1, 10))  # each user's catch-ups (VARRO_HELLO_PER_S)
+    limits: Limits = field(default_factory=lambda: Limits.of(Settings()))  # the socket's budgets, per user and address
     turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
     lag: LoopLag = field(default_factory=LoopLag)  # the event loop's lag, logged when it stalls
 
@@ -176,10 +175,9 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     if hub is not None:
         await hub.listen(live.stop_run)
     urls = urls or ChatUrls()
-    frames = Budgets(settings.ws_frames_per_s, settings.ws_frame_burst)
-    hellos = Budgets(settings.hello_per_s, settings.hello_burst)
     state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
-                       provider_check=checked, frames=frames, hellos=hellos, turn_html=TurnHtml(partial(stored_turn, urls)))
+                       provider_check=checked, limits=Limits.of(settings),
+                       turn_html=TurnHtml(partial(stored_turn, urls)))
     state.lag.start()
     return state
 

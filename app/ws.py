@@ -7,7 +7,6 @@ socket up whatever a handler raises. See docs/architecture.md.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 
@@ -15,16 +14,17 @@ from fasthtml.common import A, Div, P, to_xml
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.csrf import origin_allowed
+from app.refusals import close_over, notice
 from app.routes import chat_renderer, turn_list
 from app.state import VarroState
 from app.unavailable import MESSAGE
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
-from ui.turns import ErrorBlock
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
 from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame, parse_index
+from varro.chat.ratelimit import Over
 from varro.chat.session import Busy, ChatSession
 from varro.chat.trace import StreamTrace
 from varro.db.models import Chat
@@ -35,23 +35,14 @@ log = logging.getLogger("varro.ws")
 REPLACED = 4001  # closed because a newer tab took the session; htmx does not reconnect on 4xxx
 NOT_FOUND = 4404
 UNAVAILABLE = 1013  # "try again later": the service holding who has which session (Redis) can't be reached
-FLOODED = 4429  # closed because the user's sockets sent frames faster than VARRO_WS_FRAMES_PER_S allows
+# Closes for going past a budget (4429 and up) are in app/refusals.py.
 REPLACED_SAME = "This chat is open in another tab, so this one has gone quiet."
 REPLACED_OTHER = ("You opened another chat in a newer tab, so this one has gone quiet. An answer it was writing "
                   "goes on to its end; come back to this chat to see it.")
-FLOOD_MESSAGE = "Too many messages too quickly, so this connection was closed. Reload the page to continue."
-
-
-def notice(message: str, running: bool, keep_draft: bool = False) -> str:
-    """An inline error in the notice area; unlocks the input unless a run is going on. `keep_draft`: the page puts
-    the message it sent back in the input (`data-refused`)."""
-    block = Div(ErrorBlock(message), data_refused="true") if keep_draft else ErrorBlock(message)
-    frame = to_xml(Div(block, id=ids.NOTICES, hx_swap_oob="innerHTML"))
-    return frame if running else frame + to_xml(Progress("idle", oob=True))
 
 
 class Flooded(Exception):
-    """The user spent their budget: the socket is closed with FLOODED."""
+    """The user spent their catch-up budget: the socket is closed as for too many frames."""
 
 
 class Connection:
@@ -128,7 +119,7 @@ class Connection:
         self._page_running = running
         stored = await session.turns.list()
         resets = await session.turns.shell_resets()
-        if known != len(stored) and not self.state.hellos.take(self.user_id):
+        if known != len(stored) and not self.state.limits.hellos.take(self.user_id):
             raise Flooded  # each catch-up can be a whole chat's HTML: a budget of its own, per user
         if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
             self._stored_html = to_xml(Div(*await turn_list(self.state, stored, resets), id=ids.TURNS,
@@ -138,8 +129,11 @@ class Connection:
         await self.state.live.attach(self.user_id, self, len(stored))
 
     async def refused(self, session: ChatSession) -> bool:
-        """Past the user's cap on runs at once: say so (the page unlocks, the draft stays) and start nothing."""
-        why = None if session.busy else self.state.live.refusal(self.user_id)  # busy: `Busy` says it better
+        """Past the user's cap on runs at once, or on turns a minute: say so (the page unlocks, the draft stays) and
+        start nothing. A turn is spent only when nothing else refuses it."""
+        if session.busy:  # `Busy` says it better
+            return False
+        why = self.state.live.refusal(self.user_id) or self.state.limits.turn_refusal(self.user_id)
         if why is not None:
             await self.send(notice(why, False, keep_draft=True))
         return why is not None
@@ -168,13 +162,9 @@ class Connection:
             await self.send(notice(str(exc).capitalize() + ".", session.busy))
 
 
-async def close_flooded(ws: WebSocket, user_id: int) -> None:
-    """Tell the tab why, and close with 4429; the user's budget refills at VARRO_WS_FRAMES_PER_S."""
-    log.warning("closing a flooding socket of user %s", user_id)
-    with contextlib.suppress(Exception):  # it may be gone already; we are leaving either way
-        if ws.client_state == WebSocketState.CONNECTED:
-            await ws.send_text(notice(FLOOD_MESSAGE, False))
-        await ws.close(code=FLOODED, reason="too many frames")
+def client_address(ws: WebSocket, state: VarroState) -> str:
+    """The socket's client address (behind VARRO_TRUSTED_PROXIES, the one they saw), the key of its budgets."""
+    return state.limits.addresses.of(ws.client.host if ws.client else None, ws.headers.getlist("x-forwarded-for"))
 
 
 async def chat_ws(ws: WebSocket) -> None:
@@ -184,43 +174,64 @@ async def chat_ws(ws: WebSocket) -> None:
         await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
         return
     user_id = ws.session.get("user_id") if "session" in ws.scope else None
-    chat_id = parse_index(ws.query_params.get("chat_id", ""))
     if not isinstance(user_id, int):
         await ws.close(code=1008)
         return
-    if not state.frames.take(user_id):  # opening a socket spends from the user's budget too: reconnect loops end
+    address = client_address(ws, state)
+    # Opening a socket spends from the user's and the address's budgets, and holds a place under the address's cap:
+    # reconnect loops end, from one account or many. Accepted first, so the tab reads why (a refused handshake is
+    # 1006 to the browser, on which htmx reconnects).
+    if (over := state.limits.enter(user_id, address)) is not None:
         await ws.accept()
-        await close_flooded(ws, user_id)
+        await close_over(ws, over, settings, f"user {user_id} at {address}", state.limits.worth_logging(over, address))
         return
+    try:
+        await serve(ws, state, user_id, address)
+    finally:
+        state.limits.leave(address)
+
+
+async def open_session(ws: WebSocket, state: VarroState, user_id: int) -> tuple[Connection, ChatSession] | None:
+    """Accept the socket and join the chat's live session; None (the socket closed, with a notice) if it can't."""
+    chat_id = parse_index(ws.query_params.get("chat_id", ""))
     chat = await state.store.chats.for_user(user_id).get(chat_id) if chat_id is not None else None
     await ws.accept()
     if chat is None:
         await ws.send_text(notice("This chat was not found. It may have been deleted.", False))
         await ws.close(code=NOT_FOUND)
-        return
+        return None
     conn = Connection(ws, state, user_id, chat)
     try:
-        session = await state.live.connect(user_id, chat.id, conn)
+        return conn, await state.live.connect(user_id, chat.id, conn)
     except Unavailable:
         log.warning("no session for user %s: Redis is unreachable", user_id)
         await ws.send_text(notice(MESSAGE, False))
         await ws.close(code=UNAVAILABLE)
+        return None
+
+
+async def serve(ws: WebSocket, state: VarroState, user_id: int, address: str) -> None:
+    """Read the socket's frames until it closes, each paid for from the user's and the address's budgets."""
+    if (opened := await open_session(ws, state, user_id)) is None:
         return
+    conn, session = opened
+    who = f"user {user_id} at {address}"
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            if not state.frames.take(user_id):
+            if (over := state.limits.spend(user_id, address)) is not None:
                 # Only this socket goes; a run it started carries on and is stored, as after any drop.
-                await close_flooded(ws, user_id)
+                await close_over(ws, over, state.settings, who, state.limits.worth_logging(over, address))
                 break
             try:
                 await conn.handle(session, message.get("text") or message.get("bytes") or "")
             except (WebSocketDisconnect, RuntimeError):
                 break
             except Flooded:
-                await close_flooded(ws, user_id)
+                await close_over(ws, Over.USER_FRAMES, state.settings, who,
+                                 state.limits.worth_logging(Over.USER_FRAMES, address))
                 break
             except Exception:
                 log.exception("websocket frame failed")

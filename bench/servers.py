@@ -82,6 +82,12 @@ def run(kind: Kind, data: Path, root: Path = ROOT, **env: str) -> Iterator[Serve
         "VARRO_SECRET_KEY": SECRET_KEY,
         "VARRO_TRACE_FILE": str(trace),
         "PYTHONUNBUFFERED": "1",
+        # Every simulated user is on 127.0.0.1 and sends as fast as it can: the budgets per address and the turns a
+        # minute (which are there to stop exactly that) would measure themselves rather than the stream.
+        "VARRO_MAX_SOCKETS_PER_ADDRESS": "100000",
+        "VARRO_ADDRESS_FRAMES_PER_S": "1000000",
+        "VARRO_ADDRESS_FRAME_BURST": "1000000",
+        "VARRO_TURNS_PER_MIN": "100000",
         **env,
     }
     module = "app" if kind == "app" else "bench.baseline_app"

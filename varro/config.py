@@ -9,10 +9,11 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from varro.agent.models import ModelChoice, parse_models
+from varro.client_address import Network, parse_proxies
 
 
 class Settings(BaseSettings):
@@ -64,6 +65,22 @@ class Settings(BaseSettings):
     # Catch-ups per user a second, and a burst: `hello` frames from a tab lacking stored turns (up to a whole chat's HTML).
     hello_per_s: float = Field(1.0, gt=0)
     hello_burst: int = Field(10, gt=0)
+    # Frames a client address may send over all its users' sockets, a second and a burst: five users' worth, so one
+    # address signing in as many accounts can't multiply the user's budget, while a small office behind one NAT
+    # (a person sends a few frames a minute) never notices it.
+    address_frames_per_s: float = Field(50.0, gt=0)
+    address_frame_burst: int = Field(150, gt=0)
+    # Sockets a client address may hold open at once. A user has one live socket (a newer tab closes the older), so
+    # this is people at once behind one address: room for a classroom behind a NAT, while one address with many
+    # accounts can't hold more live sessions (and kernels) than this. Behind a reverse proxy, see trusted_proxies.
+    max_sockets_per_address: int = Field(50, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or networks ("10.0.0.5,10.1.0.0/16").
+    # None by default, so the peer is the client; behind a proxy not listed, every client is the proxy's address and
+    # shares its budgets. The standalone app's uvicorn is told the same list (varro/client_address.py has the rule).
+    trusted_proxies: str = ""
+    # Sends and edits (a regeneration is one) a user may start a minute, saved up to a minute's worth; past that the
+    # page says when to try again and keeps the text.
+    turns_per_min: int = Field(20, ge=1)
     # The longest wait for a model provider: for its first output, and then between two streamed chunks.
     model_timeout_s: float = Field(120.0, gt=0)
     # Whether the model is sent the shell's figures: auto (its profile says, and a refusal turns it off), on, off.
@@ -84,9 +101,19 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(5.0, gt=0)  # a dead process's users are free again after this long
     trace_file: Path | None = None  # benchmarks only: log when each frame leaves and which deltas it carries
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, text: str) -> str:
+        parse_proxies(text)  # a typo fails at start-up rather than trusting nothing, or the wrong hosts
+        return text
+
     @property
     def model_choices(self) -> list[ModelChoice]:
         return parse_models(self.models, self.model)
+
+    @property
+    def proxy_networks(self) -> list[Network]:
+        return parse_proxies(self.trusted_proxies)
 
     @property
     def trusted_hosts(self) -> list[str]:

@@ -11,8 +11,14 @@ document.addEventListener("alpine:init", () => {
   // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
   const TOO_BIG = 1009;
   const REPLACED = 4001; // app/ws.py: a newer tab took the chat
+  // app/refusals.py: closed for going past a budget (the user's frames, the address's frames, its sockets at once).
+  // htmx-ext-ws does not reopen on these, and sends are refused here, so a refused tab never hammers the server.
+  const OVER_LIMIT = [4429, 4430, 4431];
   // Close codes on which htmx-ext-ws reopens the socket (the server went away, or is restarting).
   const RECONNECTING = [1006, 1011, 1012, 1013];
+  // What an edit took off the page before the server answered it (kept outside Alpine: DOM nodes must not be
+  // made reactive), so that a refusal can put it back.
+  let truncated = null;
   // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
@@ -27,6 +33,7 @@ document.addEventListener("alpine:init", () => {
     lastDist: 0,
     replaced: false,
     offline: false,
+    shut: "", // why the server closed the socket for good (its close reason), when it went past a budget
     draft: "",
 
     /** Listen to the socket: lock on send, follow the stream, unlock when the server says so. */
@@ -110,6 +117,7 @@ document.addEventListener("alpine:init", () => {
     closed(e) {
       if (RECONNECTING.includes(e.detail.event.code)) this.offline = true;
       if (e.detail.event.code === REPLACED) this.replaced = true;
+      if (OVER_LIMIT.includes(e.detail.event.code)) this.shut = e.detail.event.reason || "too many messages";
       if (e.detail.event.code !== TOO_BIG) return;
       this.notify("That message was far too long to send, so the connection was closed. Reload the page to continue.");
       this.running = false;
@@ -140,6 +148,10 @@ document.addEventListener("alpine:init", () => {
         return "This tab is not the live tab: a newer tab took over, so nothing was sent. Your text is kept.";
       }
       if (this.offline) return "Not connected (reconnecting…), so nothing was sent. Your text is kept: send it again in a moment.";
+      if (this.shut) {
+        return `The server closed this connection (${this.shut}), so nothing was sent. Your text is still here: ` +
+          "copy it, then reload the page to continue.";
+      }
       if (this.running && action === "edit") {
         return "A reply is still being written: stop it first (Esc or the stop button), or wait for it to finish.";
       }
@@ -166,7 +178,7 @@ document.addEventListener("alpine:init", () => {
           return;
         }
         if (this.running || !msg.trim()) { e.preventDefault(); return; }
-        if (action === "edit") this.truncateAfter(Number(p.turn));
+        truncated = action === "edit" ? this.truncateAfter(Number(p.turn)) : null;
         this.running = true;
         this.stick = true;
         this.showJump = false;
@@ -188,7 +200,10 @@ document.addEventListener("alpine:init", () => {
     afterMessage(e) {
       this.readProgress();
       // The server refused the message (too many answers running): give the user their text back.
-      if (e.detail.message.includes("data-refused") && !this.$refs.input.value) {
+      if (e.detail.message.includes("data-refused") && truncated) {
+        this.untruncate(truncated); // a refused edit: its turns come back as they were, its text stays in the editor
+        truncated = null;
+      } else if (e.detail.message.includes("data-refused") && !this.$refs.input.value) {
         this.$refs.input.value = this.draft;
         this.autosize();
       }
@@ -395,14 +410,30 @@ document.addEventListener("alpine:init", () => {
     },
 
     /** Remove every turn after k and clear turn k's answer: the page as it will be after an edit. */
+    /** An edit of turn k: its answer and every later turn go at once. Returns what went, for `untruncate`. */
     truncateAfter(k) {
-      document.querySelectorAll("#chat-turns > .turn, #chat-turns > .shell-reset").forEach((el) => {
-        if (Number(el.dataset.turn ?? el.dataset.beforeTurn) > k) el.remove();
-      });
+      const later = [...document.querySelectorAll("#chat-turns > .turn, #chat-turns > .shell-reset")]
+        .filter((el) => Number(el.dataset.turn ?? el.dataset.beforeTurn) > k);
       const answer = document.getElementById(`assistant-${k}`);
-      if (answer) answer.replaceChildren();
       const meta = document.getElementById(`meta-${k}`);
+      const went = { k, later, answer: [...(answer?.childNodes ?? [])], meta: [...(meta?.childNodes ?? [])],
+        status: meta?.dataset.status };
+      later.forEach((el) => el.remove());
+      if (answer) answer.replaceChildren();
       if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
+      return went;
+    },
+
+    /** The server refused the edit (too many answers running, or turns a minute): show turn k and after as before. */
+    untruncate(went) {
+      document.getElementById(`assistant-${went.k}`)?.replaceChildren(...went.answer);
+      const meta = document.getElementById(`meta-${went.k}`);
+      if (meta) {
+        meta.replaceChildren(...went.meta);
+        if (went.status) meta.dataset.status = went.status;
+      }
+      document.getElementById(`turn-${went.k}`)?.after(...went.later);
+      this.markLastTurn();
     },
 
     showShortcuts() { this.closeMenu(); this.$refs.shortcuts.showModal(); },

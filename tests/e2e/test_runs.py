@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
-from tests.e2e.helpers import chat_id_of, send, wait_idle, wait_turn_done
+from tests.e2e.helpers import chat_id_of, converse, send, wait_idle, wait_turn_done
 from tests.e2e.server import Server, run_server
 
 LONG = "/stream 600 at 60"  # about ten seconds of answer
@@ -139,3 +140,25 @@ def test_past_the_run_cap_a_send_says_so_and_keeps_the_text(page: Page, tmp_path
         wait_idle(page, 2_000)
         expect(page.get_by_test_id("stop")).to_be_hidden()
         expect(page.locator("#turn-0")).to_have_count(0)
+
+
+def test_past_the_turns_a_minute_a_send_says_when_and_keeps_the_text(page: Page, tmp_path: Path) -> None:
+    with run_server(tmp_path / "data", VARRO_TURNS_PER_MIN="2") as srv:
+        page.goto(f"{srv.url}/chat")
+        wait_socket(page)
+        converse(page, "Tell me about rivers", "Tell me about lakes")
+        send(page, "Tell me about seas")
+        notice = page.locator("#chat-notices [role=alert]")
+        expect(notice).to_contain_text("more than 2 messages in a minute")
+        expect(notice).to_contain_text(re.compile(r"Try again in \d+ seconds"))
+        expect(page.locator("#chat-input")).to_have_value("Tell me about seas")
+        wait_idle(page, 2_000)
+        expect(page.locator("#turn-2")).to_have_count(0)
+        # A regeneration is a turn too: refused, and the answer it would have replaced is shown as it was.
+        answer = page.locator("#assistant-1").text_content()  # not inner_text: chunks out of view render no text
+        page.get_by_test_id("regenerate-1").click()
+        expect(notice).to_contain_text("regenerations count too")
+        expect(page.locator("#meta-1")).to_have_attribute("data-status", "complete")
+        assert page.locator("#assistant-1").text_content() == answer and "Lakes" in (answer or "")
+        expect(page.locator("#chat-input")).to_have_value("Tell me about seas")
+        assert [status for status, _ in statuses(srv, chat_id_of(page))] == ["complete", "complete"]

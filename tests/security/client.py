@@ -47,6 +47,7 @@ class Tab:
     ws: ClientConnection | None = None
     frames: list[str] = field(default_factory=list)
     statuses: dict[int, str] = field(default_factory=dict)
+    forwarded_for: str = ""  # sent as X-Forwarded-For: the client address, on a server that trusts loopback proxies
 
     async def sign_in(self, new_chat: bool = True) -> None:
         """Log in through the host's `/login/{name}` (or the demo user's `/chat`) and open a fresh chat.
@@ -65,6 +66,8 @@ class Tab:
         """Open the socket (same origin unless told otherwise) and say what the page shows."""
         url = self.base.replace("http", "ws", 1) + f"/chat/ws?chat_id={self.chat_id}"
         headers = {"Cookie": self.cookies} if self.cookies else {}
+        if self.forwarded_for:
+            headers["X-Forwarded-For"] = self.forwarded_for
         self.ws = await connect(url, origin=self.base if origin == "" else origin, additional_headers=headers,
                                 open_timeout=20, max_size=None, **kw)
         await self.ws.send(json.dumps({"action": "hello", "known": known}))

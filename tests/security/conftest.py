@@ -21,6 +21,13 @@ FULL = os.environ.get("VARRO_FULL_TRIALS") == "1"
 HOST_MODULE = "tests.security.host"
 
 
+# Many simulated users at once, all from 127.0.0.1: the budgets per client address, which exist to stop one address
+# from doing this, are lifted for the tests that do it on purpose (load). tests/security/test_address_limits.py
+# tests the budgets themselves.
+ONE_ADDRESS_CROWD = {"VARRO_MAX_SOCKETS_PER_ADDRESS": "100000", "VARRO_ADDRESS_FRAMES_PER_S": "1000000",
+                     "VARRO_ADDRESS_FRAME_BURST": "1000000"}
+
+
 def size(reduced: int, full: int) -> int:
     """How many trials (or sessions) to run: `full` with VARRO_FULL_TRIALS=1, else `reduced`."""
     return full if FULL else reduced

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from websockets.exceptions import ConnectionClosed
 
 from app.__main__ import uvicorn_options
-from app.ws import FLOODED
+from app.refusals import FLOODED
 from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import send, wait_idle
 from tests.e2e.server import Server

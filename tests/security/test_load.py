@@ -19,7 +19,7 @@ import psutil
 
 from tests.e2e.server import Server
 from tests.security.client import Tab, answer_text, check_stored
-from tests.security.conftest import host_server, size
+from tests.security.conftest import ONE_ADDRESS_CROWD, host_server, size
 
 SESSIONS = size(40, 200)
 TURNS = size(2, 3)
@@ -65,7 +65,7 @@ async def crowd(server: Server, sessions: int, turns: int) -> list[float]:
 
 def test_many_sessions_lose_nothing_and_keep_the_loop_responsive(tmp_path: Path) -> None:
     # No kernel pool: these chats run no code, and a kernel starting beside them is not what this measures.
-    with host_server(tmp_path, VARRO_DEMO_TPS=str(TPS), VARRO_KERNEL_POOL="0") as srv:
+    with host_server(tmp_path, VARRO_DEMO_TPS=str(TPS), VARRO_KERNEL_POOL="0", **ONE_ADDRESS_CROWD) as srv:
         server_cpu, client_cpu = psutil.Process(srv.process.pid).cpu_times(), psutil.Process().cpu_times()
         began = time.monotonic()
         durations = asyncio.run(crowd(srv, SESSIONS, TURNS))

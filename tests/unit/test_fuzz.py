@@ -53,7 +53,8 @@ def test_an_edit_of_an_odd_turn_says_which_message_is_missing(turn: str) -> None
 
 
 def fuzz_app(tmp_path: Path):  # noqa: ANN201  (FastHTML app)
-    return host_app(tmp_path, ws_frames_per_s=1e6, ws_frame_burst=1_000_000, demo_tps=0)
+    return host_app(tmp_path, ws_frames_per_s=1e6, ws_frame_burst=1_000_000, address_frames_per_s=1e6,
+                    address_frame_burst=1_000_000, turns_per_min=1_000_000, demo_tps=0)
 
 
 def test_fuzzed_frames_get_an_inline_answer_and_the_socket_stays_up(
