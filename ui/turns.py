@@ -58,6 +58,15 @@ def ShellResetMarker(before_turn: int) -> Any:
                cls="shell-reset divider text-xs opacity-70", data_testid=f"shell-reset-{before_turn}")
 
 
+def LoadEarlier(url: str | None, oob: bool = False) -> Any:
+    """Above the first turn shown: fetches the turns before it from `url` and puts them above (chat.js clicks it
+    as it scrolls into view; a keyboard reaches it with Tab). Hidden, and gone from the tab order, without `url`:
+    turn 0 is shown."""
+    return Button("Show earlier messages", type="button", id=ids.LOAD_EARLIER, data_testid=ids.LOAD_EARLIER,
+                  hx_get=url, hx_target=f"#{ids.TURNS}", hx_swap="afterbegin", hx_sync="this:drop",
+                  hidden=url is None, hx_swap_oob="true" if oob else None, cls="btn btn-sm btn-ghost")
+
+
 def ErrorBlock(message: str) -> Any:
     return Div(Span("⚠", aria_hidden="true"), Span(message), role="alert", cls="alert alert-error alert-soft text-sm")
 
