@@ -122,9 +122,10 @@ async def chat_page(req: Request, chat_id: int, at: str = "") -> Any:
     turns = await chats.turns(chat_id)
     if chat is None or turns is None:  # deleted, or never the user's: a page with a way back, not a bare "Not found"
         return FtResponse(ChatGone(state.urls.index()), status_code=404)
-    window = await batch(state.turn_html, turns, await turns.end())
+    end = await turns.end()
+    window = await batch(state.turn_html, turns, end)
     if (start := parse_index(at)) is not None and start < window.start:
-        window = await from_turn(state.turn_html, turns, start)
+        window = await from_turn(state.turn_html, turns, start, end)
     live = state.live.get(chats.user_id)
     shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"
     u = state.urls

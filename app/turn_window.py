@@ -58,10 +58,16 @@ async def batch(cache: TurnHtml, turns: ChatTurns, before: int, start: int = 0) 
     return Window(rows[-keep].idx, rows[-keep:], html[-keep:])
 
 
-async def from_turn(cache: TurnHtml, turns: ChatTurns, start: int) -> Window:
-    """Every turn from `start` to the end (a search result opens the chat at its turn, with all that follows)."""
-    rows = await turns.list(start=start)
-    return Window(start, rows, await cache.html(rows))
+async def from_turn(cache: TurnHtml, turns: ChatTurns, start: int, end: int) -> Window:
+    """Every turn from `start` to `end` (a search result opens the chat at its turn, with all that follows): read a
+    batch's worth of rows at a time, so that decoding them never holds the event loop for long."""
+    rows: list[Turn] = []
+    html: list[NotStr] = []
+    for lo in range(start, end, BATCH_TURNS):
+        part = await turns.list(start=lo, stop=min(lo + BATCH_TURNS, end))
+        rows += part
+        html += await cache.html(part)
+    return Window(start, rows, html)
 
 
 def with_markers(window: Window, resets: Sequence[int], last: bool = True) -> list[Any]:

@@ -59,11 +59,15 @@ def ShellResetMarker(before_turn: int) -> Any:
 
 
 def LoadEarlier(url: str | None, oob: bool = False) -> Any:
-    """Above the first turn shown: fetches the turns before it from `url` and puts them above (chat.js clicks it
-    as it scrolls into view; a keyboard reaches it with Tab). Hidden, and gone from the tab order, without `url`:
-    turn 0 is shown."""
+    """Above the first turn shown: fetches the turns before it from `url` and puts them above, when clicked or when
+    it scrolls into view (earlier.js sends it `earlier`: a click would count as the reader's). Hidden, and gone from
+    the tab order, without `url`: turn 0 is shown.
+
+    The batch goes in before the list's first child rather than into the list: htmx marks its target with classes
+    while it swaps, and a class change on the list restyles every turn in it (a second a batch at 2,000 turns)."""
     return Button("Show earlier messages", type="button", id=ids.LOAD_EARLIER, data_testid=ids.LOAD_EARLIER,
-                  hx_get=url, hx_target=f"#{ids.TURNS}", hx_swap="afterbegin", hx_sync="this:drop",
+                  hx_get=url, hx_trigger="click, earlier", hx_target=f"#{ids.TURNS} > :first-child",
+                  hx_swap="beforebegin", hx_sync="this:drop",
                   hidden=url is None, hx_swap_oob="true" if oob else None, cls="btn btn-sm btn-ghost")
 
 

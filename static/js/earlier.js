@@ -1,7 +1,7 @@
 // A long chat's earlier turns, for the chat component (spread into Alpine.data("chat") by chat.js). The page
 // shows the latest turns; the "Show earlier messages" button above them (ui/turns.py LoadEarlier) fetches the
 // batch before with htmx, which puts it above the first turn and replaces the button with the next batch's.
-// Here: click it when it scrolls into view, and keep what the reader was looking at where it was.
+// Here: load it when it scrolls into view, and keep what the reader was looking at where it was.
 
 window.varroEarlier = {
   earlierFromEnd: null,
@@ -36,7 +36,8 @@ window.varroEarlier = {
 
   earlierInView(entries) {
     const button = document.getElementById("load-earlier");
-    if (button && !button.hidden && entries.some((e) => e.isIntersecting)) button.click();
+    // Not a click: that would also end what a click ends (the mark on a search result's turn).
+    if (button && !button.hidden && entries.some((e) => e.isIntersecting)) htmx.trigger(button, "earlier");
   },
 
   isEarlierSwap(e) {
