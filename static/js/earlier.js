@@ -64,8 +64,10 @@ window.varroEarlier = {
     if (this.earlierHadFocus && document.activeElement === document.body) {
       list.querySelector("button, a[href], summary")?.focus({ preventScroll: true });
     }
-    this.decorate(list);
-    this.drawCharts();
+    // As after a socket frame: only a batch with code, tool output or a chart needs the whole list searched.
+    const html = e.detail.xhr.responseText;
+    if (html.includes("code-block") || html.includes("tool-result")) this.decorate(list);
+    if (html.includes("plotly-chart")) this.drawCharts();
     this.watchEarlier();
   },
 

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from app.turn_window import BATCH_TURNS
 from tests.e2e.conftest import wait_socket
+from tests.e2e.helpers import wait_turn_done
 from tests.e2e.server import Server
 from tests.longchat import user_id, write_chat
 
@@ -92,8 +93,16 @@ def test_the_keyboard_reaches_the_control_and_enter_loads_the_batch_before(page:
     expect(control).to_be_focused()
     page.keyboard.press("Enter")
     page.wait_for_function(f"() => {FIRST} < {first}")
-    assert page.evaluate(SHOWN) == list(range(page.evaluate(FIRST), TURNS))
+    first = page.evaluate(FIRST)
+    assert page.evaluate(SHOWN) == list(range(first, TURNS))
     expect(control).to_be_focused()  # still there for the next press
+    # The turns that came in joined the conversation's one tab stop: Tab enters it, Home reaches the first of them.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.getElementById('chat-turns').contains(document.activeElement)")
+    page.keyboard.press("Home")
+    expect(page.get_by_test_id(f"edit-{first}")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(control).to_be_focused()
 
 
 def test_a_link_to_an_early_turn_opens_the_page_at_it(page: Page, server: Server, long_chat: int) -> None:
@@ -105,3 +114,31 @@ def test_a_link_to_an_early_turn_opens_the_page_at_it(page: Page, server: Server
     box, view = turn.bounding_box(), page.locator("#chat-scroll").bounding_box()
     assert box and view and abs(box["y"] - view["y"]) < 50, "the turn is at the top of the view"
     assert page.evaluate(SHOWN)[-1] == TURNS - 1, "with everything after it"
+    page.evaluate("location.hash = '#turn-1800'")  # an in-page link (a notice's) to a turn above the first shown
+    page.wait_for_url(re.compile(rf"/chat/{long_chat}\?at=1800#turn-1800$"))
+    expect(page.locator("#turn-1800")).to_have_class(re.compile("search-target"))
+
+
+def test_edit_and_regenerate_work_on_the_latest_turns_and_earlier_ones_still_load(page: Page, server: Server) -> None:
+    chat = write_chat(server.db_path, user_id(server.db_path, "demo"), 100, resets=(97,))
+    page.goto(f"{server.url}/chat/{chat}")
+    wait_socket(page)
+    page.get_by_test_id("edit-95").click()
+    expect(page.get_by_test_id("save-edit-95")).to_contain_text("removes 4 later turns")
+    page.locator("#user-95 textarea").fill("Tell me about rivers")
+    page.get_by_test_id("save-edit-95").click()
+    expect(page.locator("#turn-96")).to_have_count(0)  # removed at once, with the shell reset after turn 96
+    expect(page.get_by_test_id("shell-reset-97")).to_have_count(0)
+    wait_turn_done(page, 95)
+    expect(page.locator("#user-95")).to_contain_text("Tell me about rivers")
+    page.get_by_test_id("regenerate-95").click()
+    wait_turn_done(page, 95)
+    assert page.evaluate(SHOWN) == list(range(70, 96))
+    page.evaluate(SCROLL_UP, 70)
+    page.wait_for_function(f"() => {FIRST} < 70")
+    assert page.evaluate(SHOWN) == list(range(40, 96)), "the batch before, joined to the edited turns"
+    page.reload()
+    wait_socket(page)
+    assert page.evaluate(SHOWN) == list(range(66, 96))
+    expect(page.locator("#user-95")).to_contain_text("Tell me about rivers")
+    expect(page.get_by_test_id("load-earlier")).to_be_visible()

@@ -159,7 +159,9 @@ def test_a_catch_up_sends_only_what_the_tab_lacks_and_at_most_a_batch(
         clients: tuple[TestClient, TestClient], tmp_path: Path) -> None:
     alice, _ = clients
     chat = write_chat(db(tmp_path), 1, 70, resets=[70])
-    assert shown(hello(alice, chat, 70)) == [] and "load-earlier" not in hello(alice, chat, 70)
+    up_to_date = hello(alice, chat, 70)
+    assert shown(up_to_date) == [] and "load-earlier" not in up_to_date
+    assert "shell-reset-70" in up_to_date, "the page drops the markers after its last turn on a reconnect: sent again"
     lacking = hello(alice, chat, 66)
     assert shown(lacking) == [66, 67, 68, 69] and 'hx-swap-oob="beforeend"' in lacking
     assert "shell-reset-70" in lacking and "load-earlier" not in lacking
