@@ -2,8 +2,9 @@
 
 A page (and a catch-up that lacks many turns) shows the latest turns only: at most BATCH_TURNS, and no more
 than about BATCH_BYTES of HTML, but always the last one. The "Show earlier messages" control above the first
-shown turn fetches the batch before it. Only the rows of a batch are read: a 2,000-turn chat opens as fast as a
-short one, and nothing on the event loop grows with its length (docs/architecture.md, "A long chat").
+shown turn fetches the batch before it. Only the rows of a batch are read, so a 2,000-turn chat opens about as
+fast as a short one (docs/architecture.md, "A long chat"). A page opened at an early turn (a search result) shows
+every turn from it to the end, read a batch at a time.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ async def batch(cache: TurnHtml, turns: ChatTurns, before: int, start: int = 0) 
         return Window(before, [], [])
     read = within([size for _, size in sizes], BATCH_BYTES * STORED_SLACK)
     rows = await turns.list(start=sizes[read - 1][0], stop=before)
+    if not rows:  # removed in between (an edit elsewhere)
+        return Window(before, [], [])
     html = await cache.html(rows)
     keep = within([len(h) for h in reversed(html)], BATCH_BYTES)
     return Window(rows[-keep].idx, rows[-keep:], html[-keep:])
