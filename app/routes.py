@@ -84,7 +84,9 @@ async def new_chat(req: Request) -> Any:
     chats = _chats(req)
     recent = await chats.recent(limit=1)
     running = _state(req).live.running(chats.user_id)
-    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list(running=True):
+    # Turn 0 (finished or running) is there in any chat that has a turn: one row read, however long the chat.
+    turns = await chats.turns(recent[0].id) if recent else None
+    if turns is not None and recent[0].id not in running and not await turns.list(running=True, stop=1):
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)
