@@ -19,13 +19,15 @@ from starlette.responses import FileResponse, RedirectResponse
 from app import files
 from app.render import Renderer
 from app.state import VarroState
+from app.turn_window import Window, batch, from_turn, with_markers
 from app.urls import ChatUrls
 from ui.header import ChatList, ChatTitle, SearchResults
 from ui.layout import ChatGone, ChatPage
-from ui.turns import ShellResetMarker
+from ui.turns import LoadEarlier
 from varro.chat.content import Attachment, answer_markdown, messages_of
+from varro.chat.protocol import parse_index
 from varro.db.crud import UserChats
-from varro.db.models import Chat, Turn
+from varro.db.models import Chat
 from varro.export import to_markdown, to_notebook
 
 
@@ -60,17 +62,6 @@ def title_block(urls: ChatUrls, chat: Chat) -> Any:
     return ChatTitle(chat, urls.rename(chat.id))
 
 
-async def turn_list(state: VarroState, stored: list[Turn], resets: list[int], since: int = 0) -> list[Any]:
-    """Stored turns from index `since` (HTML from `state.turn_html`), with the shell-reset markers where they happened."""
-    shown = [t for t in stored if t.idx >= since]
-    out: list[Any] = []
-    for t, html in zip(shown, await state.turn_html.html(shown), strict=True):
-        out += [ShellResetMarker(r) for r in resets if r == t.idx]
-        out.append(html)
-    end = stored[-1].idx + 1 if stored else 0
-    return out + [ShellResetMarker(r) for r in resets if r >= max(end, since)]
-
-
 def chat_renderer(state: VarroState, chat: Chat) -> Renderer:
     def title(text: str) -> Any:
         block = title_block(state.urls, Chat(id=chat.id, user_id=chat.user_id, title=text))
@@ -93,7 +84,9 @@ async def new_chat(req: Request) -> Any:
     chats = _chats(req)
     recent = await chats.recent(limit=1)
     running = _state(req).live.running(chats.user_id)
-    if recent and recent[0].id not in running and not await (await chats.turns(recent[0].id)).list(running=True):
+    # Turn 0 (finished or running) is there in any chat that has a turn: one row read, however long the chat.
+    turns = await chats.turns(recent[0].id) if recent else None
+    if turns is not None and recent[0].id not in running and not await turns.list(running=True, stop=1):
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)
@@ -118,12 +111,23 @@ async def search(req: Request, q: str = "", current: int | None = None) -> Any:
     return SearchResults(await _chats(req).search(q), _urls(req).page)
 
 
-async def chat_page(req: Request, chat_id: int) -> Any:
+def earlier_url(urls: ChatUrls, chat_id: int, window: Window) -> str | None:
+    """Where the "Show earlier messages" control above `window` fetches from; None when it starts at turn 0."""
+    return urls.earlier(chat_id, window.start) if window.start > 0 else None
+
+
+async def chat_page(req: Request, chat_id: int, at: str = "") -> Any:
+    """The chat with its latest turns (a long chat's earlier ones come as the user scrolls up), and all from turn `at`
+    on if that is earlier (a search result's turn)."""
     state, chats = _state(req), _chats(req)
     chat = await chats.get(chat_id)
-    if chat is None:  # deleted, or never the user's: a page with a way back rather than a bare "Not found"
+    turns = await chats.turns(chat_id)
+    if chat is None or turns is None:  # deleted, or never the user's: a page with a way back, not a bare "Not found"
         return FtResponse(ChatGone(state.urls.index()), status_code=404)
-    stored = await (await chats.turns(chat_id)).list()
+    end = await turns.end()
+    window = await batch(state.turn_html, turns, end)
+    if (start := parse_index(at)) is not None and start < window.start:
+        window = await from_turn(state.turn_html, turns, start, end)
     live = state.live.get(chats.user_id)
     shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"
     u = state.urls
@@ -142,8 +146,21 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "plotly": f"{u.static}/vendor/plotly-strict.min.js",
         "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
-    return ChatPage(chat, await turn_list(state, stored, chat.shell_resets), state.model_label, urls, shell,
-                    state.settings.max_message_chars, state.picker(stored))
+    return ChatPage(chat, with_markers(window, chat.shell_resets), state.model_label, urls, shell,
+                    state.settings.max_message_chars, state.picker(window.turns), earlier_url(u, chat.id, window))
+
+
+async def earlier(req: Request, chat_id: int, before: str = "") -> Any:
+    """The batch of turns just before turn `before`, for above the page's first one, with the control for the batch
+    before that (hidden once turn 0 is there). A turn index that is not a stored turn's is "not found"."""
+    state, chats = _state(req), _chats(req)
+    turns = await chats.turns(chat_id)
+    k = parse_index(before)
+    if turns is None or k is None or not 0 < k < await turns.end():
+        return not_found()
+    window = await batch(state.turn_html, turns, k)
+    resets = await turns.shell_resets()
+    return *with_markers(window, resets, last=False), LoadEarlier(earlier_url(state.urls, chat_id, window), oob=True)
 
 
 async def rename(req: Request, chat_id: int, title: str = "") -> Any:
@@ -185,11 +202,11 @@ async def export(req: Request, chat_id: int, fmt: str) -> Any:
 
 async def answer(req: Request, chat_id: int, k: int = -1, n: int = -1) -> Any:
     """The markdown that node n of turn k wrote, as the model wrote it: what "Copy" on an answer copies."""
-    chats = _chats(req)
-    if await chats.get(chat_id) is None:
+    turns = await _chats(req).turns(chat_id)
+    if turns is None:
         return not_found()
-    turn = next((t for t in await (await chats.turns(chat_id)).list() if t.idx == k), None)
-    text = answer_markdown(messages_of(turn.content), n) if turn is not None else None
+    found = await turns.list(start=k, stop=k + 1) if k >= 0 else []  # that one row, not the whole chat
+    text = answer_markdown(messages_of(found[0].content), n) if found else None
     return not_found() if text is None else Response(text, media_type="text/plain; charset=utf-8")
 
 
@@ -216,6 +233,7 @@ def chat_router(urls: ChatUrls) -> APIRouter:
     ar.get(f"{p}/history")(history)
     ar.get(f"{p}/search")(search)
     ar.get(f"{p}/{{chat_id:rowid}}")(chat_page)
+    ar.get(f"{p}/{{chat_id:rowid}}/earlier")(earlier)
     ar.post(f"{p}/{{chat_id:rowid}}/rename")(rename)
     ar.post(f"{p}/{{chat_id:rowid}}/delete")(delete)
     ar.get(f"{p}/{{chat_id:rowid}}/export.{{fmt}}")(export)

@@ -44,8 +44,13 @@ class ChatUrls:
     def answer(self, chat_id: int) -> str:
         return f"{self.prefix}/{chat_id}/answer"
 
-    def page(self, chat_id: int) -> str:
-        return f"{self.prefix}/{chat_id}"
+    def page(self, chat_id: int, at: int | None = None) -> str:
+        """The chat's page; `at`: shown from that turn on (a search result's), not only the latest turns."""
+        return f"{self.prefix}/{chat_id}" + (f"?{urlencode({'at': at})}" if at is not None else "")
+
+    def earlier(self, chat_id: int, before: int) -> str:
+        """The batch of stored turns just before turn `before` (app/turn_window.py)."""
+        return f"{self.prefix}/{chat_id}/earlier?{urlencode({'before': before})}"
 
     def rename(self, chat_id: int) -> str:
         return f"{self.prefix}/{chat_id}/rename"

@@ -15,12 +15,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.csrf import origin_allowed
 from app.refusals import close_over, notice
-from app.routes import chat_renderer, turn_list
+from app.routes import chat_renderer, earlier_url
 from app.state import VarroState
+from app.turn_window import batch, with_markers
 from app.unavailable import MESSAGE
 from ui import ids
 from ui.header import ShellStatus
 from ui.layout import Progress
+from ui.turns import LoadEarlier
 from varro.chat.coalesce import Coalescer
 from varro.chat.events import Event
 from varro.chat.protocol import Edit, Hello, Invalid, Reset, Send, Stop, parse_frame, parse_index
@@ -115,18 +117,21 @@ class Connection:
 
     async def hello(self, session: ChatSession, known: int, running: bool) -> None:
         """The page shows the finished turns below `known` (and a run, if `running`): send it what it lacks, then
-        go live."""
+        go live. More than a batch lacking, or turns removed elsewhere (an edit in another tab): the page is
+        redrawn with the latest batch, and the rest comes as the user scrolls up (app/turn_window.py)."""
         self._page_running = running
-        stored = await session.turns.list()
+        end = await session.turns.end()
         resets = await session.turns.shell_resets()
-        if known != len(stored) and not self.state.limits.hellos.take(self.user_id):
-            raise Flooded  # each catch-up can be a whole chat's HTML: a budget of its own, per user
-        if known > len(stored):  # turns were removed elsewhere (an edit in another tab): redraw them all
-            self._stored_html = to_xml(Div(*await turn_list(self.state, stored, resets), id=ids.TURNS,
-                                           hx_swap_oob="innerHTML"), indent=False)
-        elif fresh := await turn_list(self.state, stored, resets, since=known):
+        if known != end and not self.state.limits.hellos.take(self.user_id):
+            raise Flooded  # each catch-up can be a batch's HTML: a budget of its own, per user
+        window = await batch(self.state.turn_html, session.turns, end, start=0 if known > end else known)
+        if known > end or window.start > known:
+            earlier = earlier_url(self.state.urls, session.chat_id, window)
+            self._stored_html = to_xml(Div(*with_markers(window, resets), id=ids.TURNS, hx_swap_oob="innerHTML"),
+                                       indent=False) + to_xml(LoadEarlier(earlier, oob=True), indent=False)
+        elif fresh := with_markers(window, resets):
             self._stored_html = to_xml(Div(*fresh, id=ids.TURNS, hx_swap_oob="beforeend"), indent=False)
-        await self.state.live.attach(self.user_id, self, len(stored))
+        await self.state.live.attach(self.user_id, self, end)
 
     async def refused(self, session: ChatSession) -> bool:
         """Past the user's cap on runs at once, or on turns a minute: say so (the page unlocks, the draft stays) and

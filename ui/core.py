@@ -29,6 +29,7 @@ def chat_headers(static_url: str = STATIC_URL) -> tuple[Any, ...]:
         Script(src=f"{static_url}/js/files.js", defer=True),
         Script(src=f"{static_url}/js/charts.js", defer=True),
         Script(src=f"{static_url}/js/stream-frames.js", defer=True),
+        Script(src=f"{static_url}/js/earlier.js", defer=True),
         Script(src=f"{static_url}/js/chat.js", defer=True),
         Script(src=f"{static_url}/js/turn-keys.js", defer=True),
         Script(src=f"{v}/alpine-csp.min.js", defer=True),

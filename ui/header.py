@@ -112,11 +112,12 @@ def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url
 
 
 def SearchResults(hits: Sequence[Hit], open_url: Any) -> Any:
-    """Chats matching a search: a title match opens the chat, a message match opens it at that turn."""
+    """Chats matching a search: a title match opens the chat, a message match opens it at that turn (`open_url(chat,
+    turn)`: a page that shows that turn, which a long chat's latest turns may not)."""
     items = [
         Li(A(Span(h.title or "New chat", cls="font-semibold truncate"),
              Span(h.snippet, cls="text-xs opacity-80 line-clamp-2") if h.snippet else None,
-             href=open_url(h.chat_id) + (f"#{ids.turn(h.turn)}" if h.turn is not None else ""),
+             href=open_url(h.chat_id) if h.turn is None else open_url(h.chat_id, h.turn) + f"#{ids.turn(h.turn)}",
              cls="flex flex-col items-start gap-0", role="menuitem", tabindex="-1",
              data_testid=f"search-result-{h.chat_id}"), role="none")
         for h in hits

@@ -12,6 +12,7 @@ TITLE = "chat-title"
 NOTICES = "chat-notices"
 MENU = "chat-menu-list"
 SHELL_STATUS = "shell-status"
+LOAD_EARLIER = "load-earlier"  # above the first shown turn of a long chat
 
 
 def turn(k: int) -> str:

@@ -13,6 +13,7 @@ from ui.alpine import bind, on
 from ui.files import ComposerChips
 from ui.header import ChatHeader
 from ui.icons import Icon
+from ui.turns import LoadEarlier
 from varro.agent.models import ModelChoice
 from varro.db.models import Chat
 
@@ -90,8 +91,10 @@ def Welcome(model_label: str, model_help: str) -> Any:
 
 
 def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], shell_status: str = "not started",
-             max_chars: int = 20_000, picker: tuple[Sequence[ModelChoice], str] = ((), "")) -> Any:
-    """The whole chat page; `turns` are the rendered stored turns; `picker`: the models offered, and the picked one."""
+             max_chars: int = 20_000, picker: tuple[Sequence[ModelChoice], str] = ((), ""),
+             earlier: str | None = None) -> Any:
+    """The whole chat page; `turns` are the rendered stored turns shown (the latest, in a long chat); `earlier`: where
+    the turns before them are fetched from, if there are any; `picker`: the models offered, and the picked one."""
     return (
         Title(f"{chat.title or 'New chat'} · Varro"),
         Div(
@@ -99,6 +102,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
               cls="sr-only focus:not-sr-only focus:absolute focus:z-30 focus:m-2 btn btn-sm btn-primary"),
             ChatHeader(chat, model_label, urls, shell_status),
             Main(
+                Div(LoadEarlier(earlier), cls="flex justify-center"),
                 # A log region that is busy while an answer streams: screen readers wait for the
                 # finished turn instead of reading every token; #progress announces the state.
                 Div(Welcome(model_label, urls["model_help"]), *turns, id=ids.TURNS, role="log", aria_live="polite", aria_relevant="additions",

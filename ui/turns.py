@@ -58,6 +58,19 @@ def ShellResetMarker(before_turn: int) -> Any:
                cls="shell-reset divider text-xs opacity-70", data_testid=f"shell-reset-{before_turn}")
 
 
+def LoadEarlier(url: str | None, oob: bool = False) -> Any:
+    """Above the first turn shown: fetches the turns before it from `url` and puts them above, when clicked or when
+    it scrolls into view (earlier.js sends it `earlier`: a click would count as the reader's). Hidden, and gone from
+    the tab order, without `url`: turn 0 is shown.
+
+    The batch goes in before the list's first child rather than into the list: htmx marks its target with classes
+    while it swaps, and a class change on the list restyles every turn in it (a second a batch at 2,000 turns)."""
+    return Button("Show earlier messages", type="button", id=ids.LOAD_EARLIER, data_testid=ids.LOAD_EARLIER,
+                  hx_get=url, hx_trigger="click, earlier", hx_target=f"#{ids.TURNS} > :first-child",
+                  hx_swap="beforebegin", hx_sync="this:drop",
+                  hidden=url is None, hx_swap_oob="true" if oob else None, cls="btn btn-sm btn-ghost")
+
+
 def ErrorBlock(message: str) -> Any:
     return Div(Span("⚠", aria_hidden="true"), Span(message), role="alert", cls="alert alert-error alert-soft text-sm")
 

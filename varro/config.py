@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # Frames a user may send over all their sockets: a rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)
     ws_frame_burst: int = Field(30, gt=0)
-    # Catch-ups per user a second, and a burst: `hello` frames from a tab lacking stored turns (up to a whole chat's HTML).
+    # Catch-ups per user a second, and a burst: `hello` frames from a tab lacking stored turns (up to a batch's HTML).
     hello_per_s: float = Field(1.0, gt=0)
     hello_burst: int = Field(10, gt=0)
     # Frames a client address may send over all its users' sockets, a second and a burst: five users' worth, so one

@@ -25,6 +25,7 @@ document.addEventListener("alpine:init", () => {
   Alpine.data("chat", () => ({
     ...window.varroFiles,
     ...window.varroCharts,
+    ...window.varroEarlier,
     running: false,
     showJump: false,
     stick: true,
@@ -65,6 +66,7 @@ document.addEventListener("alpine:init", () => {
       this.resizer.observe(document.getElementById("chat-turns"));
       this.ticker = setInterval(() => this.tick(), 200);
       this.openAt(location.hash);
+      this.initEarlier();
       this.$refs.input.focus({ preventScroll: true });
     },
 
@@ -79,6 +81,7 @@ document.addEventListener("alpine:init", () => {
       this.$el.removeEventListener("htmx:afterSettle", this.onSettle);
       this.resizer.disconnect();
       clearInterval(this.ticker);
+      this.destroyEarlier();
     },
 
     /** The elapsed time on a running cell; it stops where it was when the answer ends. */
@@ -209,6 +212,7 @@ document.addEventListener("alpine:init", () => {
       }
       if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
       if (e.detail.message.includes("turn-meta")) this.markLastTurn();
+      if (e.detail.message.includes('id="load-earlier"')) this.watchEarlier(); // a catch-up redrew the turns
       // Only frames with finished blocks need decorating; deltas are plain text.
       if (e.detail.message.includes("plotly-chart")) this.drawCharts();
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
@@ -327,6 +331,7 @@ document.addEventListener("alpine:init", () => {
     /** Open at the end, or at the turn a search result pointed to (`#turn-k`), marked until the next click. */
     openAt(hash) {
       const target = /^#turn-\d+$/.test(hash) ? document.querySelector(hash) : null;
+      if (!target && this.openEarlier(hash)) return;
       if (!target) { this.scrollToBottom(); return; }
       this.stick = false;
       target.scrollIntoView({ block: "start" });

@@ -26,7 +26,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
 ID_ROUTES = {"/chat/{chat_id:rowid}", "/chat/{chat_id:rowid}/rename", "/chat/{chat_id:rowid}/delete",
              "/chat/{chat_id:rowid}/export.{fmt}", "/chat/{chat_id:rowid}/answer", "/chat/uploads/{path:path}",
              "/chat/ws", "/chat/{chat_id:rowid}/files", "/chat/{chat_id:rowid}/files/remove",
-             "/chat/{chat_id:rowid}/files/{name}"}
+             "/chat/{chat_id:rowid}/files/{name}", "/chat/{chat_id:rowid}/earlier"}
 
 
 class World:
@@ -53,6 +53,7 @@ class World:
         async def store_turn() -> None:
             turns = await app.state.varro.store.chats.for_user(self.alice_id).turns(self.chat)
             await turns.append(0, f"question {SECRET}", content)
+            await turns.append(1, "and then?", content)  # so that turn 0 is also a batch before it (/earlier)
 
         alice.portal.call(store_turn)
         self.alice_page = alice.get(f"/chat/{self.chat}").text
@@ -65,6 +66,7 @@ class World:
         assert self.alice.get(f"/chat/{self.chat}").text == self.alice_page
         assert self.alice.get(f"/chat/uploads/{self.upload}").content == PNG
         assert SECRET in self.alice.get(f"/chat/{self.chat}/export.md").text
+        assert SECRET in self.alice.get(f"/chat/{self.chat}/earlier?before=1").text
         assert sorted(p.name for p in self.workdir.iterdir()) == ["notes.txt"]
         assert self.alice.get(f"/chat/{self.chat}/files/notes.txt").text == SECRET
 
@@ -93,6 +95,7 @@ def test_routes_as_another_user(world: World) -> None:
     for method, path in [("get", f"/chat/{chat}"), ("post", f"/chat/{chat}/rename"), ("post", f"/chat/{chat}/delete"),
                          ("get", f"/chat/{chat}/export.md"), ("get", f"/chat/{chat}/export.ipynb"),
                          ("get", f"/chat/{chat}/answer?k=0&n=0"), ("get", f"/chat/{chat}/answer?k=0&n=1"),
+                         ("get", f"/chat/{chat}/earlier?before=1"),
                          ("get", f"/chat/uploads/{world.upload}"), ("get", f"/chat/{chat}/files"),
                          ("get", f"/chat/{chat}/files/notes.txt"), ("post", f"/chat/{chat}/files/remove?name=notes.txt"),
                          ("post", f"/chat/{chat}/files?name=planted.txt")]:
@@ -135,7 +138,7 @@ def read_until_stored(ws, k: int) -> str:  # noqa: ANN001  (Starlette's test ses
 
 def test_socket_for_another_users_chat_is_refused_and_leaves_hers_alone(world: World) -> None:
     with world.alice.websocket_connect(f"/chat/ws?chat_id={world.chat}", headers=ORIGIN) as mine:
-        mine.send_text(json.dumps({"action": "hello", "known": 1}))
+        mine.send_text(json.dumps({"action": "hello", "known": 2}))
         with world.bob.websocket_connect(f"/chat/ws?chat_id={world.chat}", headers=ORIGIN) as theirs:
             reply = theirs.receive_text()
             assert "not found" in reply

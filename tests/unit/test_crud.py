@@ -127,3 +127,21 @@ async def test_a_turn_is_stored_when_it_starts_and_an_edit_replaces_in_one_step(
     await turns.finish(2, {"v": 1, "done": True}, "complete")
     last = (await turns.list())[-1]
     assert (last.idx, last.status, last.content["done"]) == (2, "complete", True)
+
+
+async def test_a_range_of_turns_is_read_without_the_rest(store: Store) -> None:
+    """A long chat's page reads one batch: the end, the newest turns' sizes, then only the rows it shows."""
+    alice, _ = await two_users(store)
+    chat = await store.chats.for_user(alice).create()
+    turns = await store.chats.for_user(alice).turns(chat.id)
+    assert turns is not None and await turns.end() == 0 and await turns.sizes(5, 3) == []
+    for k in range(6):
+        await turns.append(k, f"q{k}", {"v": 1, "pad": "x" * (100 * k)})
+    await turns.begin(6, "running", {"v": 1})  # being answered: not a finished turn
+    assert await turns.end() == 6
+    assert [t.idx for t in await turns.list(start=2, stop=5)] == [2, 3, 4]
+    assert [t.idx for t in await turns.list(start=4)] == [4, 5]
+    sizes = await turns.sizes(5, 3)
+    assert [k for k, _ in sizes] == [4, 3, 2], "newest first, below `before`, at most `limit`"
+    assert sizes[0][1] - sizes[1][1] == 100, "the stored size grows with the content"
+    assert [k for k, _ in await turns.sizes(7, 10, start=4)] == [5, 4]

@@ -292,7 +292,7 @@ class ChatSession:
 
     async def _edit(self, k: int, text: str) -> None:
         # The edited message keeps the files it came with (still in the working directory, if code left them).
-        edited = next((t for t in await self.turns.list() if t.idx == k), None)
+        edited = next(iter(await self.turns.list(start=k, stop=k + 1)), None)
         names = [f.name for f in files_of(edited.content)] if edited is not None else []
         kept = tuple(f for n in names if (f := chat_files.describe(self.workdir, n)) is not None)
         # One transaction replaces turns k.. with the new message (a crash leaves the old turns or the new one).

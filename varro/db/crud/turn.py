@@ -1,4 +1,4 @@
-"""Turns of one chat whose ownership was already checked: begin and finish a turn, list, truncate_from.
+"""Turns of one chat whose ownership was already checked: begin and finish a turn, list (or a range), truncate_from.
 
 A turn is stored when it starts (`begin`, status `running`, the user's words and nothing else) and completed
 in place when it ends (`finish`): a crash mid-answer keeps what the user wrote. `begin` removes the turns an
@@ -11,6 +11,7 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Text, cast, func
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,13 +46,32 @@ class ChatTurns:
                 await self._check_fence(s)
                 await s.commit()
 
-    async def list(self, running: bool = False) -> list[Turn]:
-        """The finished turns in order (and the one being answered, with `running`: pages show that one live)."""
+    async def list(self, running: bool = False, start: int = 0, stop: int | None = None) -> list[Turn]:
+        """The finished turns in order (and the one being answered, with `running`: pages show that one live);
+        with `start` and `stop`, only those whose index is in that range."""
         async with self.sessions() as s:
-            q = select(Turn).where(Turn.chat_id == self.chat_id).order_by(col(Turn.idx))
+            q = select(Turn).where(Turn.chat_id == self.chat_id, col(Turn.idx) >= start).order_by(col(Turn.idx))
+            if stop is not None:
+                q = q.where(col(Turn.idx) < stop)
             if not running:
                 q = q.where(Turn.status != RUNNING)
             return list(await s.exec(q))
+
+    async def end(self) -> int:
+        """The index after the last finished turn (0 for none): what a page showing the whole chat calls `known`."""
+        async with self.sessions() as s:
+            last = await s.exec(select(func.max(Turn.idx)).where(Turn.chat_id == self.chat_id, Turn.status != RUNNING))
+            top = last.one()
+            return 0 if top is None else top + 1
+
+    async def sizes(self, before: int, limit: int, start: int = 0) -> builtins.list[tuple[int, int]]:
+        """(index, stored characters) of the finished turns from `start` up to `before`, at most `limit`, newest
+        first: what a page needs to choose which turns to read, without reading (decoding) any of them."""
+        size = func.length(cast(col(Turn.content), Text)) + func.length(col(Turn.user_text))
+        q = select(col(Turn.idx), size).where(Turn.chat_id == self.chat_id, Turn.status != RUNNING,
+                                             col(Turn.idx) >= start, col(Turn.idx) < before)
+        async with self.sessions() as s:
+            return [(idx, n or 0) for idx, n in await s.exec(q.order_by(col(Turn.idx).desc()).limit(limit))]
 
     async def begin(self, idx: int, user_text: str, content: dict[str, Any]) -> Turn:
         """Store turn `idx` as `running`. Turns from `idx` on (those an edit replaces, or one a failed run left
