@@ -98,9 +98,11 @@ def test_corpus_streamed_and_typed_is_inert(page: Page, echo_app: Server) -> Non
         watch.assert_clean(page)
     expect(page.locator(f"#assistant-{len(messages) - 1} .tool-result")).to_contain_text("alert(1)")
 
-    # The same turns rendered from the database, the title in the header and the chat menu.
+    # The same turns rendered from the database, the title in the header and the chat menu. The page opens with the
+    # latest turns; the earlier ones come in as the reader asks for them.
     page.reload()
     wait_socket(page)
+    load_every_turn(page)
     assert page.evaluate(CHECK_DOM, texts) == []
     page.get_by_test_id("chat-menu").click()
     entry = page.locator(f"[data-testid='chat-link-{page.locator('#chat').get_attribute('data-chat-id')}']")
@@ -108,3 +110,14 @@ def test_corpus_streamed_and_typed_is_inert(page: Page, echo_app: Server) -> Non
     assert entry.locator("*").evaluate_all("els => els.map(e => e.tagName + e.children.length)") == ["SPAN0", "SPAN0"]
     watch.assert_clean(page)
     assert page.url == url and page.locator("script").count() == scripts
+
+
+FIRST_TURN = "() => Number(document.querySelector('#chat-turns > .turn')?.dataset.turn ?? 0)"
+
+
+def load_every_turn(page: Page) -> None:
+    """Show the earlier turns too: "Show earlier messages" until there are none."""
+    while (first := page.evaluate(FIRST_TURN)) > 0:
+        page.get_by_test_id("load-earlier").click()
+        page.wait_for_function(f"() => ({FIRST_TURN})() < {first}")
+
