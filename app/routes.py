@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, RedirectResponse
 
 from app import files
 from app.render import Renderer
+from app.spliced import Spliced
 from app.state import VarroState
 from app.urls import ChatUrls
 from ui.header import ChatList, ChatTitle, SearchResults
@@ -142,8 +143,9 @@ async def chat_page(req: Request, chat_id: int) -> Any:
         "plotly": f"{u.static}/vendor/plotly-strict.min.js",
         "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
-    return ChatPage(chat, await turn_list(state, stored, chat.shell_resets), state.model_label, urls, shell,
-                    state.settings.max_message_chars, state.picker(stored))
+    # Spliced: the turns' cached HTML is streamed into the page rather than joined into it on the event loop.
+    return Spliced(ChatPage(chat, await turn_list(state, stored, chat.shell_resets), state.model_label, urls, shell,
+                            state.settings.max_message_chars, state.picker(stored)))
 
 
 async def rename(req: Request, chat_id: int, title: str = "") -> Any:
