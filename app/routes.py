@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, RedirectResponse
 
 from app import files
 from app.render import Renderer
+from app.spliced import Spliced
 from app.state import VarroState
 from app.turn_window import Window, batch, from_turn, with_markers
 from app.urls import ChatUrls
@@ -146,8 +147,9 @@ async def chat_page(req: Request, chat_id: int, at: str = "") -> Any:
         "plotly": f"{u.static}/vendor/plotly-strict.min.js",
         "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
-    return ChatPage(chat, with_markers(window, chat.shell_resets), state.model_label, urls, shell,
-                    state.settings.max_message_chars, state.picker(window.turns), earlier_url(u, chat.id, window))
+    # Spliced: the turns' cached HTML is streamed into the page rather than joined into it on the event loop.
+    return Spliced(ChatPage(chat, with_markers(window, chat.shell_resets), state.model_label, urls, shell,
+                            state.settings.max_message_chars, state.picker(window.turns), earlier_url(u, chat.id, window)))
 
 
 async def earlier(req: Request, chat_id: int, before: str = "") -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic_ai.models import Model
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.lag import LoopLag
+from app.lag import LoopLag, freeze_startup_heap
 from app.render import stored_turn
 from app.turn_html import TurnHtml
 from app.urls import ChatUrls
@@ -179,6 +179,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
                        provider_check=checked, limits=Limits.of(settings),
                        turn_html=TurnHtml(partial(stored_turn, urls)))
     state.lag.start()
+    freeze_startup_heap()
     return state
 
 
