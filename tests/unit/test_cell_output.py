@@ -13,7 +13,7 @@ from ui.nodes import ToolResult
 from ui.outputs import HtmlOutput
 from varro.chat.events import CELL_OUTPUT, CellStarted, NodeStarted, PartDelta, TurnStarted
 from varro.chat.history import closed, keep_printed
-from varro.shell.result import MAX_TEXT_CHARS, OutputCollector
+from varro.shell.result import FRAMING_CHARS, MAX_TEXT_CHARS, CellResult, OutputCollector, truncation_note
 
 
 def test_a_stopped_cell_keeps_its_output_for_the_page_not_the_model() -> None:
@@ -65,7 +65,7 @@ def test_a_dataframe_value_shows_as_its_table_and_the_model_reads_bounded_text()
     collector.feed("stream", {"name": "stdout", "text": "y" * 50_000})
     result = collector.build()
     assert result.result_html
-    assert len(result.to_text()) <= MAX_TEXT_CHARS + 100  # the cap, and its note
+    assert len(result.to_text()) <= MAX_TEXT_CHARS + FRAMING_CHARS + 100  # the cap, its framing and its note
     ret = ToolReturnPart("run_python", result.to_text(), "c1", metadata=result.to_dict())
     page = to_xml(ToolResult(ret, [], lambda p: p))
     assert "<td>4999.5</td>" in page and "count  10000.0" not in page
@@ -89,3 +89,13 @@ def test_xss_payload_as_a_cells_html_output_is_inert(payload: str) -> None:
     body = to_xml(HtmlOutput(f"<div><table><tr><td>{payload}</td></tr></table>{payload}</div>"))
     inner = body.split('class="html-output prose max-w-none overflow-auto max-h-96 text-xs">', 1)[1].rsplit("</div>", 2)[0]
     assert_safe(inner)
+
+
+def test_the_model_reads_how_much_a_huge_print_lost() -> None:
+    """A cell that printed a gigabyte: the kernel kept its first characters and said how many it cut; the model's
+    text keeps that note rather than cutting it off and reporting a few characters missing."""
+    result = CellResult(stdout="x" * MAX_TEXT_CHARS + truncation_note(1_073_721_824))
+    text = result.to_text()
+    assert text.endswith("[output truncated: 1073721824 more characters]")
+    assert len(text) <= MAX_TEXT_CHARS + FRAMING_CHARS
+

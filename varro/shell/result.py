@@ -10,6 +10,10 @@ from typing import Any
 
 # Caps keep one runaway cell from filling the model's context or the server's memory.
 MAX_TEXT_CHARS = 20_000
+# Room for the labels ("[stdout]") and the notes of what each part had cut already, beyond the cap on their text:
+# without it, the whole cell's cap cut off a capped output's own note, and the model read that 58 characters were
+# missing from a cell that printed a gigabyte.
+FRAMING_CHARS = 1_000
 MAX_IMAGES = 20
 MAX_HTML_CHARS = 200_000
 # One image per display bundle, best first: a figure often carries png and svg of the same picture.
@@ -89,8 +93,8 @@ class CellResult:
             )
         elif self.kernel_restarted:
             parts.append("The kernel was restarted; all variables and imports were lost.")
-        # Every part is capped already; together they are held to one output's cap too.
-        return cap_text("\n\n".join(parts), MAX_TEXT_CHARS)[0] if parts else "[no output]"
+        # Every part is capped already; together they are held to one output's cap too (with room for the framing).
+        return cap_text("\n\n".join(parts), MAX_TEXT_CHARS + FRAMING_CHARS)[0] if parts else "[no output]"
 
     def to_dict(self) -> dict[str, Any]:
         # Image bytes are stored by the caller elsewhere; the record keeps only what they were.
