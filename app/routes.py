@@ -81,13 +81,15 @@ async def index(req: Request) -> Any:
 
 async def new_chat(req: Request) -> Any:
     """A fresh chat; the current one is reused if it has no messages yet, so empty chats don't pile up (one whose
-    first answer is being written is not empty, though nothing of it is stored yet)."""
-    chats = _chats(req)
+    first answer is being written is not empty, though nothing of it is stored yet, and neither is one the user
+    attached files to: a new chat must not come with them)."""
+    chats, state = _chats(req), _state(req)
     recent = await chats.recent(limit=1)
-    running = _state(req).live.running(chats.user_id)
+    running = state.live.running(chats.user_id)
     # Turn 0 (finished or running) is there in any chat that has a turn: one row read, however long the chat.
     turns = await chats.turns(recent[0].id) if recent else None
-    if turns is not None and recent[0].id not in running and not await turns.list(running=True, stop=1):
+    if turns is not None and recent[0].id not in running and not await turns.list(running=True, stop=1) \
+            and not await asyncio.to_thread(files.listing, state, chats.user_id, recent[0].id):
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)

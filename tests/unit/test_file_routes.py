@@ -171,3 +171,18 @@ def test_the_model_is_told_the_files_a_message_came_with(tmp_path: Path) -> None
     assert prompt.startswith("summarise this, briefly")
     assert "sales.csv (" in prompt and "text/csv" in prompt and "north,10" in prompt
     assert "extra,60" not in prompt  # the first lines only
+
+
+def test_new_chat_is_a_fresh_one_when_the_empty_chat_has_files_attached(tmp_path: Path) -> None:
+    """An empty chat is reused by "New chat", so they don't pile up; but not one holding files the user attached
+    and has not sent yet: the new chat would come with them."""
+    app = host_app(tmp_path)
+    with TestClient(app, headers=BROWSER) as alice:
+        alice.get("/login/alice")
+        chat = new_chat(alice)
+        assert new_chat(alice) == chat  # empty: reused
+        assert upload(alice, chat, "sales.csv", CSV)[0] == 200
+        fresh = new_chat(alice)
+        assert fresh != chat
+        assert alice.get(f"/chat/{fresh}/files").text.count("files-entry") == 0
+        assert new_chat(alice) == fresh  # and that one, empty, is reused in turn
