@@ -176,7 +176,9 @@ def ShortcutsDialog() -> Any:
 def ShellStatus(status: str, oob: bool = False) -> Any:
     """The kernel's state: not started, starting, idle or busy."""
     tone = {"busy": "badge-warning", "idle": "badge-success", "starting": "badge-info"}.get(status, "badge-ghost")
-    return Span(Span("shell: ", cls="hidden sm:inline"), status, id=ids.SHELL_STATUS,
+    # On a phone the badge says "off" for "not started": the long words left the chat's title a letter wide.
+    shown = (Span(status, cls="hidden sm:inline"), Span("off", cls="sm:hidden")) if status == "not started" else (status,)
+    return Span(Span("shell: ", cls="hidden sm:inline"), *shown, id=ids.SHELL_STATUS,
                 cls=f"badge badge-sm {tone} whitespace-nowrap shrink-0", title="The Python shell of this chat",
                 data_status=status, data_testid="shell-status", hx_swap_oob="true" if oob else None)
 

@@ -168,6 +168,12 @@ def test_the_browser_tab_title_follows_the_auto_title_and_a_rename(new_chat: Pag
 def test_long_titles_end_in_an_ellipsis_and_leave_room_for_the_rest(browser: Browser, server: Server) -> None:
     context, page = phone(browser, server)
     page.get_by_test_id("chat-title-text").tap()
+    page.locator("#chat-title input[name=title]").fill("Rivers")
+    page.get_by_test_id("rename-save").tap()
+    expect(page.get_by_test_id("chat-title-text")).to_have_text("Rivers")
+    short = page.get_by_test_id("chat-title-text").locator(".title-text")
+    assert short.evaluate("(e) => e.scrollWidth <= e.clientWidth"), "a short title shows whole beside the shell badge"
+    page.get_by_test_id("chat-title-text").tap()
     long_title = "A very long title about the migration of arctic terns across the whole globe"
     page.locator("#chat-title input[name=title]").fill(long_title)
     page.get_by_test_id("rename-save").tap()
