@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from varro.chat.content import messages_of
 
@@ -112,6 +113,24 @@ class Tab:
         if self.ws is not None:
             await self.ws.close()
             self.ws = None
+
+
+async def flood_once(tab: Tab, frames: int = 50) -> tuple[int, int | None]:
+    """Open `tab`, send `frames` broken frames, and read until the socket ends: how many the server answered (each
+    answer says "not valid JSON"), and the close code if it closed the socket (None if it went quiet or failed)."""
+    answered, code = 0, None
+    try:
+        await tab.open()
+        for _ in range(frames):
+            await tab.ws.send("{broken")
+        while True:
+            answered += "not valid JSON" in await tab.recv(5)
+    except ConnectionClosed as closed:
+        code = closed.rcvd.code if closed.rcvd else None
+    except (OSError, TimeoutError):
+        pass
+    await tab.close()
+    return answered, code
 
 
 def stored_turns(db: Path, chat_id: int | None = None) -> list[dict[str, Any]]:

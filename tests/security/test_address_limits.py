@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from app.refusals import ADDRESS_FLOODED, CROWDED
 from tests.e2e.server import Server
-from tests.security.client import Tab, stored_turns
+from tests.security.client import Tab, flood_once, stored_turns
 from tests.security.conftest import host_server
 from tests.security.test_limits import assert_bystander_intact, close_code
 
@@ -67,18 +67,9 @@ async def test_a_reconnect_flood_across_accounts_is_held_by_the_address_budget(h
         nonlocal answered
         tab = Tab(host.url, account.name, account.cookies, account.chat_id, forwarded_for="203.0.113.1")
         while clock() < started + 3:
-            try:
-                await tab.open()
-                for _ in range(50):
-                    await tab.ws.send("{broken")
-                while True:
-                    frame = await tab.recv(5)  # read before adding: `answered +=` around an await loses updates
-                    answered += "not valid JSON" in frame
-            except ConnectionClosed as closed:
-                codes[closed.rcvd.code if closed.rcvd else None] += 1
-            except (OSError, TimeoutError):
-                pass
-            await tab.close()
+            handled, code = await flood_once(tab)  # awaited first: `answered +=` around an await loses updates
+            answered += handled
+            codes[code] += 1
 
     await asyncio.gather(*(reconnecting(a) for a in accounts))
     elapsed = clock() - started

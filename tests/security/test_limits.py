@@ -16,7 +16,7 @@ from app.refusals import FLOODED
 from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import send, wait_idle
 from tests.e2e.server import Server
-from tests.security.client import Tab, stored_turns
+from tests.security.client import Tab, flood_once, stored_turns
 from tests.security.conftest import host_server
 from varro.agent.demo import stream_chunks
 from varro.chat.protocol import Invalid, max_frame_size, parse_frame
@@ -116,15 +116,8 @@ async def test_the_frame_budget_holds_across_reconnects(host: Server) -> None:
         nonlocal answered
         tab = Tab(host.url, "mallory-reconnect", mallory.cookies, mallory.chat_id)
         while asyncio.get_running_loop().time() < deadline:
-            try:
-                await tab.open()
-                for _ in range(50):
-                    await tab.ws.send("{broken")
-                while True:
-                    frame = await tab.recv(5)  # read before adding: `answered +=` around an await loses updates
-                    answered += "not valid JSON" in frame
-            except (ConnectionClosed, OSError, TimeoutError):
-                await tab.close()
+            handled, _ = await flood_once(tab)  # awaited first: `answered +=` around an await loses updates
+            answered += handled
 
     loop_time = asyncio.get_running_loop().time
     started = ended = loop_time()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from starlette.testclient import TestClient
 
 from app.turn_window import BATCH_BYTES, BATCH_TURNS
 from tests.longchat import write_chat
-from tests.unit.test_routes import BROWSER, ORIGIN, host_app
+from tests.unit.test_routes import ORIGIN, host_app
 
 TURN = re.compile(r'<div data-turn="\d+" id="turn-(\d+)"')
 
@@ -24,14 +23,6 @@ TURN = re.compile(r'<div data-turn="\d+" id="turn-(\d+)"')
 def app(tmp_path: Path) -> FastHTML:
     # These tests say hello more often than a user may (the budgets have tests of their own).
     return host_app(tmp_path, ws_frames_per_s=1000, ws_frame_burst=1000, hello_per_s=1000, hello_burst=1000)
-
-
-@pytest.fixture
-def clients(app: FastHTML) -> Iterator[tuple[TestClient, TestClient]]:
-    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
-        alice.get("/login/alice")
-        bob.get("/login/bob")
-        yield alice, bob
 
 
 def db(tmp_path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +37,6 @@ def host_app(tmp_path: Path, **overrides: Any) -> FastHTML:
 @pytest.fixture
 def app(tmp_path: Path) -> FastHTML:
     return host_app(tmp_path)
-
-
-@pytest.fixture
-def clients(app: FastHTML) -> Iterator[tuple[TestClient, TestClient]]:
-    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
-        alice.get("/login/alice")
-        bob.get("/login/bob")
-        yield alice, bob
 
 
 def new_chat(client: TestClient) -> int:
