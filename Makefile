@@ -9,17 +9,23 @@ STAMP   := .venv/.installed
 KPY     := .venv-kernel/bin/python
 KSTAMP  := .venv-kernel/.installed
 
-.PHONY: run test setup assets browser sandbox bench lint check lock clean real-model
+.PHONY: run test setup assets browser sandbox bench lint check lock lock-kernel clean real-model web-user
 
 run: setup
 	$(PY) -m app
 
-# Two runs: browser tests apart from the rest (Playwright's sync API leaves an event loop running).
-test: setup browser check real-model
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
-	$(PY) -m pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
+# Browser tests run apart from the rest (Playwright's sync API leaves an event loop running). Both run JOBS at a
+# time (pytest-xdist; browser tests a module to a worker, as their server is the module's); then the tests that
+# measure the machine (marked `alone`: latency under load, Lighthouse, a real model's pace) with nothing beside them.
+JOBS ?= 2
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-setup: $(STAMP) $(KSTAMP) assets sandbox
+test: setup browser check real-model
+	$(PYTEST) -n $(JOBS) -m "not e2e and not alone" $(PYTEST_ARGS)
+	$(PYTEST) -n $(JOBS) --dist loadfile -m "e2e and not alone" $(PYTEST_ARGS)
+	$(PYTEST) -m alone $(PYTEST_ARGS)
+
+setup: $(STAMP) $(KSTAMP) assets sandbox web-user
 
 # Exactly the versions in requirements.lock, each checked against its hash; then our own package, which adds nothing.
 $(STAMP): pyproject.toml requirements.lock
@@ -34,7 +40,7 @@ $(STAMP): pyproject.toml requirements.lock
 $(KSTAMP): kernel-requirements.txt
 	test -x $(KPY) || python3 -m venv .venv-kernel
 	$(KPY) -m pip install -q --upgrade pip
-	$(KPY) -m pip install -q -r kernel-requirements.txt
+	$(KPY) -m pip install -q --require-hashes -r kernel-requirements.txt
 	$(KPY) -m compileall -q -j2 .venv-kernel/lib >/dev/null
 	mkdir -p .venv-kernel/mplconfig
 	MPLCONFIGDIR=.venv-kernel/mplconfig $(KPY) -c "import matplotlib.font_manager"
@@ -47,11 +53,22 @@ sandbox:
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	else echo "bubblewrap is missing: install it (Debian/Ubuntu: apt-get install bubblewrap), or code cells won't run"; fi
 
+# The unprivileged user the web tier runs as when `python -m app` starts as root (only the kernel host stays root).
+web-user: $(STAMP)
+	@scripts/web_user.sh $(PY)
+
 # Re-resolve requirements.lock after changing a dependency in pyproject.toml (a maintainer's step, not set-up's).
 lock: $(STAMP)
 	$(PY) -m pip install -q pip-tools
 	CUSTOM_COMPILE_COMMAND="make lock" .venv/bin/pip-compile -q --extra test --generate-hashes --strip-extras \
 		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+# Re-resolve kernel-requirements.txt (every package of the kernel's environment, with hashes) after changing
+# kernel-requirements.in, the packages an operator chose for cells.
+lock-kernel: $(STAMP)
+	$(PY) -m pip install -q pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock-kernel" .venv/bin/pip-compile -q --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o kernel-requirements.txt kernel-requirements.in
 
 # Browser libraries from npm, copied next to our own files; Tailwind + DaisyUI built to one CSS file.
 assets: node_modules/.package-lock.json $(STAMP)
@@ -60,6 +77,8 @@ assets: node_modules/.package-lock.json $(STAMP)
 	cp node_modules/htmx-ext-ws/dist/ws.js $(VENDOR)/ws.js
 	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
 	cp node_modules/plotly.js-strict-dist-min/plotly-strict.min.js $(VENDOR)/plotly-strict.min.js
+	cp node_modules/gridjs/dist/gridjs.umd.js $(VENDOR)/gridjs.umd.js
+	cp node_modules/gridjs/dist/theme/mermaid.min.css $(VENDOR)/gridjs.css
 	npx --no-install tailwindcss -i static/css/app.css -o $(VENDOR)/app.css --minify 2>/dev/null
 
 # npm ci installs exactly package-lock.json (complete: every platform's optional tailwind build is listed) and
@@ -93,10 +112,12 @@ bench: setup browser
 	$(PY) -m bench.sandbox
 	$(PY) -m bench.restore
 
-# Static checks, part of `make test`: any ruff finding, or any mypy one (strict on varro/, see pyproject.toml), fails.
+# Static checks, part of `make test`: any ruff finding, any mypy one (strict on varro/), or a broken import contract
+# (pyproject.toml: the web tier never imports the kernel host, and the reverse) fails.
 check: setup
 	.venv/bin/ruff check app ui varro tests bench examples
 	$(PY) -m mypy
+	.venv/bin/lint-imports --no-cache  # the import contracts in pyproject.toml: who may import whom
 
 lint: check
 

@@ -5,7 +5,6 @@ on one port (they need VARRO_REDIS_URL to act as one app)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import secrets
 import socket
@@ -13,8 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from app.launch import split_tiers
 from app.main import UnsafeExposure, check_exposure, create_app, session_key_file
-from app.state import stop_crashed_turns_in
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
 from varro.db.migrate import upgrade_head
@@ -52,7 +51,8 @@ def serve_workers(settings: Settings, workers: int) -> None:
     if not settings.redis_url:
         raise SystemExit("--workers needs VARRO_REDIS_URL: without Redis each process would hold its own sessions")
     upgrade_head()
-    asyncio.run(stop_crashed_turns_in(settings.database_url))  # before any worker runs a turn of its own
+    # No turn is stopped here: a turn stored `running` may be another process's (on another host) that is writing it.
+    # One a crash left behind is stopped by the process that opens its chat (varro/chat/opening.py).
     if not settings.secret_key:  # one cookie key for all: each worker would otherwise race to write its own
         key_file = session_key_file(settings)
         if not key_file.exists():
@@ -75,8 +75,17 @@ def main() -> None:
         check_exposure(settings)
     except UnsafeExposure as refused:  # before binding anything: one clear sentence, no traceback
         raise SystemExit(f"Varro Chat did not start: {refused}") from None
-    if args.workers > 1:
-        serve_workers(settings, args.workers)
+    local = split_tiers(settings)  # started as root: the kernel host, then the web tier becomes VARRO_USER
+    try:
+        serve(settings, args.workers)
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def serve(settings: Settings, workers: int) -> None:
+    if workers > 1:
+        serve_workers(settings, workers)
         return
     config = uvicorn.Config(create_app(settings), log_level="info", **uvicorn_options(settings))
     try:

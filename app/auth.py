@@ -16,7 +16,8 @@ from app.urls import DEFAULT_PREFIX
 
 def chat_beforeware(prefix: str = DEFAULT_PREFIX) -> Beforeware:
     """Puts `user_id` and the user's scoped chats on the request for every route under `prefix`."""
-    skip = [rf"{prefix}/static/.*"]
+    # A shared link's page and its files are for anyone with the token (app/share.py); continuing needs a user.
+    skip = [rf"{prefix}/static/.*", rf"{prefix}/shared/[A-Za-z0-9_-]+", rf"{prefix}/shared/[A-Za-z0-9_-]+/files/.*"]
 
     async def before(req: Request, sess) -> Response | None:
         if req.url.path != prefix and not req.url.path.startswith(prefix + "/"):

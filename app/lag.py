@@ -2,7 +2,9 @@
 
 Everything on the loop runs between two wake-ups of a task that sleeps `tick` seconds over and over: how late
 it wakes is how long the loop was blocked. A stall past `warn_s` is logged with its length; `summary()` gives
-the percentiles since the last `clear()` (the security tests' host serves them at `/_lag`).
+the percentiles since the last `clear()` (the security tests' host serves them at `/_lag`). `recent()` is the
+lateness of the last few ticks (a moving average), which widens the streams' flush window under load
+(varro/chat/coalesce.py).
 
 `freeze_startup_heap()` removes one stall no code of ours causes: the garbage collector's full passes.
 """
@@ -19,6 +21,8 @@ from collections import deque
 
 log = logging.getLogger("varro.lag")
 
+RECENT_WEIGHT = 0.1  # a new tick's share of `recent()`: a stall shows at once and fades over ~100 ms
+
 
 class LoopLag:
     def __init__(self, tick: float = 0.01, warn_s: float = 0.25, keep: int = 100_000) -> None:
@@ -26,6 +30,16 @@ class LoopLag:
         self.warn_s = warn_s
         self.samples: deque[float] = deque(maxlen=keep)  # seconds late, newest last (10 minutes at 10 ms)
         self.task: asyncio.Task[None] | None = None
+        self._recent = 0.0  # seconds late, averaged over about the last ten ticks
+
+    def recent(self) -> float:
+        return self._recent
+
+    def record(self, late: float) -> None:
+        self.samples.append(late)
+        self._recent += (late - self._recent) * RECENT_WEIGHT
+        if late > self.warn_s:
+            log.warning("the event loop was blocked for %.0f ms", late * 1000)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._watch())
@@ -40,10 +54,7 @@ class LoopLag:
         while True:
             start = time.perf_counter()
             await asyncio.sleep(self.tick)
-            late = max(0.0, time.perf_counter() - start - self.tick)
-            self.samples.append(late)
-            if late > self.warn_s:
-                log.warning("the event loop was blocked for %.0f ms", late * 1000)
+            self.record(max(0.0, time.perf_counter() - start - self.tick))
 
     def clear(self) -> None:
         self.samples.clear()

@@ -30,6 +30,7 @@ from ui.nodes import (
     LivePart,
     MarkdownChunks,
     NewChunks,
+    OpenPiece,
     Remove,
     ResponseBlock,
     TailHtml,
@@ -38,7 +39,8 @@ from ui.nodes import (
     ToolCallBlock,
     call_numbers,
 )
-from ui.provisional import appendable, provisional_html
+from ui.open_block import OpenBlock, Whole
+from ui.provisional import appendable
 from varro.chat.events import PartDelta, PartKind, PartStarted, ResponseFinished
 
 Addr = tuple[int, int, int]
@@ -48,6 +50,7 @@ Addr = tuple[int, int, int]
 class _Part:
     kind: PartKind
     md: MarkdownBlocks | None  # text parts only
+    open: OpenBlock | None  # text parts only: the open tail's rendering
     texts: list[str] = field(default_factory=list)  # all text so far, to check it against the final response
     blocks: int = 0  # rendered blocks so far (they fill chunks of CHUNK_BLOCKS in order)
     caret: bool = False  # the tail as last sent holds the caret, where plain characters can be appended
@@ -75,29 +78,41 @@ class LiveParts:
 
     def started(self, ev: PartStarted) -> Any:
         if ev.kind != "text":
-            self._parts[(ev.turn, ev.node, ev.part)] = _Part(ev.kind, None, [ev.content])
+            self._parts[(ev.turn, ev.node, ev.part)] = _Part(ev.kind, None, None, [ev.content])
             return LivePart(ev.turn, ev.node, ev.part, ev.kind, ev.content, ev.tool_name)
-        md = MarkdownBlocks()
+        k, n, p = ev.turn, ev.node, ev.part
+        md, open_block = MarkdownBlocks(), OpenBlock(ids.caret(k, n, p), ids.open_piece(k, n, p))
         blocks = md.feed(ev.content)  # a catch-up starts with all the text so far
-        tail, caret = provisional_html(md.tail, ids.caret(ev.turn, ev.node, ev.part))
-        self._parts[(ev.turn, ev.node, ev.part)] = _Part("text", md, [ev.content], len(blocks), caret)
-        return LivePart(ev.turn, ev.node, ev.part, "text", tail, blocks=blocks)
+        live = self._parts[(k, n, p)] = _Part("text", md, open_block, [ev.content], len(blocks))
+        tail = open_block.render(md.lines, md.partial)
+        assert isinstance(tail, Whole)  # nothing of it is on the page yet
+        live.caret = tail.caret
+        return LivePart(k, n, p, "text", tail.html, blocks=blocks)
 
     def delta(self, ev: PartDelta) -> list[Any]:
         k, n, p = addr = (ev.turn, ev.node, ev.part)
         live = self._parts.get(addr)
         if live is not None:
             live.texts.append(ev.text)
-        if live is None or live.md is None:
+        if live is None or live.md is None or live.open is None:
             return [Delta(k, n, p, ev.text)]
-        before = live.md.tail
-        blocks = live.md.feed(ev.text)
+        md, open_block = live.md, live.open
+        before, before_len = open_block.open_text(md.lines, md.partial), md.tail_len
+        blocks = md.feed(ev.text)
         # The tail may take the delta normalised (blank lines between blocks dropped, "\r\n" as "\n"): then render.
-        if not blocks and live.caret and live.md.tail_len - len(before) == len(ev.text) and appendable(before, ev.text):
+        if not blocks and live.caret and md.tail_len - before_len == len(ev.text) and appendable(before, ev.text):
             return [Append(ids.caret(k, n, p), ev.text)]
-        out = self._place(addr, live, blocks) if blocks else []
-        tail, live.caret = provisional_html(live.md.tail, ids.caret(k, n, p))
-        return [*out, TailHtml(k, n, p, tail)]
+        out = []
+        if blocks:
+            out = self._place(addr, live, blocks)
+            open_block.reset()
+        tail = open_block.render(md.lines, md.partial)
+        live.caret = tail.caret
+        if isinstance(tail, Whole):
+            return [*out, TailHtml(k, n, p, tail.html)]
+        if tail.settled:
+            out.append(OpenPiece(ids.open_piece(k, n, p), tail.wrap, tail.settled, "beforebegin"))
+        return [*out, OpenPiece(ids.open_piece(k, n, p), tail.tag, tail.open_html, "innerHTML")]
 
     def finished(self, ev: ResponseFinished) -> list[Any]:
         """Finish each live part in place; if what streamed does not match the response, replace the node."""
@@ -109,7 +124,9 @@ class LiveParts:
         out: list[Any] = []
         for p, part in parts.items():
             if isinstance(part, TextPart):
-                md = live[p].md
+                md, open_block = live[p].md, live[p].open
+                if open_block is not None:
+                    open_block.reset()
                 if md is None or "".join(live[p].texts) != part.content:
                     return self._whole(ev)
                 if not part.content.strip():

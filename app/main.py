@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import RedirectResponse
 
+from app.assets import asset_url
 from app.mount import mount_chat
-from app.urls import DEFAULT_PREFIX
+from app.urls import DEFAULT_PREFIX, ChatUrls
 from ui.core import daisy_app
 from varro.config import Settings
 
@@ -33,9 +36,16 @@ def check_exposure(settings: Settings) -> None:
 
 
 def session_key_file(settings: Settings) -> Path:
-    """Where the cookie key is kept when VARRO_SECRET_KEY is not set (FastHTML writes one on first start)."""
+    """Where the cookie key is kept when VARRO_SECRET_KEY is not set: made here, readable by its owner only
+    (0600 whatever the umask), before FastHTML would write one of its own."""
     key_file = Path(settings.sqlite_path or "data/varro.db").parent / ".sesskey"
     key_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return key_file
+    with os.fdopen(fd, "w") as f:
+        f.write(str(uuid.uuid4()))
     return key_file
 
 
@@ -46,7 +56,8 @@ def create_app(settings: Settings | None = None):  # noqa: ANN201  (FastHTML app
     # Over HTTPS the cookie is `__Host-`: Secure, Path=/, no Domain, so no other host or plain-HTTP page may set it.
     cookie = "__Host-session" if settings.https else "session_"
     app, rt = daisy_app(title="Varro Chat", secret_key=settings.secret_key, key_fname=str(key_file),
-                        htmlkw={"lang": "en"}, session_cookie=cookie, sess_https_only=settings.https)
+                        htmlkw={"lang": "en"}, session_cookie=cookie, sess_https_only=settings.https,
+                        asset=asset_url(ChatUrls().static))
     mount_chat(app, settings)
     # Standalone, the app is on a developer's machine and runs code for whoever is signed in (the demo user:
     # anyone), so it answers only the Host names it knows (DNS rebinding). A host app does its own Host checking.

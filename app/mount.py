@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fasthtml.common import FastHTML
 from starlette.routing import Mount, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
+from app.assets import ASSETS, Compressed
 from app.auth import chat_beforeware
 from app.routes import chat_router
 from app.security import HEADERS, SecurityHeaders
+from app.share import share_router
+from app.sidebar import sidebar_router
 from app.state import close_state, open_state
 from app.unavailable import OUTAGES, service_unavailable
 from app.urls import DEFAULT_PREFIX, ChatUrls
@@ -18,8 +18,6 @@ from app.ws import chat_ws
 from varro.agent.agent import ChatAgent, agent, has_shell
 from varro.chat.session import OnEvent
 from varro.config import Settings
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def mount_chat(
@@ -35,7 +33,8 @@ def mount_chat(
 
     `headers` go on every response under `prefix` (default: `app.security.HEADERS`, a strict
     Content-Security-Policy); a host that sets its own policy passes `{}`, and its policy must then allow
-    what the chat page loads. The page's <head> comes from `ui.core.chat_headers(f"{prefix}/static")`.
+    what the chat page loads. The page's <head> comes from `ui.core.chat_headers(f"{prefix}/static")` (with
+    `asset=app.assets.asset_url(f"{prefix}/static")`, its files come under content-hashed URLs cached for a year).
     `agent` is the assistant (`varro.agent.agent.chat_agent(...)`: `run_python` plus the host's instructions
     and tools); `on_event` is awaited with a `TurnStored` each time a turn is written.
     """
@@ -45,10 +44,13 @@ def mount_chat(
     urls = ChatUrls(prefix)
     app.before.append(chat_beforeware(prefix))
     app.add_middleware(SecurityHeaders, prefix=prefix, headers=HEADERS if headers is None else headers)
+    app.add_middleware(Compressed, prefix=prefix)
     # Static files and the socket go first: the router matches in order.
-    app.router.routes.insert(0, Mount(urls.static, StaticFiles(directory=STATIC_DIR), name="chat-static"))
+    app.router.routes.insert(0, Mount(urls.static, ASSETS, name="chat-static"))
     app.router.routes.insert(1, WebSocketRoute(urls.socket, chat_ws, name="chat-ws"))
     chat_router(urls).to_app(app)
+    sidebar_router(urls).to_app(app)
+    share_router(urls).to_app(app)
     for outage in OUTAGES:
         app.add_exception_handler(outage, service_unavailable)
 

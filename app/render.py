@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from fasthtml.common import Div, to_xml
@@ -35,11 +36,18 @@ from varro.chat.events import (
 from varro.db.models import Turn
 
 
-def stored_turn(urls: ChatUrls, turn: Turn) -> Any:
-    """A stored turn, rendered as the live stream rendered it when it finished."""
+def stored_turn(urls: ChatUrls, turn: Turn, versions: tuple[int, int] | None = None,
+                image_url: Callable[[str], str] | None = None) -> Any:
+    """A stored turn, rendered as the live stream rendered it when it finished; `versions`: which of how many;
+    `image_url`: where its figures come from (the owner's uploads by default; a shared page's own route)."""
     c = turn.content
-    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta_of(c), urls.upload,
-                      files_of(c))
+    # A shared page (its own `image_url`) links no full outputs: those are the owner's files.
+    output_url = partial(urls.output, turn.chat_id) if image_url is None else None
+    meta = meta_of(c)
+    if image_url is not None and meta.get("notices"):  # nor does it run anything: a restore's offer is words only
+        meta = {**meta, "notices": [{**n, "offer": False} for n in meta["notices"]]}
+    return StoredTurn(turn.idx, turn.user_text, turn.status, messages_of(c), attachments_of(c), meta,
+                      image_url or urls.upload, files_of(c), output_url=output_url, versions=versions)
 
 
 def append_to(target: str, *children: Any) -> Any:
@@ -52,8 +60,10 @@ class Renderer:
     One per connection: it remembers what the live parts of the current turn show (`LiveParts`).
     """
 
-    def __init__(self, image_url: Callable[[str], str], title: Callable[[str], Any]) -> None:
+    def __init__(self, image_url: Callable[[str], str], title: Callable[[str], Any],
+                 output_url: Callable[[str], str] | None = None) -> None:
         self.image_url = image_url
+        self.output_url = output_url
         self.title = title
         self.live = LiveParts()
 
@@ -73,8 +83,8 @@ class Renderer:
     def fragment(self, event: Event) -> Any:
         """The one element for an event that needs no memory of the stream."""
         match event:
-            case TurnStarted(turn=k, user_text=text, replaces=replaces, files=files):
-                shell = TurnShell(k, text, files=files)
+            case TurnStarted(turn=k, user_text=text, replaces=replaces, files=files, versions=versions):
+                shell = TurnShell(k, text, files=files, versions=versions)
                 cleared = Div(id=ids.NOTICES, hx_swap_oob="innerHTML")  # old notices are answered by now
                 if replaces:
                     shell.attrs["hx-swap-oob"] = "true"
@@ -85,17 +95,18 @@ class Renderer:
             case CellStarted(turn=k, node=n, started_at=started_at):
                 return append_to(ids.node(k, n), LiveCell(k, n, started_at))
             case ToolsFinished(turn=k, node=n, request=request, attachments=attachments, calls=calls):
-                return ToolsBlock(k, n, request, attachments, self.image_url, oob=True, calls=calls)
+                return ToolsBlock(k, n, request, attachments, self.image_url, oob=True, calls=calls,
+                                  output_url=self.output_url)
             case ProgressChanged(state=state, detail=detail):
                 return Progress(state, detail, oob=True)
             case TurnFailed(turn=k, message=message):
                 return append_to(ids.assistant(k), ErrorBlock(message))
-            case Notice(turn=k, message=message, refs=refs):
-                return append_to(ids.assistant(k), NoticeBlock(message, refs))
+            case Notice(turn=k, message=message, refs=refs, offer=offer):
+                return append_to(ids.assistant(k), NoticeBlock(message, refs, offer))
             case TitleChanged(title=title):
                 return self.title(title)
-            case ShellChanged(status=status):
-                return ShellStatus(status, oob=True)
+            case ShellChanged(status=status, names=names):
+                return ShellStatus(status, names, oob=True)
             case ShellWasReset(before_turn=k):
                 return append_to(ids.TURNS, ShellResetMarker(k))
             case TurnFinished(turn=k, status=status, meta=meta):

@@ -7,8 +7,9 @@ Beforeware in `app.auth`); a chat that is not the user's is "not found", like on
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import re
-import shutil
 from typing import Any
 
 from fasthtml.common import APIRouter, FtResponse, Response
@@ -17,19 +18,24 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
 
 from app import files
+from app.assets import ASSETS
+from app.gone import ClientGone, unless_gone
 from app.render import Renderer
 from app.spliced import Spliced
 from app.state import VarroState
-from app.turn_window import Window, batch, from_turn, with_markers
+from app.turn_window import PAGE_TURNS, Window, batch, from_turn, with_markers
 from app.urls import ChatUrls
-from ui.header import ChatList, ChatTitle, SearchResults
+from ui.header import ChatList, ChatTitle
 from ui.layout import ChatGone, ChatPage
+from ui.search import SearchResults
 from ui.turns import LoadEarlier
 from varro.chat.content import Attachment, answer_markdown, messages_of
 from varro.chat.protocol import parse_index
-from varro.db.crud import UserChats
+from varro.db.crud import ChatTurns, UserChats
 from varro.db.models import Chat
+from varro.db.search import SearchRefused, words_of
 from varro.export import to_markdown, to_notebook
+from varro.shell.host import HostLost
 
 
 class RowId(IntegerConvertor):
@@ -40,7 +46,11 @@ class RowId(IntegerConvertor):
 
 register_url_convertor("rowid", RowId())
 
+FIRST_PAINT_HOST_S = 0.5  # how long a page waits for the kernel host to say whether the chat's kernel was kept
 MODEL_HELP = "Set VARRO_MODEL (e.g. anthropic:claude-sonnet-4-5 or openai:gpt-4.1) to use a real model."
+
+
+log = logging.getLogger("varro")
 
 
 def _state(req: Request) -> VarroState:
@@ -69,7 +79,7 @@ def chat_renderer(state: VarroState, chat: Chat) -> Renderer:
         block.attrs["hx-swap-oob"] = "true"
         return block
 
-    return Renderer(state.urls.upload, title)
+    return Renderer(state.urls.upload, title, functools.partial(state.urls.output, chat.id))
 
 
 async def index(req: Request) -> Any:
@@ -89,10 +99,17 @@ async def new_chat(req: Request) -> Any:
     # Turn 0 (finished or running) is there in any chat that has a turn: one row read, however long the chat.
     turns = await chats.turns(recent[0].id) if recent else None
     if turns is not None and recent[0].id not in running and not await turns.list(running=True, stop=1) \
-            and not await asyncio.to_thread(files.listing, state, chats.user_id, recent[0].id):
+            and not await _has_files(state, chats.user_id, recent[0].id):
         return RedirectResponse(_urls(req).page(recent[0].id), status_code=303)
     chat = await chats.create()
     return RedirectResponse(_urls(req).page(chat.id), status_code=303)
+
+
+async def _has_files(state: VarroState, user_id: int, chat_id: int) -> bool:
+    try:
+        return bool(await state.kernels.files(user_id, chat_id))
+    except HostLost:  # can't tell: a new chat it is, rather than one that may come with files
+        return True
 
 
 HISTORY_PAGE = 30
@@ -111,7 +128,13 @@ async def search(req: Request, q: str = "", current: int | None = None) -> Any:
     """Results as the user types: chats whose title or messages match, each opening at the matching turn."""
     if not q.strip():
         return await history(req, current)
-    return SearchResults(await _chats(req).search(q), _urls(req).page)
+    try:  # the browser aborts a search the user typed past (hx-sync): its query stops with it
+        hits = await unless_gone(req, _chats(req).search(q, time_limit=_state(req).settings.search_timeout_s))
+    except SearchRefused as e:
+        return SearchResults((), _urls(req).page, note=str(e))
+    except ClientGone:
+        return Response(status_code=499)  # nobody reads it: nginx's "client closed request"
+    return SearchResults(hits, _urls(req).page, words_of(q))
 
 
 def earlier_url(urls: ChatUrls, chat_id: int, window: Window) -> str | None:
@@ -119,20 +142,32 @@ def earlier_url(urls: ChatUrls, chat_id: int, window: Window) -> str | None:
     return urls.earlier(chat_id, window.start) if window.start > 0 else None
 
 
-async def chat_page(req: Request, chat_id: int, at: str = "") -> Any:
+async def show_branch(state: VarroState, user_id: int, turns: ChatTurns, turn_id: int) -> None:
+    """Show the branch holding turn `turn_id` (a search result on a version not shown), unless an answer is being
+    written in this chat; its live session, if any, goes on from that branch."""
+    live = state.live.get(user_id)
+    session = live.session if live is not None and live.chat_id == turns.chat_id else None
+    if session is not None and session.busy or not await turns.show(turn_id):
+        return
+    if session is not None:
+        await session.load(resume=False)
+
+
+async def chat_page(req: Request, chat_id: int, at: str = "", turn: str = "") -> Any:
     """The chat with its latest turns (a long chat's earlier ones come as the user scrolls up), and all from turn `at`
-    on if that is earlier (a search result's turn)."""
+    on if that is earlier (a search result's turn); with `turn` (a turn's id), on the branch that holds it."""
     state, chats = _state(req), _chats(req)
     chat = await chats.get(chat_id)
     turns = await chats.turns(chat_id)
     if chat is None or turns is None:  # deleted, or never the user's: a page with a way back, not a bare "Not found"
         return FtResponse(ChatGone(state.urls.index()), status_code=404)
+    if (turn_id := parse_index(turn)) is not None:
+        await show_branch(state, chats.user_id, turns, turn_id)
     end = await turns.end()
-    window = await batch(state.turn_html, turns, end)
+    window = await batch(state.turn_html, turns, end, size=PAGE_TURNS)
     if (start := parse_index(at)) is not None and start < window.start:
         window = await from_turn(state.turn_html, turns, start, end)
-    live = state.live.get(chats.user_id)
-    shell = live.session.shell.status if live is not None and live.chat_id == chat.id else "not started"
+    shell = await _shell_status(state, chats.user_id, chat.id)
     u = state.urls
     urls = {
         "ws": u.ws(chat.id),
@@ -141,17 +176,35 @@ async def chat_page(req: Request, chat_id: int, at: str = "") -> Any:
         "rename": u.rename(chat.id),
         "new": u.new(),
         "delete": u.delete(chat.id),
+        "sidebar": u.sidebar(chat.id),
+        "shares": u.shares(chat.id),
         "model_help": MODEL_HELP,
         "export_md": u.export(chat.id, "md"),
         "export_ipynb": u.export(chat.id, "ipynb"),
         "answer": u.answer(chat.id),
         "files": u.files(chat.id),
-        "plotly": f"{u.static}/vendor/plotly-strict.min.js",
+        "plotly": ASSETS.url(u.static, "vendor/plotly-strict.min.js"),  # loaded when a chart comes near (charts.js)
+        "plotly_css": ASSETS.url(u.static, "css/plotly.css"),
+        "grid": ASSETS.url(u.static, "vendor/gridjs.umd.js"),
+        "grid_css": ASSETS.url(u.static, "vendor/gridjs.css"),
         "csrf": req.scope["csrf"],  # not a URL: the token the page's requests carry (app/csrf.py)
     }
     # Spliced: the turns' cached HTML is streamed into the page rather than joined into it on the event loop.
     return Spliced(ChatPage(chat, with_markers(window, chat.shell_resets), state.model_label, urls, shell,
                             state.settings.max_message_chars, state.picker(window.turns), earlier_url(u, chat.id, window)))
+
+
+async def _shell_status(state: VarroState, user_id: int, chat_id: int) -> str:
+    """The badge at first paint: the live session's shell, or "idle" for a kernel its host kept since the chat's last
+    session (the next cell finds every name as it was); a host slow to answer costs the page no more than a moment."""
+    live = state.live.get(user_id)
+    if live is not None and live.chat_id == chat_id:
+        return live.session.shell.status
+    try:
+        kept = await asyncio.wait_for(state.kernels.kernel_of(user_id, chat_id), FIRST_PAINT_HOST_S)
+    except (HostLost, TimeoutError):
+        return "not started"
+    return "idle" if kept is not None else "not started"
 
 
 async def earlier(req: Request, chat_id: int, before: str = "") -> Any:
@@ -177,9 +230,12 @@ async def delete(req: Request, chat_id: int) -> Any:
     if not await chats.delete(chat_id):
         return not_found()
     await state.live.end(chats.user_id, chat_id)
-    state.uploads.drop_chat(chats.user_id, chat_id)
-    # The chat's files go with it (its kernel ended just above).
-    await asyncio.to_thread(shutil.rmtree, state.workdir(chats.user_id, chat_id), ignore_errors=True)
+    await asyncio.to_thread(state.uploads.drop_chat, chats.user_id, chat_id)
+    # The chat's kernel and folder go with it, on its kernel host.
+    try:
+        await state.kernels.delete_chat(chats.user_id, chat_id)
+    except HostLost:
+        log.warning("chat %s deleted, but its kernel host did not answer: its folder stays there", chat_id)
     return RedirectResponse(state.urls.index(), status_code=303)
 
 
@@ -199,18 +255,26 @@ async def export(req: Request, chat_id: int, fmt: str) -> Any:
         return path.read_bytes() if path is not None else None
 
     build, media_type = EXPORTS[fmt]
+    if build is to_notebook:  # the notebook names the packages its code imports, from the kernels' environment
+        try:
+            build = functools.partial(to_notebook, environment=await state.kernels.environment())
+        except HostLost:
+            log.warning("the kernel hosts did not answer: a notebook without its package list")
     body = await asyncio.to_thread(build, chat.title, stored, read_image)
     name = re.sub(r"[^\w-]+", "-", chat.title or "chat").strip("-").lower() or "chat"
-    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+    # Any script's title: the header carries an ASCII name and the real one encoded (RFC 6266).
+    return Response(body, media_type=media_type, headers=files.download_headers(f"{name}.{fmt}"))
 
 
-async def answer(req: Request, chat_id: int, k: int = -1, n: int = -1) -> Any:
-    """The markdown that node n of turn k wrote, as the model wrote it: what "Copy" on an answer copies."""
+async def answer(req: Request, chat_id: int, k: str = "", n: str = "") -> Any:
+    """The markdown that node n of turn k wrote, as the model wrote it: what "Copy" on an answer copies. Indexes are
+    short ASCII numbers (`parse_index`): a huge one is "not found", not a database overflow."""
     turns = await _chats(req).turns(chat_id)
-    if turns is None:
+    turn, node = parse_index(k), parse_index(n)
+    if turns is None or turn is None or node is None:
         return not_found()
-    found = await turns.list(start=k, stop=k + 1) if k >= 0 else []  # that one row, not the whole chat
-    text = answer_markdown(messages_of(found[0].content), n) if found else None
+    found = await turns.list(start=turn, stop=turn + 1)  # that one row, not the whole chat
+    text = answer_markdown(messages_of(found[0].content), node) if found else None
     return not_found() if text is None else Response(text, media_type="text/plain; charset=utf-8")
 
 
@@ -245,6 +309,8 @@ def chat_router(urls: ChatUrls) -> APIRouter:
     ar.get(f"{p}/uploads/{{path:path}}")(upload)
     ar.post(f"{p}/{{chat_id:rowid}}/files")(files.upload_file)
     ar.post(f"{p}/{{chat_id:rowid}}/files/remove")(files.remove_file)
+    ar.get(f"{p}/{{chat_id:rowid}}/preview")(files.preview_file)
     ar.get(f"{p}/{{chat_id:rowid}}/files")(files.list_files)
     ar.get(f"{p}/{{chat_id:rowid}}/files/{{name}}")(files.download_file)
+    ar.get(f"{p}/{{chat_id:rowid}}/output/{{name}}")(files.download_output)
     return ar

@@ -17,7 +17,9 @@ CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",  # no 'unsafe-inline', no 'unsafe-eval': inline <script> and on* handlers never run
     "style-src 'self'",  # stylesheets from our files only; Alpine's x-show sets style through the CSSOM, which is allowed
-    "img-src 'self' data:",  # uploads are ours; DaisyUI's stylesheet draws a few icons from data: URLs
+    # Uploads are ours; DaisyUI's stylesheet draws a few icons from data: URLs; a chart's "Download plot as a png"
+    # draws its SVG through a blob: URL (one only our own scripts can make).
+    "img-src 'self' data: blob:",
     "connect-src 'self'",  # the websocket is same-origin ('self' covers ws: and wss: of this host)
     "font-src 'self'",
     "object-src 'none'",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,6 @@ from varro.chat.live import LiveSessions
 from varro.chat.opening import open_chat
 from varro.chat.ratelimit import Limits
 from varro.chat.session import ChatSession, OnEvent, SessionDeps
-from varro.chat.shell_state import KernelFactory
 from varro.chat.trace import TraceLog
 from varro.config import Settings
 from varro.db.crud import Store
@@ -32,11 +31,9 @@ from varro.db.engine import make_engine, make_sessions
 from varro.db.migrate import migrate
 from varro.db.models import Turn
 from varro.scale.coordinator import RedisCoordinator, make_coordinator
-from varro.shell import KernelShell
-from varro.shell.isolation import make_isolation
-from varro.shell.keeper import KernelKeeper
-from varro.shell.pool import KernelPool
-from varro.shell.sandbox import Isolation, Refused
+from varro.shell.host import HostClient
+from varro.shell.hosts import KernelHosts
+from varro.shell.local_host import LocalHost, start_local_host
 from varro.uploads import UploadStore
 
 log = logging.getLogger("varro")
@@ -53,19 +50,24 @@ class VarroState:
     demo_user_id: int | None = None
     trace: TraceLog | None = None  # VARRO_TRACE_FILE, for the benchmarks
     urls: ChatUrls = field(default_factory=ChatUrls)
-    pool: KernelPool | None = None  # kernels started ahead of need (closed last)
+    host: KernelHosts | None = None  # the kernel hosts, with every chat's kernel and folder
+    local_host: LocalHost | None = None  # the one this process started, when none was configured (stopped last)
     provider_check: asyncio.Task[None] | None = None  # the start-up reachability check, logged when it fails
     limits: Limits = field(default_factory=lambda: Limits.of(Settings()))  # the socket's budgets, per user and address
     turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
     lag: LoopLag = field(default_factory=LoopLag)  # the event loop's lag, logged when it stalls
+    served: dict[str, str] = field(default_factory=dict)  # the provider's names for our models (check_provider)
 
-    def workdir(self, user_id: int, chat_id: int) -> Path:
-        """The chat's working directory: its kernel's home, with the files its code wrote."""
-        return chat_workdir(self.settings, user_id, chat_id)
+    @property
+    def kernels(self) -> KernelHosts:
+        assert self.host is not None, "the app's state is open"
+        return self.host
 
     @property
     def model_label(self) -> str:
-        return next(c.label for c in self.settings.model_choices if c.key == self.settings.model)
+        label = next(c.label for c in self.settings.model_choices if c.key == self.settings.model)
+        served = self.served.get(self.model.model_name) if label == self.settings.model else None
+        return f"{self.model.system}:{served}" if served else label
 
     def picker(self, stored: Sequence[Turn]) -> tuple[list[ModelChoice], str]:
         """The models the page offers (none when there is only one), and the one picked: the model of the chat's
@@ -82,34 +84,18 @@ class VarroState:
         return self.settings.model if len(self.settings.model_choices) > 1 else ""
 
 
-def chat_workdir(settings: Settings, user_id: int, chat_id: int) -> Path:
-    return Path(settings.kernels_dir) / str(user_id) / str(chat_id)
+async def open_hosts(settings: Settings, store: Store) -> tuple[KernelHosts, LocalHost | None]:
+    """The configured kernel hosts, or one started here on loopback (as this process's user: as root it sandboxes
+    kernels; unprivileged and sandboxed, it answers every cell with why code can't run)."""
+    if urls := settings.kernel_host_list:
+        clients = [HostClient(url, settings.kernel_host_token, settings.kernel_space) for url in urls]
+        return KernelHosts(clients, store.placements), None
+    local = await asyncio.to_thread(start_local_host, Path(settings.kernels_dir))
+    return KernelHosts([HostClient(local.url, local.token, settings.kernel_space)]), local
 
 
-def kernel_in(settings: Settings, isolation: Isolation, workdir: Path) -> KernelShell:
-    return KernelShell(workdir, timeout=settings.cell_timeout_s, memory_mb=settings.kernel_memory_mb,
-                       isolation=isolation, workdir_mb=settings.kernel_workdir_mb)
-
-
-def kernel_factory(settings: Settings, isolation: Isolation) -> Callable[[int, int], KernelFactory]:
-    def for_chat(user_id: int, chat_id: int) -> KernelFactory:
-        return partial(kernel_in, settings, isolation, chat_workdir(settings, user_id, chat_id))
-
-    return for_chat
-
-
-def kernel_pool(settings: Settings, isolation: Isolation) -> KernelPool | None:
-    """Beside the chats' folders (a pooled kernel's folder is renamed to its chat's: one filesystem)."""
-    if isinstance(isolation, Refused) or settings.kernel_pool == 0:
-        return None
-    # It fills when the first session opens (open_session below), not at start-up: an app that never chats, like
-    # most test apps, never starts a kernel.
-    return KernelPool(settings.kernel_pool, Path(settings.kernels_dir).parent / "kernel-pool",
-                      partial(kernel_in, settings, isolation))
-
-
-async def report_provider(model: Model) -> None:
-    if (problem := await check_provider(model)) is not None:
+async def report_provider(model: Model, served: dict[str, str]) -> None:
+    if (problem := await check_provider(model, served)) is not None:
         log.warning(problem)
 
 
@@ -117,14 +103,6 @@ async def stop_crashed_turns(store: Store) -> None:
     """Turns a crash left `running` are `stopped`, their user's words kept. Only where no other process runs turns."""
     if stopped := await store.stop_interrupted():
         log.warning("%d turns were cut short by a crash; they are kept as stopped", stopped)
-
-
-async def stop_crashed_turns_in(database_url: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        await stop_crashed_turns(Store(make_sessions(engine)))
-    finally:
-        await engine.dispose()
 
 
 async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agent: ChatAgent = agent,
@@ -137,47 +115,43 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     store = Store(make_sessions(engine))
     if not settings.redis_url:  # one process: a turn still `running` is one a crash cut short (workers: see app/__main__)
         await stop_crashed_turns(store)
-    uploads = UploadStore(Path(settings.uploads_dir))
-    model = resolve_model(settings.model, settings.demo_tps)
+    uploads = UploadStore(Path(settings.uploads_dir), settings.max_chat_copies_mb * 2**20)
+    model = resolve_model(settings.model, settings.demo_tps, settings.demo_gates)
     choices = settings.model_choices  # one: no picker, and turns show the model's own name as before
-    models = {c.key: (c.label, model if c.key == settings.model else resolve_model(c.key, settings.demo_tps))
+    models = {c.key: (c.label, model if c.key == settings.model else resolve_model(c.key, settings.demo_tps, settings.demo_gates))
               for c in choices} if len(choices) > 1 else {}
-    checked = asyncio.create_task(report_provider(model))  # beside start-up, which need not wait for it
+    served: dict[str, str] = {}  # the provider's own name for the model, once the check has asked it
+    checked = asyncio.create_task(report_provider(model, served))  # beside start-up, which need not wait for it
     titles = settings.title_model != "off"
     title_model = resolve_model(settings.title_model, settings.demo_tps) if titles and settings.title_model else None
-    isolation = await make_isolation(settings)
-    keeper = KernelKeeper(settings.kernel_idle_s, settings.max_kernels_per_user, settings.max_kernels)
-    pool = kernel_pool(settings, isolation)
-    deps = SessionDeps(model=model, uploads=uploads, make_kernel=kernel_factory(settings, isolation), keeper=keeper,
-                       pool=pool, model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
+    host, local_host = await open_hosts(settings, store)
+    deps = SessionDeps(model=model, uploads=uploads, host=host, cell_timeout_s=settings.cell_timeout_s,
+                       model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
                        images=settings.model_images, context_tokens=settings.context_tokens,
                        max_tokens=settings.model_max_tokens, model_requests=settings.model_requests, titles=titles, title_model=title_model,
                        agent=chat_agent,
-                       on_event=on_event, workdir_of=partial(chat_workdir, settings), models=models)
+                       on_event=on_event, models=models, served=served)
 
     coordinator = make_coordinator(settings.redis_url, settings.redis_prefix, settings.lease_ttl_s)
 
-    hub = coordinator.runs if isinstance(coordinator, RedisCoordinator) else None
+    hub = coordinator.hub if isinstance(coordinator, RedisCoordinator) else None
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         chats = store.chats.for_user(user_id, fence=coordinator.fence(user_id))  # claimed just before
-        session = await open_chat(chats, chat_id, deps, hub)
-        if pool is not None:
-            pool.fill()  # from the first session on, a started kernel waits for the next chat
-        return session
+        return await open_chat(chats, chat_id, deps, hub)
 
     demo_user_id = None
     if settings.demo_user:
         demo_user_id = (await store.users.ensure(settings.demo_user)).id
     trace = TraceLog(settings.trace_file) if settings.trace_file else None
-    live = LiveSessions(open_session, keeper, settings.max_runs_per_user, coordinator)
+    live = LiveSessions(open_session, settings.max_runs_per_user, coordinator)
     await coordinator.start(live.evict)
     if hub is not None:
         await hub.listen(live.stop_run)
     urls = urls or ChatUrls()
-    state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, pool,
+    state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, host, local_host,
                        provider_check=checked, limits=Limits.of(settings),
-                       turn_html=TurnHtml(partial(stored_turn, urls)))
+                       turn_html=TurnHtml(partial(stored_turn, urls)), served=served)
     state.lag.start()
     freeze_startup_heap()
     return state
@@ -187,12 +161,12 @@ async def close_state(state: VarroState) -> None:
     await state.lag.stop()
     if state.provider_check is not None:
         state.provider_check.cancel()
-    await state.live.close_all()  # hands the live kernels to the keeper ...
+    await state.live.close_all()  # the kernels stay on their host, for the chats' next sessions
     await state.live.coordinator.close()
-    if (keeper := state.live.keeper) is not None:
-        await keeper.close_all()  # ... which shuts every one down at once
-    if state.pool is not None:
-        await state.pool.close()
+    if state.host is not None:
+        await state.host.close()
+    if state.local_host is not None:
+        await asyncio.to_thread(state.local_host.stop)
     await state.engine.dispose()
     state.turn_html.close()
     if state.trace is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,18 +22,20 @@ from fasthtml.common import NotStr, to_xml
 
 from varro.db.models import Turn
 
-Key = tuple[int | None, str]
+Versions = tuple[int, int] | None  # which version of its turn a turn is, of how many (None: the only one)
+Key = tuple[int | None, str, Versions]
 Rendered = dict[Key, str]
 
 
-def turn_key(turn: Turn) -> Key:
-    return (turn.id, turn.status)
+def turn_key(turn: Turn, versions: Mapping[int, tuple[int, int]]) -> Key:
+    """A turn's HTML changes when it finishes, and when another version of it is made (its "‹ i/n ›")."""
+    return (turn.id, turn.status, versions.get(turn.id) if turn.id is not None else None)
 
 
 class TurnHtml:
     """`await html(turns)`: each turn's HTML, from the cache or rendered in the worker thread by `render`."""
 
-    def __init__(self, render: Callable[[Turn], Any], max_bytes: int = 128 * 2**20) -> None:
+    def __init__(self, render: Callable[[Turn, Versions], Any], max_bytes: int = 128 * 2**20) -> None:
         self.render = render
         self.max_bytes = max_bytes
         self.size = 0
@@ -41,28 +43,30 @@ class TurnHtml:
         self.pending: dict[Key, asyncio.Future[Rendered]] = {}
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="varro-render")
 
-    async def html(self, turns: Sequence[Turn]) -> list[NotStr]:
+    async def html(self, turns: Sequence[Turn], versions: Mapping[int, tuple[int, int]] | None = None) -> list[NotStr]:
+        """`versions`: turn id -> (which version, how many), for the turns that have more than one."""
+        versions = versions or {}
         found: Rendered = {}
         misses: dict[Key, Turn] = {}
         for turn in turns:
-            key = turn_key(turn)
+            key = turn_key(turn, versions)
             if (hit := self.cache.get(key)) is not None:
                 self.cache.move_to_end(key)
                 found[key] = hit
             elif key not in self.pending:
                 misses[key] = turn
         if misses:
-            batch = asyncio.get_running_loop().run_in_executor(self.pool, self._render_all, list(misses.values()))
+            batch = asyncio.get_running_loop().run_in_executor(self.pool, self._render_all, dict(misses))
             for key in misses:
                 self.pending[key] = batch
             batch.add_done_callback(lambda done: self._settle(list(misses), done))
-        waiting = {id(f): f for t in turns if (f := self.pending.get(turn_key(t))) is not None}
+        waiting = {id(f): f for t in turns if (f := self.pending.get(turn_key(t, versions))) is not None}
         for future in waiting.values():
             found.update(await asyncio.shield(future))  # a request that goes away leaves the render to finish
-        return [NotStr(found[turn_key(t)]) for t in turns]
+        return [NotStr(found[turn_key(t, versions)]) for t in turns]
 
-    def _render_all(self, turns: list[Turn]) -> Rendered:
-        return {turn_key(t): to_xml(self.render(t), indent=False) for t in turns}
+    def _render_all(self, turns: dict[Key, Turn]) -> Rendered:
+        return {key: to_xml(self.render(t, key[2]), indent=False) for key, t in turns.items()}
 
     def _settle(self, keys: list[Key], done: asyncio.Future[Rendered]) -> None:
         for key in keys:

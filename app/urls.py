@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
@@ -44,9 +45,11 @@ class ChatUrls:
     def answer(self, chat_id: int) -> str:
         return f"{self.prefix}/{chat_id}/answer"
 
-    def page(self, chat_id: int, at: int | None = None) -> str:
-        """The chat's page; `at`: shown from that turn on (a search result's), not only the latest turns."""
-        return f"{self.prefix}/{chat_id}" + (f"?{urlencode({'at': at})}" if at is not None else "")
+    def page(self, chat_id: int, at: int | None = None, turn: int | None = None) -> str:
+        """The chat's page; `at`: shown from that turn on (a search result's), not only the latest turns; `turn`: a
+        turn's id, whose branch the page shows (a search result on a version the chat did not show)."""
+        query = {k: v for k, v in (("at", at), ("turn", turn)) if v is not None}
+        return f"{self.prefix}/{chat_id}" + (f"?{urlencode(query)}" if query else "")
 
     def earlier(self, chat_id: int, before: int) -> str:
         """The batch of stored turns just before turn `before` (app/turn_window.py)."""
@@ -54,6 +57,37 @@ class ChatUrls:
 
     def rename(self, chat_id: int) -> str:
         return f"{self.prefix}/{chat_id}/rename"
+
+    def sidebar(self, current: int | None = None, offset: int = 0, archived: bool = False, group: str = "") -> str:
+        """The sidebar's list (a page of it from `offset`; `group`: the heading the page before ended under)."""
+        query = {k: v for k, v in (("current", current), ("offset", offset or None), ("archived", int(archived) or None),
+                                   ("g", group or None)) if v is not None}
+        return f"{self.prefix}/sidebar" + (f"?{urlencode(query)}" if query else "")
+
+    def mark(self, chat_id: int, what: str, on: bool, current: int | None = None) -> str:
+        """Pin or unpin (`what="pin"`), archive or restore (`"archive"`) a chat; the sidebar comes back."""
+        query = {"on": int(on), **({"current": current} if current is not None else {})}
+        return f"{self.prefix}/{chat_id}/{what}?{urlencode(query)}"
+
+    def sidebar_rename(self, chat_id: int, current: int | None = None) -> str:
+        return f"{self.prefix}/{chat_id}/sidebar-rename" + (f"?{urlencode({'current': current})}" if current else "")
+
+    def shares(self, chat_id: int) -> str:
+        """The chat's shared links: GET lists them, POST makes one."""
+        return f"{self.prefix}/{chat_id}/shares"
+
+    def revoke_share(self, share_id: int) -> str:
+        return f"{self.prefix}/shares/{share_id}/revoke"
+
+    def shared(self, token: str) -> str:
+        """A shared link: the read-only page anyone with the token may open."""
+        return f"{self.prefix}/shared/{token}"
+
+    def shared_file(self, token: str, path: str) -> str:
+        return f"{self.prefix}/shared/{token}/files/{path}"
+
+    def continue_shared(self, token: str) -> str:
+        return f"{self.prefix}/shared/{token}/continue"
 
     def delete(self, chat_id: int) -> str:
         return f"{self.prefix}/{chat_id}/delete"
@@ -66,7 +100,14 @@ class ChatUrls:
         return f"{self.prefix}/{chat_id}/files"
 
     def file(self, chat_id: int, name: str) -> str:
-        return f"{self.prefix}/{chat_id}/files/{quote(name, safe='')}"
+        return f"{self.prefix}/{chat_id}/files/{quote(os.fsencode(name), safe='')}"  # any bytes a name holds
+
+    def output(self, chat_id: int, name: str) -> str:
+        """The whole output of a cell that printed more than its card shows (`name`: its file in `.outputs/`)."""
+        return f"{self.prefix}/{chat_id}/output/{quote(name, safe='')}"
+
+    def preview_file(self, chat_id: int, name: str) -> str:
+        return f"{self.prefix}/{chat_id}/preview?{urlencode({'name': name})}"
 
     def remove_file(self, chat_id: int, name: str) -> str:
         return f"{self.prefix}/{chat_id}/files/remove?{urlencode({'name': name})}"

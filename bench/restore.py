@@ -4,8 +4,9 @@ every earlier cell, and a new chat's first cell with a pooled kernel versus a ke
     .venv/bin/python -m bench.restore [--runs N]
 
 Each scenario is measured from "a kernel is needed" to the new cell's output, both ways in turn on the same history
-(so both meet the same machine load), the kernel taken from a full pool as the app does; the table gives medians
-over the runs. Needs root (the sandbox).
+(so both meet the same machine load), through a kernel host (`python -m varro.kernels`, sandboxed) whose pool holds
+one kernel when the clock starts, as the app's host does; the first cell of a new chat also on a host without a pool.
+The table gives medians over the runs. Needs root (the sandbox).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from varro.config import Settings
-from varro.shell import KernelShell, StoredCell, replay
-from varro.shell.isolation import kernel_python, limits
-from varro.shell.pool import KernelPool
-from varro.shell.sandbox import Sandbox
+from varro.shell import StoredCell, replay
+from varro.shell.host import HostClient
+from varro.shell.local_host import LocalHost, start_local_host
+from varro.shell.remote import RemoteKernel
 
 NEW_CELL = "print('ready')"
 
@@ -39,28 +39,35 @@ async def timed(work: Callable[[], Awaitable[None]]) -> float:
     return time.perf_counter() - started
 
 
-async def restore_runs(sandbox: Sandbox, folder: Path, cells: list[str], runs: int) -> tuple[list[float], list[float]]:
-    """Build the history once (with its snapshot), then time a snapshot restore and a full replay, alternately.
+def pool_full(host_folder: Path) -> Callable[[], bool]:
+    return lambda: any(d.is_dir() for d in (host_folder / "kernels" / "pool").glob("*/*"))
 
-    As in the app, the new kernel comes from the pool (VARRO_KERNEL_POOL=1), which is full when the clock starts:
-    what is timed is taking it, restoring, and the new cell."""
-    make = lambda path: KernelShell(path, isolation=sandbox, timeout=60)  # noqa: E731
-    builder = make(folder)
+
+async def until(ready: Callable[[], bool]) -> None:
+    """Wait (before the clock starts) for the host's pool to hold a kernel."""
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert time.monotonic() < deadline, "the host's pool stayed empty"
+        await asyncio.sleep(0.1)
+
+
+async def restore_runs(client: HostClient, pooled: Callable[[], bool], chat_id: int, cells: list[str],
+                       runs: int) -> tuple[list[float], list[float]]:
+    """Build the history once (with its snapshot), then time a snapshot restore and a full replay, alternately:
+    taking the pooled kernel for the chat, restoring, and the new cell."""
+    builder = RemoteKernel(client, 1, chat_id, timeout=60)
     for code in cells:
         await builder.execute(code)
     await builder.save_snapshot(len(cells) - 1, 256 * 2**20)
     await builder.shutdown()
     stored = [StoredCell(turn=i, code=code, expected=None) for i, code in enumerate(cells)]
-    pool = KernelPool(1, folder.parent / f"{folder.name}-pool", make)
     snapshot, replayed = [], []
 
     async def restore(by_snapshot: bool) -> float:
-        pool.fill()
-        while len(pool) < 1:
-            await asyncio.sleep(0.1)
+        await until(pooled)
         started = time.perf_counter()
-        kernel = await pool.take(folder)
-        assert kernel is not None
+        kernel = RemoteKernel(client, 1, chat_id, timeout=60)
+        await kernel.start()
         if by_snapshot:
             assert await kernel.load_snapshot(len(cells) - 1) == []
         else:
@@ -70,58 +77,49 @@ async def restore_runs(sandbox: Sandbox, folder: Path, cells: list[str], runs: i
         await kernel.shutdown()
         return took
 
-    try:
-        for _ in range(runs):
-            snapshot.append(await restore(True))
-            replayed.append(await restore(False))
-    finally:
-        await pool.close()
+    for _ in range(runs):
+        snapshot.append(await restore(True))
+        replayed.append(await restore(False))
     return snapshot, replayed
 
 
-async def first_cell_runs(sandbox: Sandbox, folder: Path, runs: int) -> tuple[list[float], list[float]]:
-    make = lambda path: KernelShell(path, isolation=sandbox, timeout=60)  # noqa: E731
-    pool = KernelPool(1, folder / "pool", make)
-    pooled, on_demand = [], []
-    try:
-        for i in range(runs):
-            pool.fill()
-            while len(pool) < 1:
-                await asyncio.sleep(0.1)
-            kernels: list[KernelShell] = []
+async def first_cell_runs(client: HostClient, pooled: Callable[[], bool], bare: HostClient,
+                          runs: int) -> tuple[list[float], list[float]]:
+    with_pool, on_demand = [], []
+    for i in range(runs):
+        await until(pooled)
+        for host, figures in ((client, with_pool), (bare, on_demand)):
+            kernel = RemoteKernel(host, 2, 1000 + i, timeout=60)
 
-            async def with_pool(n: int = i, kernels: list[KernelShell] = kernels) -> None:
-                kernel = await pool.take(folder / f"pooled-{n}")
-                assert kernel is not None
-                kernels.append(kernel)
-                assert "ready" in (await kernel.execute(NEW_CELL)).stdout
+            async def first(kernel: RemoteKernel = kernel) -> None:
+                assert "ready" in (await kernel.execute(NEW_CELL)).stdout  # starts (or takes) the kernel first
 
-            async def without(n: int = i, kernels: list[KernelShell] = kernels) -> None:
-                kernel = make(folder / f"demand-{n}")
-                kernels.append(kernel)
-                assert "ready" in (await kernel.execute(NEW_CELL)).stdout  # starts the kernel first
-
-            pooled.append(await timed(with_pool))
-            on_demand.append(await timed(without))
-            for kernel in kernels:
-                await kernel.shutdown()
-    finally:
-        await pool.close()
-    return pooled, on_demand
+            figures.append(await timed(first))
+            await kernel.shutdown()
+    return with_pool, on_demand
 
 
 async def main(runs: int) -> None:
-    settings = Settings()
-    sandbox = Sandbox.probe(kernel_python(settings), limits(settings))
     print(f"time to a new cell's output after the kernel is gone, medians of {runs} runs (min in brackets), seconds")
     print(f"{'history':14} {'snapshot':>16} {'replay':>16}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cells in histories().items():
-            snap, rep = await restore_runs(sandbox, Path(tmp) / name.replace(" ", "-"), cells, runs)
-            print(f"{name:14} {statistics.median(snap):>9.2f} [{min(snap):.2f}] {statistics.median(rep):>9.2f}"
-                  f" [{min(rep):.2f}]")
-        pooled, demand = await first_cell_runs(sandbox, Path(tmp), runs)
-    print(f"first cell of a new chat: pool {statistics.median(pooled) * 1000:.0f} ms [{min(pooled) * 1000:.0f}],"
+        hosts: dict[str, LocalHost] = {
+            name: start_local_host(Path(tmp) / name / "kernels", env={"VARRO_KERNEL_POOL": pool})
+            for name, pool in (("pooled", "1"), ("bare", "0"))}
+        client, bare = (HostClient(hosts[n].url, hosts[n].token, "bench") for n in ("pooled", "bare"))
+        pooled = pool_full(Path(tmp) / "pooled")
+        try:
+            for chat_id, (name, cells) in enumerate(histories().items(), start=1):
+                snap, rep = await restore_runs(client, pooled, chat_id, cells, runs)
+                print(f"{name:14} {statistics.median(snap):>9.2f} [{min(snap):.2f}] {statistics.median(rep):>9.2f}"
+                      f" [{min(rep):.2f}]")
+            with_pool, demand = await first_cell_runs(client, pooled, bare, runs)
+        finally:
+            for c in (client, bare):
+                await c.close()
+            for host in hosts.values():
+                host.stop()
+    print(f"first cell of a new chat: pool {statistics.median(with_pool) * 1000:.0f} ms [{min(with_pool) * 1000:.0f}],"
           f" no pool {statistics.median(demand) * 1000:.0f} ms [{min(demand) * 1000:.0f}] (medians [min])")
 
 

@@ -2,10 +2,11 @@
 
     .venv/bin/python -m bench.sandbox [--runs N]
 
-Both kinds run the same kernel environment (.venv-kernel) through the same KernelShell; only the isolation
+Both kinds run the same kernel environment (.venv-kernel), each in a kernel host of its own (`python -m
+varro.kernels`, no pool; one with VARRO_SANDBOX=off), reached through the same RemoteKernel; only the isolation
 differs. Runs alternate (sandboxed, unsandboxed, sandboxed, ...) so both meet the same machine load; the table
 gives medians. Memory is the proportional set size (PSS, shared pages split between the processes that map
-them) of every process of one kernel: for a sandboxed kernel that is bwrap, its init in the pid namespace and the
+them) of every process of one kernel (the host's child processes, one kernel at a time): for a sandboxed kernel that is bwrap, its init in the pid namespace and the
 kernel; for an unsandboxed one the kernel alone. Needs root (the sandbox drops to a uid of its own).
 """
 
@@ -18,10 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from varro.config import Settings
-from varro.shell import KernelShell
-from varro.shell.isolation import kernel_python, limits
-from varro.shell.sandbox import Isolation, NoSandbox, Sandbox
+from varro.shell.host import HostClient
+from varro.shell.local_host import LocalHost, start_local_host
+from varro.shell.remote import RemoteKernel
 
 FIRST_CELL = "print(6 * 7)"
 
@@ -55,9 +55,9 @@ def pss_kib(pids: list[int]) -> int:
     return total
 
 
-async def one_run(isolation: Isolation, workdir: Path) -> tuple[float, float, float]:
+async def one_run(host: LocalHost, client: HostClient, chat_id: int) -> tuple[float, float, float]:
     """Seconds from start to ready, from start to the first cell's output, and the kernel's PSS in MiB."""
-    shell = KernelShell(workdir, isolation=isolation, timeout=60)
+    shell = RemoteKernel(client, 1, chat_id, timeout=60)
     started = time.perf_counter()
     await shell.start()
     ready = time.perf_counter() - started
@@ -65,24 +65,28 @@ async def one_run(isolation: Isolation, workdir: Path) -> tuple[float, float, fl
     first = time.perf_counter() - started
     assert result.stdout.strip() == "42", result.to_text()
     await asyncio.sleep(0.5)  # let the kernel settle after its first reply
-    assert shell.pid is not None
-    memory = pss_kib(descendants(shell.pid)) / 1024
+    memory = pss_kib([p for p in descendants(host.process.pid) if p != host.process.pid]) / 1024
     await shell.shutdown()
     return ready, first, memory
 
 
 async def main(runs: int) -> None:
-    settings = Settings()
-    python = kernel_python(settings)
-    kinds: dict[str, Isolation] = {
-        "sandboxed": Sandbox.probe(python, limits(settings)),
-        "unsandboxed": NoSandbox(python),
-    }
-    figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in kinds}
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(runs):
-            for name, isolation in kinds.items():
-                figures[name].append(await one_run(isolation, Path(tmp) / name))
+        hosts = {name: start_local_host(Path(tmp) / name, env={"VARRO_KERNEL_POOL": "0", **env})
+                 for name, env in (("sandboxed", {}), ("unsandboxed", {"VARRO_SANDBOX": "off"}))}
+        clients = {name: HostClient(host.url, host.token, "bench") for name, host in hosts.items()}
+        figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in hosts}
+        try:
+            for _ in range(2):  # a host's first websocket costs jupyter_server seconds once: not a kernel's start
+                for name in hosts:
+                    await one_run(hosts[name], clients[name], 0)
+            for run in range(runs):
+                for name in hosts:
+                    figures[name].append(await one_run(hosts[name], clients[name], run + 1))
+        finally:
+            for name, host in hosts.items():
+                await clients[name].close()
+                host.stop()
     print(f"kernel start, {runs} runs each, interleaved (medians; min in brackets)")
     print(f"{'':12} {'ready (ms)':>16} {'first output (ms)':>20} {'PSS (MiB)':>14}")
     for name, rows in figures.items():

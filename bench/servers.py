@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tests.e2e.server import ROOT, _wait_ready, free_port, stop
+from tests.e2e.server import ROOT, _wait_ready, free_port, kernels_dir, reachable, stop
 
 Kind = Literal["app", "baseline"]
 SECRET_KEY = "bench-only-secret-key"  # the bench server's session key, so the capacity bench can sign cookies
@@ -70,15 +70,18 @@ class TraceReader:
 def run(kind: Kind, data: Path, root: Path = ROOT, **env: str) -> Iterator[Server]:
     """`python -m app` (the demo model, VARRO_DEMO_TPS as given) or the baseline app, from the checkout at `root`."""
     data.mkdir(parents=True, exist_ok=True)
+    reachable(data)  # started as root, the app serves as its unprivileged web user
     port = free_port()
     trace = data / "trace.jsonl"
     full_env = {
-        **os.environ,
+        # The app starts a kernel host of its own, as `python -m app` does (not a test's, when run from one).
+        **{k: v for k, v in os.environ.items()
+           if k not in ("VARRO_KERNEL_HOSTS", "VARRO_KERNEL_HOST_TOKEN", "VARRO_KERNEL_SPACE")},
         "VARRO_HOST": "127.0.0.1",
         "VARRO_PORT": str(port),
         "VARRO_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'varro.db'}",
         "VARRO_UPLOADS_DIR": str(data / "uploads"),
-        "VARRO_KERNELS_DIR": str(data / "kernels"),
+        "VARRO_KERNELS_DIR": str(kernels_dir(data)),
         "VARRO_SECRET_KEY": SECRET_KEY,
         "VARRO_TRACE_FILE": str(trace),
         "PYTHONUNBUFFERED": "1",

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m examples.assistant      # then open http://127.0.0.1:5001/
 
-The five lines marked `# chat` are all it takes beyond the host's own app; the rest is the host's (its home
+The lines marked `# chat` are all it takes beyond the host's own app; the rest is the host's (its home
 page, its tool, its audit log). In production, serve it with `uvicorn.run(app, **uvicorn_options(settings))`
 (`from app.__main__ import uvicorn_options`), which caps websocket frames at the longest valid message. Visitors are signed in as VARRO_DEMO_USER; a host with a login of its own sets
 `VARRO_DEMO_USER=` and puts the signed-in user's id into the session as `user_id`.
@@ -16,6 +16,8 @@ from pathlib import Path
 import uvicorn
 from fasthtml.common import A, FastHTML, P, Titled
 
+from app.assets import asset_url  # chat
+from app.launch import split_tiers  # chat
 from app.mount import mount_chat  # chat
 from ui.core import chat_headers  # chat
 from varro.agent.agent import chat_agent  # chat
@@ -38,7 +40,7 @@ async def record(turn: TurnStored) -> None:
 settings = Settings()
 key_file = Path(settings.sqlite_path or "data/varro.db").parent / ".sesskey"
 key_file.parent.mkdir(parents=True, exist_ok=True)
-app = FastHTML(default_hdrs=False, hdrs=chat_headers("/assistant/static"), secret_key=settings.secret_key,
+app = FastHTML(default_hdrs=False, hdrs=chat_headers("/assistant/static", asset_url("/assistant/static")), secret_key=settings.secret_key,
                key_fname=str(key_file))
 agent = chat_agent("You also know tomorrow's weather: use the forecast tool for it.", tools=[forecast])  # chat
 mount_chat(app, settings, prefix="/assistant", agent=agent, on_event=record)  # chat
@@ -52,4 +54,9 @@ def home() -> object:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    uvicorn.run(app, host=settings.host, port=settings.port)
+    kernel_host = split_tiers(settings)  # chat: started as root, kernels get a host of their own; we drop to VARRO_USER
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port)
+    finally:
+        if kernel_host is not None:
+            kernel_host.stop()

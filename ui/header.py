@@ -13,7 +13,6 @@ from ui.alpine import bind, on
 from ui.files import FilesDialog
 from ui.icons import Icon
 from varro.db.models import Chat
-from varro.db.search import Hit
 
 
 def relative_time(when: datetime, now: datetime | None = None) -> str:
@@ -61,6 +60,7 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
 
 PANEL_CLS = "absolute left-0 top-full mt-1 bg-base-200 rounded-box z-20 w-80 max-w-[90vw] p-2 shadow flex flex-col gap-2"
 MENU_CLS = "menu w-full p-0 max-h-96 overflow-y-auto flex-nowrap"
+NAMES_SHOWN = 12  # in the shell badge's title; past that, "and N more"
 
 
 def MenuList(*items: Any) -> Any:
@@ -77,7 +77,9 @@ def ChatMenu(history_url: str, search_url: str) -> Any:
                **on("click", "toggle")),
         Div(
             Input(type="search", name="q", placeholder="Search chats", aria_label="Search chats", autocomplete="off",
-                  data_testid="chat-search", hx_get=search_url, hx_trigger="input changed delay:150ms, search",
+                  data_testid="chat-search", hx_get=search_url, hx_trigger="input changed delay:300ms, search",
+                  # Typing on aborts a search still under way (its query stops on the server, app/gone.py).
+                  hx_sync="this:replace",
                   hx_target=f"#{ids.MENU}", hx_swap="outerHTML", x_ref="search", cls="input input-sm w-full"),
             MenuList(Li(Span("Loading…", cls="opacity-80"), role="none")),
             x_show="open", x_cloak=True, cls=PANEL_CLS,
@@ -108,20 +110,6 @@ def ChatList(chats: Sequence[Chat], current: int | None, open_url: Any, more_url
     if more_url:
         items.append(Li(Button("Show all chats", type="button", role="menuitem", tabindex="-1", hx_get=more_url,
                                hx_target=f"#{ids.MENU}", hx_swap="outerHTML", data_testid="all-chats"), role="none"))
-    return MenuList(*items)
-
-
-def SearchResults(hits: Sequence[Hit], open_url: Any) -> Any:
-    """Chats matching a search: a title match opens the chat, a message match opens it at that turn (`open_url(chat,
-    turn)`: a page that shows that turn, which a long chat's latest turns may not)."""
-    items = [
-        Li(A(Span(h.title or "New chat", cls="font-semibold truncate"),
-             Span(h.snippet, cls="text-xs opacity-80 line-clamp-2") if h.snippet else None,
-             href=open_url(h.chat_id) if h.turn is None else open_url(h.chat_id, h.turn) + f"#{ids.turn(h.turn)}",
-             cls="flex flex-col items-start gap-0", role="menuitem", tabindex="-1",
-             data_testid=f"search-result-{h.chat_id}"), role="none")
-        for h in hits
-    ] or [Li(Span("No chats match", cls="opacity-80"), role="none")]
     return MenuList(*items)
 
 
@@ -173,18 +161,27 @@ def ShortcutsDialog() -> Any:
     )
 
 
-def ShellStatus(status: str, oob: bool = False) -> Any:
-    """The kernel's state: not started, starting, idle or busy."""
+def ShellStatus(status: str, names: Sequence[str] = (), oob: bool = False) -> Any:
+    """The kernel's state: not started, starting, idle or busy; its title lists the names it holds, when known."""
     tone = {"busy": "badge-warning", "idle": "badge-success", "starting": "badge-info"}.get(status, "badge-ghost")
     # On a phone the badge says "off" for "not started": the long words left the chat's title a letter wide.
     shown = (Span(status, cls="hidden sm:inline"), Span("off", cls="sm:hidden")) if status == "not started" else (status,)
     return Span(Span("shell: ", cls="hidden sm:inline"), *shown, id=ids.SHELL_STATUS,
-                cls=f"badge badge-sm {tone} whitespace-nowrap shrink-0", title="The Python shell of this chat",
+                cls=f"badge badge-sm {tone} whitespace-nowrap shrink-0", title=_shell_title(names),
                 data_status=status, data_testid="shell-status", hx_swap_oob="true" if oob else None)
 
 
+def _shell_title(names: Sequence[str]) -> str:
+    if not names:
+        return "The Python shell of this chat"
+    shown = ", ".join(names[:NAMES_SHOWN]) + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
+    return f"The Python shell of this chat, holding {shown}"
+
+
 def MoreMenu(urls: dict[str, Any]) -> Any:
-    """Less frequent actions: reset the shell, export the chat."""
+    """Less frequent actions: reset the shell, files, share, export the chat."""
+    share = Button("Share…", type="button", cls="w-full text-left", data_testid="share-chat", hx_get=urls["shares"],
+                   hx_target="#share-links", hx_swap="outerHTML", **on("click", "showShare")) if "shares" in urls else None
     reset = Form(Input(type="hidden", name="action", value="reset"),
                  Button("Reset shell", cls="w-full text-left", data_testid="reset-shell"), ws_send=True)
     return Div(
@@ -193,6 +190,7 @@ def MoreMenu(urls: dict[str, Any]) -> Any:
         Ul(Li(reset),
            Li(Button("Files", type="button", cls="w-full text-left", data_testid="show-files", hx_get=urls["files"],
                      hx_target=f"#{ids.FILES_BODY}", **on("click", "showFiles"))),
+           Li(share) if share is not None else None,
            Li(A(Icon("download", 14), "Export as Markdown", href=urls["export_md"], download=True,
                 data_testid="export-md")),
            Li(A(Icon("download", 14), "Export as notebook (.ipynb)", href=urls["export_ipynb"], download=True,

@@ -13,6 +13,8 @@ NOTICES = "chat-notices"
 MENU = "chat-menu-list"
 SHELL_STATUS = "shell-status"
 LOAD_EARLIER = "load-earlier"  # above the first shown turn of a long chat
+SIDEBAR = "chat-sidebar"  # wide screens only
+SIDEBAR_LIST = "sidebar-list"
 
 
 def turn(k: int) -> str:
@@ -25,6 +27,11 @@ def user(k: int) -> str:
 
 def assistant(k: int) -> str:
     return f"assistant-{k}"
+
+
+def versions(k: int) -> str:
+    """The "‹ i/n ›" switch under a turn with more than one version."""
+    return f"versions-{k}"
 
 
 def meta(k: int) -> str:
@@ -50,10 +57,16 @@ def part(k: int, n: int, p: int) -> str:
     return f"part-{k}-{n}-{p}"
 
 
+def open_piece(k: int, n: int, p: int) -> str:
+    """The element of a text part's open block that grows (its last row, item or line: ui/open_block.py)."""
+    return f"open-{k}-{n}-{p}"
+
+
 def caret(k: int, n: int, p: int) -> str:
     """The empty element inside a text part's provisionally rendered tail where the next plain characters go."""
     return f"caret-{k}-{n}-{p}"
 
 
+FILE_PREVIEW = "attachment-preview"  # the first rows of an attached table, under the chips
 ATTACHMENTS = "chat-attachments"
 FILES_BODY = "files-body"

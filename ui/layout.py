@@ -6,13 +6,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fasthtml.common import A, Button, Div, Footer, Form, Input, Label, Main, Option, P, Select, Span, Textarea, Title
+from fasthtml.common import A, Button, Div, Footer, Form, Input, Main, Option, P, Select, Span, Textarea, Title
 
 from ui import ids
 from ui.alpine import bind, on
-from ui.files import ComposerChips
+from ui.files import ComposerChips, FilePreviewSlot
 from ui.header import ChatHeader
 from ui.icons import Icon
+from ui.share import ShareDialog
+from ui.sidebar import Sidebar
 from ui.turns import LoadEarlier
 from varro.agent.models import ModelChoice
 from varro.db.models import Chat
@@ -40,11 +42,12 @@ def ChatInput(max_chars: int, files_url: str = "", picker: Any = None) -> Any:
         Form(
             Input(type="hidden", name="action", value="send"),
             ComposerChips(),
-            # A label for the hidden picker: a real button for keyboards and screen readers, no script in the page.
-            Label(Icon("paperclip"), Input(type="file", multiple=True, cls="hidden", data_testid="attach-input",
-                                           x_ref="picker", **on("change", "picked")),
-                  cls="btn btn-ghost", aria_label="Attach files", title="Attach files (or drop or paste them here)",
-                  data_testid="attach", tabindex="0", role="button", **on("keydown.enter.prevent", "openPicker")),
+            FilePreviewSlot(),
+            # A real button that opens the hidden picker (a <label> may not take the button role).
+            Input(type="file", multiple=True, cls="hidden", data_testid="attach-input", x_ref="picker",
+                  tabindex="-1", aria_hidden="true", aria_label="Attach files", **on("change", "picked")),
+            Button(Icon("paperclip"), type="button", cls="btn btn-ghost", aria_label="Attach files",
+                   title="Attach files (or drop or paste them here)", data_testid="attach", **on("click", "openPicker")),
             Textarea(id=ids.INPUT, name="msg", rows="1", placeholder="Message Varro…  (Enter to send, Shift+Enter for a new line)",
                      aria_label="Message", data_max_chars=str(max_chars), cls="textarea textarea-bordered flex-1 min-w-48 resize-none min-h-11 max-h-48",
                      x_ref="input", **on("keydown", "onKeydown"), **on("input", "autosize")),
@@ -58,6 +61,9 @@ def ChatInput(max_chars: int, files_url: str = "", picker: Any = None) -> Any:
             Button(Icon("stop"), cls="btn btn-warning", data_testid="stop", aria_label="Stop"),
             ws_send=True, x_show="running", x_cloak=True, x_ref="stopForm",
         ),
+        # "Run" and "Edit & run" (blocks.js) put the code here and submit it: the user's own cell, over the socket.
+        Form(Input(type="hidden", name="action", value="run"), Input(type="hidden", name="code"),
+             ws_send=True, hidden=True, x_ref="runForm"),
         cls="flex gap-2 p-2 border-t border-base-300 shrink-0",
     )
 
@@ -100,30 +106,46 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
         Div(
             A("Skip to the message box", href=f"#{ids.INPUT}", data_testid="skip-link", **on("click.prevent", "focusInput"),
               cls="sr-only focus:not-sr-only focus:absolute focus:z-30 focus:m-2 btn btn-sm btn-primary"),
-            ChatHeader(chat, model_label, urls, shell_status),
-            Main(
-                Div(LoadEarlier(earlier), cls="flex justify-center"),
-                # A log region that is busy while an answer streams: screen readers wait for the
-                # finished turn instead of reading every token; #progress announces the state.
-                Div(Welcome(model_label, urls["model_help"]), *turns, id=ids.TURNS, role="log", aria_live="polite", aria_relevant="additions",
-                    aria_label="Conversation", **bind("aria-busy", "busy"),
-                    cls="flex flex-col gap-4 max-w-3xl mx-auto w-full p-3"),
-                id=ids.SCROLL, cls="flex-1 overflow-y-auto overflow-x-hidden", x_ref="scroller", **on("scroll", "onScroll"),
+            Sidebar(urls["sidebar"]) if "sidebar" in urls else None,
+            ShareDialog() if "shares" in urls else None,
+            Div(
+                ChatHeader(chat, model_label, urls, shell_status),
+                Main(
+                    Div(LoadEarlier(earlier), cls="flex justify-center"),
+                    # A log region that is busy while an answer streams: screen readers wait for the
+                    # finished turn instead of reading every token; #progress announces the state.
+                    Div(Welcome(model_label, urls["model_help"]), *turns, id=ids.TURNS, role="log", aria_live="polite", aria_relevant="additions",
+                        aria_label="Conversation", **bind("aria-busy", "busy"),
+                        data_placing="",  # hidden until chat.js has put it at its end: the first paint is the last one
+                        cls="flex flex-col gap-4 max-w-3xl mx-auto w-full p-3"),
+                    id=ids.SCROLL, cls="flex-1 overflow-y-auto overflow-x-hidden", x_ref="scroller", **on("scroll", "onScroll"),
+                ),
+                Button("Jump to latest ↓", cls="btn btn-sm btn-neutral fixed bottom-24 left-1/2 -translate-x-1/2 z-10",
+                       x_show="showJump", x_cloak=True, **on("click", "jumpToLatest"), data_testid="jump-latest"),
+                ConnectionLost(),
+                DropHint(),
+                Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
+                Progress("idle"),
+                ChatInput(max_chars, urls.get("files", ""), ModelPicker(*picker)),
+                cls="flex flex-col flex-1 min-w-0 h-dvh",
             ),
-            Button("Jump to latest ↓", cls="btn btn-sm btn-neutral fixed bottom-24 left-1/2 -translate-x-1/2 z-10",
-                   x_show="showJump", x_cloak=True, **on("click", "jumpToLatest"), data_testid="jump-latest"),
-            ConnectionLost(),
-            Div(id=ids.NOTICES, cls="max-w-3xl mx-auto w-full px-3"),
-            Progress("idle"),
-            ChatInput(max_chars, urls.get("files", ""), ModelPicker(*picker)),
             # htmx sends the session's token with every request it makes (app/csrf.py).
             id=ids.CHAT, x_data="chat", **on("dragover.prevent", "dragOver"), **on("drop.prevent", "dropped"),
+            **on("dragleave", "dragLeft"),
             **on("paste", "pasted"), hx_ext="ws", ws_connect=urls["ws"],
             hx_headers=json.dumps({"X-CSRF-Token": urls["csrf"]}),
             data_chat_id=str(chat.id), data_answer_url=urls["answer"], data_plotly_src=urls.get("plotly", ""),
-            cls="flex flex-col h-dvh bg-base-100 text-base-content",
+            data_plotly_css=urls.get("plotly_css", ""), data_grid_src=urls.get("grid", ""),
+            data_grid_css=urls.get("grid_css", ""),
+            cls="flex h-dvh bg-base-100 text-base-content",
         ),
     )
+
+
+def DropHint() -> Any:
+    """Shown while files are dragged over the chat: where they go if dropped (files.js)."""
+    return Div(Div(Icon("paperclip", 28), Span("Drop files to attach them to your message"), cls="drop-hint-box"),
+               x_show="dragging", x_cloak=True, cls="drop-hint", data_testid="drop-hint", aria_hidden="true")
 
 
 def ConnectionLost() -> Any:

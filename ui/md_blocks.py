@@ -104,6 +104,18 @@ class MarkdownBlocks:
         return "".join(self._lines) + "".join(self._partial)
 
     @property
+    def lines(self) -> list[str]:
+        """The complete lines of the tail, each ending in "\\n" (not a copy: read, don't change)."""
+        return self._lines
+
+    @property
+    def partial(self) -> str:
+        """The tail's last, incomplete line ("" after a newline)."""
+        if len(self._partial) > 1:
+            self._partial[:] = ["".join(self._partial)]
+        return self._partial[0] if self._partial else ""
+
+    @property
     def tail_len(self) -> int:
         """``len(self.tail)`` without building it: a streamer checks it after every delta."""
         return self._chars + self._partial_chars

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from fasthtml.common import A, Button, Details, Div, Img, NotStr, Pre, Span, Summary
+from fasthtml.common import A, Button, Details, Div, Img, NotStr, Pre, Span, Summary, ft_hx
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ThinkingPart, ToolCallPart, ToolReturnPart
 
 from ui import ids
@@ -18,7 +18,7 @@ from ui.files import FileLink
 from ui.highlight import highlight_code
 from ui.icons import Icon
 from ui.md_blocks import render_blocks
-from ui.outputs import HtmlOutput, PlotlyChart
+from ui.outputs import RichOutputs
 from varro.chat.content import Attachment
 from varro.chat.events import CELL_OUTPUT
 from varro.uploads import EXTENSIONS
@@ -91,6 +91,12 @@ def TailHtml(k: int, n: int, p: int, html: str) -> Any:
     return Div(NotStr(html), id=ids.part(k, n, p), hx_swap_oob="innerHTML")
 
 
+def OpenPiece(target: str, tag: str, html: str, swap: str) -> Any:
+    """The open piece of a streaming block (ui/open_block.py): its content anew (`innerHTML`), or settled pieces
+    inserted before it (`beforebegin`, in a `tag` they can be parsed in: a `<tr>` only parses inside a table part)."""
+    return ft_hx(tag, NotStr(html), id=target, hx_swap_oob=swap)
+
+
 def Remove(target: str) -> Any:
     """Delete the element with this id (a finished text's tail, or a part that ended up empty)."""
     return Div(id=target, hx_swap_oob="delete")
@@ -136,11 +142,13 @@ def call_numbers(calls: Sequence[ToolCallPart]) -> dict[str, int]:
 def ToolCallBlock(call: ToolCallPart, id: str | None = None, oob: bool = False, number: int | None = None) -> Any:
     code, raw, cut_off = _code_arg(call)
     if cut_off:
-        body: Any = Div(Div(CUT_OFF, cls="text-warning text-sm", data_testid="cut-off-call"), Pre(raw, cls="text-xs"))
+        # Wrapped: a cut-off call is one long unbroken line of JSON, which would widen the card past the page.
+        body: Any = Div(Div(CUT_OFF, cls="text-warning text-sm", data_testid="cut-off-call"),
+                        Pre(raw, cls="text-xs whitespace-pre-wrap break-all", data_testid="cut-off-args"))
     elif code is not None:
         body = Pre(NotStr(highlight_code(code, "python")), cls="code-block")
     else:
-        body = Pre(raw, cls="text-xs")
+        body = Pre(raw, cls="text-xs whitespace-pre-wrap break-all")
     name = f"{call.tool_name} · call {number}" if number else call.tool_name
     block = ToolFrame(name, body, id=id)
     block.attrs["data-tool-call-id"] = call.tool_call_id
@@ -180,15 +188,23 @@ def download_url(url: str, name: str) -> str:
     return f"{url}?{urlencode({'download': name})}"
 
 
-def Figure(src: str, name: str) -> Any:
-    """A figure inline, with a link that downloads it."""
-    return Div(Img(src=src, alt="Figure from the code", loading="lazy", cls="max-w-full rounded bg-white"),
+def Figure(src: str, name: str, width: int | None = None, height: int | None = None) -> Any:
+    """A figure inline, with a link that downloads it; with its pixel size, its box is there before it loads."""
+    return Div(Img(src=src, alt="Figure from the code", loading="lazy", width=width, height=height,
+                   cls="max-w-full h-auto rounded bg-white"),
                A(Icon("download", 14), "Download figure", href=download_url(src, name), download=name,
                  cls="link text-xs inline-flex gap-1 items-center", data_testid="figure-download"),
                cls="flex flex-col gap-1 items-start")
 
 
-def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url: Any, number: int | None = None) -> Any:
+def FullOutput(url: str, name: str) -> Any:
+    """The link to the whole output of a cell whose card shows only its head and tail."""
+    return A(Icon("download", 14), "Download full output", href=url, download=name, data_testid="full-output",
+             cls="link text-xs inline-flex gap-1 items-center")
+
+
+def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url: Any, number: int | None = None,
+               output_url: Any = None) -> Any:
     """stdout, stderr, the value, an error, and images, from the stored cell result (or plain text)."""
     meta = ret.metadata if isinstance(ret.metadata, Mapping) else None
     if meta is None:
@@ -200,20 +216,25 @@ def ToolResult(ret: ToolReturnPart, attachments: Sequence[Attachment], image_url
             # A value with an HTML form (a DataFrame) shows as its table below, not as text.
             None if meta.get("result_html") else _output("result", meta.get("result")),
             _output("error", meta.get("error"), "text-error"),
-            Div("⏱ " + "Interrupted: the cell ran past its time limit.", cls="text-warning text-sm")
+            # The page's own icons, not emoji: a machine without an emoji font showed an empty box.
+            Div(Icon("clock", 14), "Interrupted: the cell ran past its time limit.",
+                cls="text-warning text-sm flex items-center gap-1", data_testid="cell-timed-out")
             if meta.get("timed_out") else None,
-            Div("⏹ Stopped while it ran; what it printed is kept.", cls="text-warning text-sm",
-                data_testid="cell-stopped") if meta.get("stopped") else None,
+            Div(Icon("stop", 14), "Stopped while it ran; what it printed is kept.",
+                cls="text-warning text-sm flex items-center gap-1", data_testid="cell-stopped")
+            if meta.get("stopped") else None,
         ]
     images = [a for a in attachments if not a.is_file]
-    figures = [Figure(image_url(a.path), f"figure-{i + 1}.{EXTENSIONS.get(a.media_type, 'png')}")
+    figures = [Figure(image_url(a.path), f"figure-{i + 1}.{EXTENSIONS.get(a.media_type, 'png')}", a.width, a.height)
                for i, a in enumerate(images)]
     files = [FileLink(a.name or "file", a.size, download_url(image_url(a.path), a.name or "file"))
              for a in attachments if a.is_file]
     written = Div(Span("files", cls="text-xs opacity-60"), *files, cls="flex flex-wrap gap-x-3 items-baseline",
                   data_testid="files-out") if files else None
-    tables = [HtmlOutput(h) for h in meta.get("html", []) if isinstance(h, str)] if meta is not None else []
-    tables += [PlotlyChart(c) for c in meta.get("charts", []) if isinstance(c, str)] if meta is not None else []
+    tables = RichOutputs(meta) if meta is not None else []
+    saved = meta.get("output_file") if meta is not None else None  # ".outputs/cell-….txt": the whole output
+    if isinstance(saved, str) and output_url is not None:
+        outputs.append(FullOutput(output_url(saved.rpartition("/")[2]), saved.rpartition("/")[2]))
     body = [o for o in outputs if o is not None] + tables + figures + ([written] if written else [])
     if not body:
         body = [Span("(no output)", cls="text-xs opacity-60")]
@@ -235,12 +256,12 @@ def LiveCell(k: int, n: int, started_at: float) -> Any:
 
 
 def ToolsBlock(k: int, n: int, request: ModelRequest, attachments: Mapping[str, Sequence[Attachment]],
-               image_url: Any, oob: bool = False, calls: Sequence[ToolCallPart] = ()) -> Any:
+               image_url: Any, oob: bool = False, calls: Sequence[ToolCallPart] = (), output_url: Any = None) -> Any:
     """A finished tool step: one result block per tool return, in the order of the calls, each naming its call."""
     numbers = call_numbers(calls)
     order = {c.tool_call_id: i for i, c in enumerate(calls)}
     returns = sorted((p for p in request.parts if isinstance(p, ToolReturnPart)),
                      key=lambda p: order.get(p.tool_call_id, len(order)))
-    results = [ToolResult(p, attachments.get(p.tool_call_id, ()), image_url, numbers.get(p.tool_call_id))
+    results = [ToolResult(p, attachments.get(p.tool_call_id, ()), image_url, numbers.get(p.tool_call_id), output_url)
                for p in returns]
     return Div(*results, id=ids.node(k, n), cls="node flex flex-col gap-2", hx_swap_oob="true" if oob else None)

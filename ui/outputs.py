@@ -1,7 +1,10 @@
-"""Rich cell outputs in the page: HTML (a DataFrame) as a sanitized, size-capped, scrolling table; Plotly charts."""
+"""Rich cell outputs in the page: a DataFrame as a grid (sort, filter, CSV), other HTML as a sanitized, size-capped,
+scrolling table; Plotly charts."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from fasthtml.common import Div, NotStr, P
@@ -26,5 +29,32 @@ def HtmlOutput(html: str, limit: int = PAGE_HTML_CHARS) -> Any:
 def PlotlyChart(spec: str) -> Any:
     """A Plotly figure's JSON in a data attribute (escaped as any attribute; never a script): chart.js draws it with
     the page's own plotly.js, loaded only once a chart is on the page."""
-    return Div(cls="plotly-chart w-full min-h-80 rounded bg-white", data_spec=spec, role="img",
+    # The height plotly.js draws at when the figure sets none (charts.js sizes the box to one that does): the box is
+    # that size before the library loads, so drawing it moves nothing on the page.
+    return Div(cls="plotly-chart w-full h-[450px] rounded bg-white", data_spec=spec, role="img",
                aria_label="Interactive chart", data_testid="plotly-chart")
+
+
+def DataGrid(spec: str, html: str | None = None) -> Any:
+    """A table's rows as JSON in a data attribute (escaped as any attribute): tables.js draws a grid from them with
+    the page's own Grid.js, loaded only once a table is on the page. Until then, and without scripts, the same frame
+    shows as its HTML."""
+    return Div(HtmlOutput(html) if html else None, cls="data-grid", data_table=spec, data_testid="data-grid")
+
+
+def _html_index(spec: str) -> int:
+    try:
+        index = json.loads(spec).get("html", -1)
+    except (ValueError, AttributeError):
+        return -1
+    return index if isinstance(index, int) else -1
+
+
+def RichOutputs(meta: Mapping[str, Any]) -> list[Any]:
+    """A cell's HTML outputs, charts and grids, in that order; an HTML output that has a grid shows as the grid."""
+    html = [h for h in meta.get("html", []) if isinstance(h, str)]
+    grids = {_html_index(t): t for t in meta.get("tables", []) if isinstance(t, str)}
+    standalone = [t for t in meta.get("tables", []) if isinstance(t, str) and not 0 <= _html_index(t) < len(html)]
+    return ([DataGrid(grids[i], h) if i in grids else HtmlOutput(h) for i, h in enumerate(html)]
+            + [DataGrid(t) for t in standalone]
+            + [PlotlyChart(c) for c in meta.get("charts", []) if isinstance(c, str)])

@@ -106,7 +106,8 @@ def close_for_display(text: str) -> Display:
     body = "\n".join(lines)
     if table := _close_table(lines):
         return Display(table, False)
-    start = _segment_start(lines)
+    # A table's row is an inline container of its own (emphasis never crosses rows), as a paragraph is.
+    start = len(body) - len(lines[-1]) if _is_table(lines) else _segment_start(lines)
     head, segment = body[:start], body[start:]
     if m := _OPEN_LINK_RE.search(segment):
         segment, exact = segment[: m.start()] + m[1], False
@@ -154,6 +155,12 @@ def _close_table(lines: list[str]) -> str | None:
         return None
     cells = max(1, len(rows[0].strip().strip("|").split("|")))
     return "\n".join(lines[:start] + [rows[0], "|" + "---|" * cells])
+
+
+def _is_table(lines: list[str]) -> bool:
+    """The lines are a table's (a header, a whole delimiter row, rows), as ``_close_table`` sees a table."""
+    return (len(lines) > 2 and lines[0].lstrip(" ").startswith("|") and "-" in lines[1]
+            and _TABLE_DELIM_RE.fullmatch(lines[1]) is not None)
 
 
 def _inline_closers(segment: str) -> tuple[str, str, bool]:

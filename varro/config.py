@@ -25,16 +25,20 @@ class Settings(BaseSettings):
     port: int = 5001
     database_url: str = "sqlite+aiosqlite:///data/varro.db"
     uploads_dir: Path = Path("data/uploads")
-    kernels_dir: Path = Path("data/kernels")
+    # The kernel host's chat folders: never inside `data/`, which belongs to the web tier's (unprivileged) user.
+    kernels_dir: Path = Path("kernels")
     secret_key: str | None = None
     model: str = "demo"
     # Models the page offers besides VARRO_MODEL: "model=Label,model=Label" (varro.agent.models.parse_models).
     models: str = ""
     # Half a frame: a delta waits 4 ms on average instead of 8, at most 125 frames a second reach the page
-    # (docs/benchmarks.md has the trade-off measured for 0, 8, 16 and 33 ms).
+    # (docs/benchmarks.md has the trade-off measured for 0, 8, 16 and 33 ms). Under load the window widens to a
+    # display frame or more (varro/chat/coalesce.py).
     stream_flush_ms: float = Field(8.0, ge=0)
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
+    # Tests only: the folder whose files open the demo model's gates (`/stream N until GATE`); unset: none wait.
+    demo_gates: Path | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     # The standalone app is served over HTTPS (behind a TLS proxy): its session cookie is `__Host-session`, Secure.
     https: bool = False
@@ -43,6 +47,16 @@ class Settings(BaseSettings):
     # Demo sign-in (anyone is the demo user) on an address other machines reach: only when set, knowingly.
     demo_on_network: bool = False
     cell_timeout_s: float = Field(30.0, gt=0)
+    # Kernel hosts (`python -m varro.kernels`), comma-separated URLs; empty: `python -m app` starts one on loopback.
+    kernel_hosts: str = ""
+    kernel_host_token: str = ""  # what the kernel hosts were given as VARRO_KERNEL_HOST_TOKEN
+    # This app's chats on the kernel hosts, apart from other apps' sharing them: lowercase letters, digits, '-'.
+    kernel_space: str = Field("main", pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    # `python -m app` started as root runs the web tier as this user (the set-up creates it); the kernel host it
+    # starts is the only process that stays root.
+    user: str = "varro"
+    max_chat_copies_mb: int = Field(1024, gt=0)  # files copied out of one chat's folder as downloads, in all
+    # The settings below are the kernel host's (it reads the same environment); the web tier starts one with them.
     kernel_memory_mb: int = Field(2048, gt=0)
     # "off" runs code unsandboxed, as the server's user: only for a single trusted user on their own machine.
     sandbox: Literal["on", "off"] = "on"
@@ -59,6 +73,8 @@ class Settings(BaseSettings):
     kernel_pool: int = Field(1, ge=0)  # kernels started ahead, so a new chat's first cell doesn't wait  # kernels run as uids from here on, one each, never the server's
     max_upload_mb: int = Field(50, gt=0)  # one file a user attaches to a chat
     max_message_chars: int = Field(20_000, gt=0)
+    # A chat search stops after this long (and as soon as its client goes): a search can't hold a core.
+    search_timeout_s: float = Field(3.0, gt=0)
     # Frames a user may send over all their sockets: a rate per second, and a burst on top (a person sends a few a minute).
     ws_frames_per_s: float = Field(10.0, gt=0)
     ws_frame_burst: int = Field(30, gt=0)
@@ -135,6 +151,10 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:  # a host name: it may resolve anywhere
             return False
+
+    @property
+    def kernel_host_list(self) -> list[str]:
+        return [url.strip() for url in self.kernel_hosts.split(",") if url.strip()]
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import nh3
@@ -15,6 +15,7 @@ from varro.chat.cells import TOOL_NAME, code_of
 from varro.chat.content import Attachment, attachments_of, files_of, messages_of
 from varro.db.models import Turn
 from varro.files import human_size
+from varro.packages import Environment, pip_line, used_packages
 from varro.shell.result import PLOTLY_TYPE
 
 ReadImage = Callable[[Attachment], bytes | None]
@@ -90,8 +91,8 @@ def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str
                 continue
             code, ret, images = value
             out.append(f"```python\n{code}\n```\n")
-            text = ret.model_response_str() if ret is not None else "(no result)"
-            out.append(f"```text\n{text}\n```\n")
+            if text := cell_text(ret):
+                out.append(f"```text\n{text}\n```\n")
             # An HTML output (a DataFrame) as its table, through ammonia's allow-list: the file may be opened anywhere.
             out += [nh3.clean(html) + "\n" for html in _meta(ret).get("html", []) if isinstance(html, str)]
             if charts := len(_meta(ret).get("charts", [])):
@@ -104,16 +105,44 @@ def to_markdown(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str
                 data = read_image(att)
                 if data is not None:
                     out.append(f"![figure](data:{att.media_type};base64,{base64.b64encode(data).decode()})\n")
+            if status := cell_status(ret):
+                out.append(f"*({STATUS_NOTE[status]})*\n")
         if turn.status != "complete":
             out.append(f"*({turn.status})*\n")
     return "\n".join(out)
+
+
+# What the model read in place of outputs the page shows (varro/shell/result.py): not output, left out of exports.
+_SHOWN = re.compile(r"^\[(?:[\w.+/-]+ output shown to the user.*|interactive Plotly chart shown to the user|"
+                    r"files written, offered to the user as downloads: .*)\]$")
+STATUS_NOTE = {"stopped": "stopped while it ran", "timed-out": "interrupted: it ran past its time limit"}
+
+
+def cell_text(ret: ToolReturnPart | None) -> str:
+    """A cell's text output for Markdown: streams, value and error, without the notes about what the page shows."""
+    if ret is None:
+        return "(no result)"
+    meta = _meta(ret)
+    if not meta:
+        return "\n".join(line for line in ret.model_response_str().split("\n") if not _SHOWN.match(line)).strip()
+    parts = [f"{meta[key].rstrip()}" for key in ("stdout", "stderr") if meta.get(key)]
+    parts += [str(meta[key]).rstrip() for key in ("result", "error") if meta.get(key) and not
+              (key == "result" and meta.get("result_html"))]
+    return "\n".join(parts)
+
+
+def cell_status(ret: ToolReturnPart | None) -> str | None:
+    """"stopped" or "timed-out" for a cell that did not run to its end, else None."""
+    meta = _meta(ret)
+    return "stopped" if meta.get("stopped") else "timed-out" if meta.get("timed_out") else None
 
 
 def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: ReadImage) -> list[dict[str, Any]]:
+def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: ReadImage,
+             count: int | None = None) -> list[dict[str, Any]]:
     meta = _meta(ret)
     outputs: list[dict[str, Any]] = []
     for name in ("stdout", "stderr"):
@@ -134,7 +163,7 @@ def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: R
         bundle = {"text/plain": _lines(meta["result"])}
         if meta.get("result_html") and html:  # the value's rich form, as Jupyter keeps it (the last HTML output)
             bundle["text/html"] = _lines(html[-1])
-        outputs.append({"output_type": "execute_result", "execution_count": None, "data": bundle, "metadata": {}})
+        outputs.append({"output_type": "execute_result", "execution_count": count, "data": bundle, "metadata": {}})
     if meta.get("error"):
         first, *rest = meta["error"].splitlines() or ["Error"]
         ename, _, evalue = first.partition(": ")
@@ -144,8 +173,37 @@ def _outputs(ret: ToolReturnPart | None, images: list[Attachment], read_image: R
     return outputs
 
 
-def to_notebook(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str:
+def _code_cell(code: str, ret: ToolReturnPart | None, outputs: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """A code cell numbered as it ran; one that failed says so (`raises-exception`, so a re-run goes on past it), and
+    one that was stopped or ran out of time is tagged and marked in its metadata."""
+    tags = ["raises-exception"] if any(o["output_type"] == "error" for o in outputs) else []
+    meta: dict[str, Any] = {}
+    if status := cell_status(ret):
+        tags.append(status)
+        meta["varro"] = {"status": status, "note": STATUS_NOTE[status]}
+    if tags:
+        meta["tags"] = tags
+    return {"cell_type": "code", "execution_count": count, "metadata": meta, "source": _lines(code), "outputs": outputs}
+
+
+def requirements_cell(packages: Mapping[str, str]) -> dict[str, Any]:
+    """A first cell naming the packages the code imports, with the kernel's versions: uncommented, it installs them."""
+    source = ("# The packages this chat's code imports, at the versions its kernel had. To run this notebook elsewhere,\n"
+              f"# uncomment the next line and run it first.\n# {pip_line(packages)}")
+    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": ["requirements"]},
+            "source": _lines(source), "outputs": []}
+
+
+def to_notebook(title: str, turns: Iterable[Turn], read_image: ReadImage, environment: Environment | None = None) -> str:
+    """The chat as a notebook; with the kernel's `environment` (from its kernel host), the packages its code imports
+    are named in the metadata (`varro.packages`) and in a first cell."""
+    turns = list(turns)
+    packages = used_packages((v[0] for t in turns for k, v in _steps(t) if k == "cell"), environment) \
+        if environment is not None else {}
     cells: list[dict[str, Any]] = [{"cell_type": "markdown", "metadata": {}, "source": _lines(f"# {title or 'Chat'}")}]
+    if packages:
+        cells.append(requirements_cell(packages))
+    count = 0
     for turn in turns:
         attached = attached_line(turn)
         cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "user", "turn": turn.idx}},
@@ -156,15 +214,15 @@ def to_notebook(title: str, turns: Iterable[Turn], read_image: ReadImage) -> str
                               "source": _lines(value)})
             else:
                 code, ret, images = value
-                cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
-                              "source": _lines(code), "outputs": _outputs(ret, images, read_image)})
+                count += 1
+                cells.append(_code_cell(code, ret, _outputs(ret, images, read_image, count), count))
                 if written := written_line(images):
                     cells.append({"cell_type": "markdown", "metadata": {"varro": {"role": "files", "turn": turn.idx}},
                                   "source": _lines(f"*{written}*")})
     notebook = {
         "nbformat": 4, "nbformat_minor": 5,
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                     "language_info": {"name": "python"}},
+                     "language_info": {"name": "python"}, "varro": {"packages": packages}},
         "cells": [{**c, "id": f"cell-{i}"} for i, c in enumerate(cells)],
     }
     return json.dumps(notebook, indent=1)

@@ -1,5 +1,6 @@
-// Varro Chat's only own script: one Alpine component for the chat page, plus two small ones for
-// inline editing. It listens to htmx's websocket events; it never patches htmx.
+// The chat page's Alpine component (the socket, the composer, the turns' actions) and small ones for inline editing
+// and menus; it listens to htmx's websocket events, never patches htmx. Spread into it: follow.js (scrolling, the
+// running state), blocks.js (copy, show more), keys.js (keys, the sidebar), files, charts, tables, earlier turns.
 // Written for Alpine's CSP build: directives in the page name a property or method, nothing more.
 
 // A socket that dropped is reopened quickly (htmx-ext-ws's default backs off to a minute): within about two
@@ -7,7 +8,6 @@
 htmx.config.wsReconnectDelay = (retries) => Math.min(250 * 2 ** retries, 2000) * (0.75 + Math.random() / 4);
 
 document.addEventListener("alpine:init", () => {
-  const NEAR_BOTTOM_PX = 48;
   // uvicorn closes a socket whose frame is over its size cap before the app can answer: say it here.
   const TOO_BIG = 1009;
   const REPLACED = 4001; // app/ws.py: a newer tab took the chat
@@ -19,19 +19,20 @@ document.addEventListener("alpine:init", () => {
   // What an edit took off the page before the server answered it (kept outside Alpine: DOM nodes must not be
   // made reactive), so that a refusal can put it back.
   let truncated = null;
+  // The versions arrow last pressed, to give it focus back once the server has redrawn its turn.
+  let switching = null;
   // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
   Alpine.data("chat", () => ({
     ...window.varroFiles,
     ...window.varroCharts,
+    ...window.varroTables,
     ...window.varroEarlier,
+    ...window.varroFollow,
+    ...window.varroBlocks,
+    ...window.varroKeys,
     running: false,
-    showJump: false,
-    stick: true,
-    scrollQueued: false,
-    lastTop: 0,
-    lastDist: 0,
     replaced: false,
     offline: false,
     shut: "", // why the server closed the socket for good (its close reason), when it went past a budget
@@ -55,18 +56,21 @@ document.addEventListener("alpine:init", () => {
       this.$el.addEventListener("htmx:wsAfterSend", this.onAfterSend);
       this.$el.addEventListener("htmx:wsAfterMessage", this.onAfterMessage);
       document.addEventListener("keydown", this.onKey);
+      this.initSidebar();
       this.readProgress();
       this.decorate(this.$el);
       this.drawCharts();
+      this.drawTables();
       this.markLastTurn();
       if (TOUCH) this.$refs.input.placeholder = "Message Varro…";
-      // Chunks out of view have an estimated height (content-visibility) that is corrected as they come into
-      // view, and the page grows after load: while following, any change of the list's size re-pins the end.
-      this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
-      this.resizer.observe(document.getElementById("chat-turns"));
-      this.ticker = setInterval(() => this.tick(), 200);
+      this.initFollow();
       this.openAt(location.hash);
       this.initEarlier();
+      // Shown where it stays (app.css), once Alpine has set up every turn below (x-show, editors) in this same task.
+      requestAnimationFrame(() => {
+        if (this.stick) this.scrollToBottom();
+        delete document.getElementById("chat-turns").dataset.placing;
+      });
       this.$refs.input.focus({ preventScroll: true });
     },
 
@@ -79,18 +83,8 @@ document.addEventListener("alpine:init", () => {
       document.removeEventListener("keydown", this.onKey);
       this.$el.removeEventListener("click", this.onClick);
       this.$el.removeEventListener("htmx:afterSettle", this.onSettle);
-      this.resizer.disconnect();
-      clearInterval(this.ticker);
+      this.destroyFollow();
       this.destroyEarlier();
-    },
-
-    /** The elapsed time on a running cell; it stops where it was when the answer ends. */
-    tick() {
-      if (!this.running) return;
-      document.querySelectorAll(".live-cell[data-started]").forEach((cell) => {
-        const seconds = Math.max(0, Date.now() - Number(cell.dataset.started)) / 1000;
-        cell.querySelector("[data-elapsed]").textContent = `${seconds.toFixed(1)} s`;
-      });
     },
 
     get idle() { return !this.running; },
@@ -171,6 +165,28 @@ document.addEventListener("alpine:init", () => {
     configSend(e) {
       const p = e.detail.parameters;
       const action = p.action;
+      if (action === "switch") {
+        // A version of turn k and its branch: what follows turn k goes now and the server sends the branch (the
+        // same rule as an edit); while an answer is written the page stays as it is.
+        if (this.running) { e.preventDefault(); return; }
+        truncated = this.truncateAfter(Number(p.turn));
+        switching = { k: p.turn, testid: e.detail.elt?.querySelector("button")?.dataset.testid };
+        return;
+      }
+      if (action === "run") {
+        // The user's own cell ("Run", "Edit & run"): a turn of its own, refused like a message while one runs.
+        const why = this.refusal("edit", String(p.code || ""));
+        if (why || this.running) {
+          e.preventDefault();
+          this.notify(why || "A reply is still being written: stop it first, or wait for it to finish.");
+          return;
+        }
+        this.running = true;
+        this.stick = true;
+        this.showJump = false;
+        document.querySelectorAll(".run-editor").forEach((editor) => editor.remove());
+        return;
+      }
       if (action === "send" || action === "edit") {
         const msg = String(p.msg || "");
         const why = this.refusal(action, msg);
@@ -210,87 +226,29 @@ document.addEventListener("alpine:init", () => {
         this.$refs.input.value = this.draft;
         this.autosize();
       }
-      if (e.detail.message.includes('id="chat-title"')) this.syncTitle();
+      if (switching && e.detail.message.includes(`id="turn-${switching.k}"`)) {
+        const again = document.querySelector(`[data-testid="${switching.testid}"]`) ||
+          document.querySelector(`button[data-testid^="version-"][data-testid$="-${switching.k}"]`);
+        again?.focus();
+        switching = null;
+        truncated = null;
+        this.markLastTurn();
+        this.drawCharts();
+        this.decorate(document.getElementById("chat-turns"));
+      }
+      if (e.detail.message.includes('id="chat-title"')) {
+        this.syncTitle();
+        htmx.trigger(document.body, "sidebar-refresh"); // the sidebar names the chat by its new title
+      }
       if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       if (e.detail.message.includes('id="load-earlier"')) this.watchEarlier(); // a catch-up redrew the turns
       // Only frames with finished blocks need decorating; deltas are plain text.
       if (e.detail.message.includes("plotly-chart")) this.drawCharts();
+      if (e.detail.message.includes("data-grid")) this.drawTables();
       if (e.detail.message.includes("code-block") || e.detail.message.includes("tool-result")) {
         this.decorate(document.getElementById("chat-turns"));
       }
       this.queueScroll();
-    },
-
-    /** Give code blocks a Copy button and long outputs a "Show more", once each. */
-    decorate(root) {
-      root.querySelectorAll("pre.code-block:not([data-decorated])").forEach((pre) => {
-        pre.dataset.decorated = "1";
-        const wrap = document.createElement("div");
-        wrap.className = "code-wrap relative";
-        pre.replaceWith(wrap);
-        wrap.append(pre, this.button("Copy", "copy-code", "Copy code", "btn btn-xs absolute top-1 right-1 opacity-80"));
-      });
-      root.querySelectorAll(".tool-result pre:not([data-decorated])").forEach((pre) => {
-        pre.dataset.decorated = "1";
-        if (pre.scrollHeight > 320) {
-          pre.classList.add("collapsed");
-          pre.after(this.button("Show more", "toggle-output", "Show the whole output", "btn btn-xs btn-ghost self-start"));
-        }
-      });
-    },
-
-    button(text, action, label, cls) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = cls;
-      b.textContent = text;
-      b.dataset.action = action;
-      b.setAttribute("aria-label", label);
-      return b;
-    },
-
-    /** One listener for the page's small buttons: copy code, copy an answer, show more. */
-    clicked(e) {
-      const b = e.target.closest("button[data-action]");
-      if (!b) return;
-      if (b.dataset.action === "copy-code") {
-        this.copy(b.parentElement.querySelector("pre").innerText, b);
-      } else if (b.dataset.action === "regenerate") {
-        this.regenerate(b.closest(".turn"));
-      } else if (b.dataset.action === "copy-answer") {
-        this.copyAnswer(b);
-      } else if (b.dataset.action === "remove-file") {
-        this.removeFile(b);
-      } else if (b.dataset.action === "toggle-output") {
-        const pre = b.previousElementSibling;
-        const collapsed = pre.classList.toggle("collapsed");
-        b.textContent = collapsed ? "Show more" : "Show less";
-      }
-    },
-
-    /**
-     * Copy an answer's markdown as the model wrote it (from the server), not the rendered text with the
-     * code blocks' button labels in it; a node not stored yet (its turn still runs) falls back to its text.
-     */
-    copyAnswer(button) {
-      const node = button.closest(".node");
-      const [, k, n] = node.id.split("-");
-      const shown = () => [...node.querySelectorAll(".assistant-text")].map((t) => t.innerText).join("\n\n");
-      const text = fetch(`${this.$el.dataset.answerUrl}?k=${k}&n=${n}`)
-        .then((r) => (r.ok ? r.text() : shown()), shown)
-        .then((t) => new Blob([t], { type: "text/plain" }));
-      // A promise in the ClipboardItem keeps the click's user activation across the fetch.
-      this.copy(new ClipboardItem({ "text/plain": text }), button);
-    },
-
-    /** Put a string or a ClipboardItem on the clipboard; the button says "Copied" for a moment. */
-    copy(content, button) {
-      const done = typeof content === "string" ? navigator.clipboard.writeText(content) : navigator.clipboard.write([content]);
-      done.then(() => {
-        const was = button.textContent;
-        button.textContent = "Copied";
-        setTimeout(() => { button.textContent = was; }, 1200);
-      });
     },
 
     /** Light or dark, remembered; without a choice the system setting applies. */
@@ -301,71 +259,6 @@ document.addEventListener("alpine:init", () => {
       const next = current === "dark" ? "light" : "dark";
       root.setAttribute("data-theme", next);
       try { localStorage.setItem("varro-theme", next); } catch (err) { /* private mode: not remembered */ }
-    },
-
-    readProgress() {
-      const progress = document.getElementById("progress");
-      const wasRunning = this.running;
-      this.running = progress ? progress.dataset.running === "true" : false;
-      if (wasRunning && !this.running) {
-        this.$refs.input.focus();
-        // A cell still live when the answer ended was stopped: its clock and output stay, its label says so.
-        document.querySelectorAll(".live-cell [data-state=running]").forEach((label) => {
-          label.textContent = "Stopped";
-          label.classList.remove("animate-pulse");
-        });
-      }
-    },
-
-    /** Scroll at most once per frame, and only if the user has not scrolled up to read. */
-    queueScroll() {
-      if (this.scrollQueued) return;
-      this.scrollQueued = true;
-      requestAnimationFrame(() => {
-        this.scrollQueued = false;
-        if (this.stick) this.scrollToBottom();
-        else this.showJump = true;
-      });
-    },
-
-    /** Open at the end, or at the turn a search result pointed to (`#turn-k`), marked until the next click. */
-    openAt(hash) {
-      const target = /^#turn-\d+$/.test(hash) ? document.querySelector(hash) : null;
-      if (!target && this.openEarlier(hash)) return;
-      if (!target) { this.scrollToBottom(); return; }
-      this.stick = false;
-      target.scrollIntoView({ block: "start" });
-      target.classList.add("search-target");
-      document.addEventListener("click", () => target.classList.remove("search-target"), { once: true });
-    },
-
-    scrollToBottom() {
-      const el = this.$refs.scroller;
-      el.scrollTop = el.scrollHeight;
-      this.lastTop = el.scrollTop;
-      this.lastDist = 0;
-    },
-
-    /**
-     * A user scroll decides whether we follow the stream: up means "let me read", back down means "follow".
-     * Up is the top moving up while the end moves away: a chunk shrinking to its real height also lowers
-     * scrollTop (clamped, or anchored), but leaves the end where it was, and must not stop the following.
-     */
-    onScroll() {
-      const el = this.$refs.scroller;
-      const top = el.scrollTop;
-      const dist = el.scrollHeight - top - el.clientHeight;
-      if (top + 2 < this.lastTop && dist > this.lastDist + 2) this.stick = false;
-      // Jump to latest stays until the end is reached, not merely until a scroll goes down.
-      if (dist < NEAR_BOTTOM_PX) { this.stick = true; this.showJump = false; }
-      this.lastTop = top;
-      this.lastDist = dist;
-    },
-
-    jumpToLatest() {
-      this.stick = true;
-      this.scrollToBottom();
-      this.$refs.input.focus({ preventScroll: true });
     },
 
     /** Enter sends (a new line on touch devices), Shift+Enter is a new line, Up in an empty input edits the last message. */
@@ -380,28 +273,6 @@ document.addEventListener("alpine:init", () => {
     },
 
     /** Page keys: Esc, Alt+R (regenerate), ? (the shortcuts sheet); docs in ui/header.py SHORTCUTS. */
-    globalKey(e) {
-      if (e.defaultPrevented) return;
-      const typing = e.target.closest && e.target.closest("input, textarea, [contenteditable]");
-      if (e.altKey && e.code === "KeyR") {
-        const last = document.querySelector("#chat-turns > .turn.last-turn");
-        if (last && last.querySelector("[data-action=regenerate]")) { e.preventDefault(); this.regenerate(last); }
-      } else if (e.key === "?" && !typing && !document.querySelector("dialog[open]")) {
-        e.preventDefault();
-        this.showShortcuts();
-      } else if (e.key === "Escape") {
-        this.escape(e);
-      }
-    },
-
-    /** Esc closes the innermost open thing (dialog, menu); with nothing open it stops a running answer. */
-    escape(e) {
-      if (document.querySelector("dialog[open]")) return; // the dialog closes itself
-      const menu = document.activeElement?.closest(".dropdown");
-      if (menu) { e.preventDefault(); this.closeMenu(); return; }
-      if (this.running) this.$refs.stopForm.requestSubmit();
-    },
-
     /** The browser tab's title follows the chat's (a rename, the automatic title). */
     syncTitle() {
       const title = document.querySelector('[data-testid="chat-title-text"]');
@@ -461,25 +332,23 @@ document.addEventListener("alpine:init", () => {
 
     confirmDelete() { this.$refs.deleteDialog.showModal(); },
 
+    showShare() { this.closeMenu(); this.$refs.shareDialog.showModal(); },
+
+    /** The sidebar's Delete: the same confirmation, for the chat that entry names. */
+    confirmDeleteOf(e) {
+      this.$refs.deleteDialog.querySelector("form[method=post]").action = e.currentTarget.dataset.deleteUrl;
+      this.$refs.deleteDialog.showModal();
+    },
+
     /** DaisyUI dropdowns stay open while focused: a chosen action closes its menu. */
     closeMenu() { document.activeElement?.blur(); },
   }));
 
   Alpine.data("editable", () => ({
     editing: false,
-    later: 0,
     get notEditing() { return !this.editing; },
-    /** The save button says what saving removes: every later turn (the seed's rule). */
-    get saveLabel() {
-      const n = this.later;
-      return n ? `Save & regenerate (removes ${n} later turn${n === 1 ? "" : "s"})` : "Save & regenerate";
-    },
-    /** Open the inline editor with the message's text. */
+    /** Open the inline editor with the message's text (saving keeps this version: the page shows "‹ i/n ›"). */
     start() {
-      this.later = 0;
-      for (let t = this.$root.closest(".turn").nextElementSibling; t; t = t.nextElementSibling) {
-        if (t.classList.contains("turn")) this.later += 1;
-      }
       this.editing = true;
       this.$nextTick(() => { this.$refs.editor.focus(); this.$refs.editor.select(); });
     },

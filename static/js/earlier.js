@@ -68,6 +68,7 @@ window.varroEarlier = {
     const html = e.detail.xhr.responseText;
     if (html.includes("code-block") || html.includes("tool-result")) this.decorate(list);
     if (html.includes("plotly-chart")) this.drawCharts();
+    if (html.includes("data-grid")) this.drawTables();
     this.watchEarlier();
   },
 

@@ -11,12 +11,23 @@ window.varroFiles = {
 
   openPicker() { this.$refs.picker.click(); },
 
+  dragging: false, // files are being dragged over the chat: the drop hint shows
+
   /** Accept a drop anywhere on the chat; only files are taken. */
   dragOver(e) {
-    if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) e.dataTransfer.dropEffect = "copy";
+    if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) {
+      e.dataTransfer.dropEffect = "copy";
+      this.dragging = true;
+    }
+  },
+
+  /** The drag left the chat (not just one element inside it for another), or was given up. */
+  dragLeft(e) {
+    if (!e.relatedTarget || !this.$el.contains(e.relatedTarget)) this.dragging = false;
   },
 
   dropped(e) {
+    this.dragging = false;
     if (e.dataTransfer && e.dataTransfer.files.length) this.uploadAll(e.dataTransfer.files);
   },
 
@@ -64,8 +75,24 @@ window.varroFiles = {
     fetch(button.dataset.url, { method: "POST" }).then(() => chip.remove());
   },
 
+  /** Preview on a table's chip: its first rows, under the chips (our own server's fragment, from FT components). */
+  previewFile(button) {
+    fetch(button.dataset.url, { headers: { "HX-Request": "true" } }).then((r) => r.text()).then((html) => {  // the fragment alone
+      const holder = document.createElement("div");
+      holder.innerHTML = html;
+      const preview = holder.firstElementChild;
+      if (preview && preview.id === "attachment-preview") document.getElementById("attachment-preview").replaceWith(preview);
+      else this.notify("That file's preview could not be fetched.");
+    }, () => this.notify("That file's preview could not be fetched: the connection failed."));
+  },
+
   /** After a send the chips belong to the message, not to the next one. */
-  clearChips() { document.getElementById("chat-attachments").replaceChildren(); },
+  clearChips() {
+    document.getElementById("chat-attachments").replaceChildren();
+    // A chip's table preview goes with the chips: its slot, empty again (ui/files.py FilePreviewSlot).
+    const slot = Object.assign(document.createElement("div"), { id: "attachment-preview", className: "w-full empty:hidden" });
+    document.getElementById("attachment-preview").replaceWith(slot);
+  },
 
   showFiles() { this.closeMenu(); this.$refs.filesDialog.showModal(); },
 };

@@ -1,6 +1,8 @@
 // The streaming fast path: most websocket frames of an answer only append characters to a live part
 // (`<span id=… hx-swap-oob="beforeend">`) or replace the open block's provisional rendering
-// (`<div id=… hx-swap-oob="innerHTML">`, ui/provisional.py). htmx would run its whole swap for each: parse,
+// (`<div id=… hx-swap-oob="innerHTML">`, ui/provisional.py), or grow it by its open piece: settled rows,
+// items or lines inserted before the open one (`beforebegin`) and the open one set anew (ui/open_block.py).
+// htmx would run its whole swap for each: parse,
 // process every new element for hx- attributes, clean up every removed one, settle. That work is for
 // markup htmx must wire up, and a streaming frame carries none (sanitized markdown has no hx- or Alpine
 // attributes), so such a frame is applied here with two DOM calls and htmx's processing is skipped by
@@ -8,7 +10,7 @@
 // target is missing, goes to htmx as before. `htmx:wsAfterMessage` is then triggered as the extension
 // would, so chat.js (scrolling, unlocking) and anything else listening sees every frame.
 (() => {
-  const SWAPS = new Set(["beforeend", "innerHTML"]);
+  const SWAPS = new Set(["beforeend", "innerHTML", "beforebegin"]);
   // An attribute that asks htmx or Alpine to wire an element up: a frame with one goes through htmx. Tested
   // on the raw frame, so text that merely looks like one (escaped, in a paragraph) only costs the fast path.
   const WIRED = /\s(?:hx-(?!swap-oob=)|data-hx-|x-|ws-|sse-|@|:)/;
@@ -23,6 +25,7 @@
       const swap = el.getAttribute("hx-swap-oob");
       const target = el.id && document.getElementById(el.id);
       if (!SWAPS.has(swap) || !target || el.attributes.length !== 2) return null;
+      if (swap === "beforebegin" && !el.id.startsWith("open-")) return null; // new chunks: htmx settles them
       steps.push([target, swap, el]);
     }
     return steps.length ? steps : null;
@@ -61,6 +64,7 @@
     e.preventDefault();
     for (const [target, swap, el] of steps) {
       if (swap === "innerHTML") morph(target, el);
+      else if (swap === "beforebegin") target.before(...el.childNodes);
       else target.append(...el.childNodes);
     }
     htmx.trigger(e.target, "htmx:wsAfterMessage", e.detail);

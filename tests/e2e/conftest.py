@@ -33,7 +33,10 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # A module's tests share this server and its demo user, and an answer outlives its page: one test's answer may
     # still be finishing when the next one sends. The cap of runs per user has its own test and server.
-    with run_server(tmp_path_factory.mktemp("varro"), VARRO_MAX_RUNS_PER_USER="4") as srv:
+    # `/stream N until GATE` answers are held open until a test creates GATE in `srv.data / "gates"`.
+    data = tmp_path_factory.mktemp("varro")
+    (data / "gates").mkdir()
+    with run_server(data, VARRO_MAX_RUNS_PER_USER="4", VARRO_DEMO_GATES=str(data / "gates")) as srv:
         yield srv
 
 

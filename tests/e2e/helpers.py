@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import wait_socket
 
 # Records every distinct state of the first live text part of a turn, until it is finished, as
 # [finished blocks, length of the open tail]: blocks are only ever added, and between two of them the
@@ -63,3 +69,24 @@ def py(code: str) -> str:
 
 def chat_id_of(page: Page) -> int:
     return int(page.locator("#chat").get_attribute("data-chat-id"))
+
+
+CSP_WATCH = """window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));"""
+
+
+def watch_csp(page: Page) -> None:
+    """Reload the page recording every Content-Security-Policy violation in `window.__csp`, and wait for its socket."""
+    page.add_init_script(CSP_WATCH)
+    page.reload()
+    wait_socket(page)
+
+
+def screenshots() -> Path:
+    """Where the e2e tests put the README's screenshots: docs/screenshots with VARRO_UPDATE_SCREENSHOTS=1 (a
+    maintainer's step), else a scratch folder, so that a test run never changes the checkout."""
+    if os.environ.get("VARRO_UPDATE_SCREENSHOTS"):
+        return Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    folder = Path(tempfile.gettempdir()) / "varro-screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder

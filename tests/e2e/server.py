@@ -34,8 +34,44 @@ class Server:
     def db_path(self) -> Path:
         return self.data / "varro.db"
 
+    @property
+    def kernels(self) -> Path:
+        """The kernel host's folder (root's), beside the web tier's data folder (the web user's)."""
+        return kernels_dir(self.data)
+
+    def chat_folder(self, user_id: int, chat_id: int) -> Path:
+        return chat_folder(self.kernels, user_id, chat_id)
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def kernels_dir(data: Path) -> Path:
+    return data.parent / f"{data.name}-kernels"
+
+
+def chat_folder(kernels: Path, user_id: int, chat_id: int, space: str = "main") -> Path:
+    """Where the kernel host keeps a chat's folder (varro/kernels/chats.py)."""
+    return kernels / "chats" / space / str(user_id) / str(chat_id)
+
+
+def reachable(folder: Path) -> None:
+    """Started as root, the app serves as its unprivileged web user: the folders above a test's data folder (made
+    0700 by pytest) must let it through (search bit only)."""
+    if os.geteuid() != 0:
+        return
+    for parent in [folder, *folder.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def process_uid(pid: int) -> int:
+    """The real uid of a running process (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise ValueError(f"no uid for {pid}")
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, ready: str = "/chat/static/js/chat.js",
@@ -65,18 +101,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def run_server(data: Path, port: int | None = None, module: str = "app", ready: str = "/chat/static/js/chat.js",
-               **env: str) -> Iterator[Server]:
-    """`python -m module` (the standalone app, or a host that mounts the chat) with its data in `data`; it is up
-    when `ready` answers."""
+               root: Path = ROOT, args: tuple[str, ...] = (), **env: str) -> Iterator[Server]:
+    """`python -m module [args]` (the standalone app, or a host that mounts the chat) with its data in `data`; it
+    is up when `ready` answers. `root`: the source tree it runs from (another revision's, for a baseline)."""
     data.mkdir(parents=True, exist_ok=True)
+    reachable(data)
     port = port or free_port()
+    # The app starts a kernel host of its own (as `make run` does), unless the test names one.
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("VARRO_KERNEL_HOSTS", "VARRO_KERNEL_HOST_TOKEN", "VARRO_KERNEL_SPACE")}
     full_env = {
-        **os.environ,
+        **inherited,
         "VARRO_HOST": "127.0.0.1",
         "VARRO_PORT": str(port),
         "VARRO_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'varro.db'}",
         "VARRO_UPLOADS_DIR": str(data / "uploads"),
-        "VARRO_KERNELS_DIR": str(data / "kernels"),
+        "VARRO_KERNELS_DIR": str(kernels_dir(data)),
         "VARRO_DEMO_TPS": "300",
         # A test's user sends as fast as the page lets it, and a module's tests share one: far past what a person
         # sends a minute. The limit has its own tests, which set it (the budgets per address keep their defaults).
@@ -86,7 +126,8 @@ def run_server(data: Path, port: int | None = None, module: str = "app", ready: 
     }
     log = data / f"server-{port}.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=root, env=full_env, stdout=out,
+                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log, ready)

@@ -46,6 +46,9 @@ def test_a_chat_with_code_images_and_tables_has_no_serious_violations(new_chat: 
     expect(page.locator("#assistant-0 pre").first).to_be_visible()
     expect(page.locator("#assistant-1 img").first).to_be_visible()
     expect(page.locator("#assistant-2 table").first).to_be_attached()
+    send(page, py("import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'rain': [763.0, 6.4]})"))
+    wait_turn_done(page, 3, timeout=90_000)
+    expect(page.locator("#assistant-3 [data-testid=data-grid]")).to_have_attribute("data-drawn", "true")
     for theme in ("light", "dark"):
         set_theme(page, theme)
         assert serious_violations(page) == [], theme

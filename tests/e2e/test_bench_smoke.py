@@ -37,3 +37,27 @@ def test_the_frame_replay_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert "| fast |" in done.stdout and "| htmx |" in done.stdout
     runs = json.loads(out.read_text())["runs"]
     assert runs["fast"]["frames"] == runs["htmx"]["frames"] > 0
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_the_open_block_bench_runs_and_prints_its_table() -> None:
+    """`python -m bench.open_block`, small: every kind of block, figures not judged."""
+    done = subprocess.run([sys.executable, "-m", "bench.open_block", "--rows", "30", "--runs", "1", "--kinds",
+                           "table,list,numbered,code,paragraph,quote,maths"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for kind in ["| table |", "| list |", "| code |", "| paragraph |", "| quote |", "| maths |", "| prose (baseline) |"]:
+        assert kind in done.stdout, kind
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_kernel_hop_bench_runs_and_prints_its_table() -> None:
+    """`python -m bench.kernel_hop`, small: a kernel straight over ZeroMQ and one through a kernel host, side by side
+    (figures not judged)."""
+    done = subprocess.run([sys.executable, "-m", "bench.kernel_hop", "--runs", "1", "--cells", "3"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for line in ["| direct over ZeroMQ (baseline) |", "| through the kernel host |", "the hop adds"]:
+        assert line in done.stdout, line

@@ -161,8 +161,10 @@ def test_export_as_markdown_and_as_a_valid_notebook(new_chat: Page, tmp_path: Pa
     assert nb_download.value.suggested_filename.endswith(".ipynb")
     notebook = nbformat.reads(Path(nb_download.value.path()).read_text(), as_version=4)
     nbformat.validate(notebook)
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    assert code[0].source.startswith("total = sum(range(10))")
+    first, *code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert "requirements" in first.metadata.tags and "# %pip install matplotlib==" in first.source  # from the chart
+    assert notebook.metadata.varro.packages["matplotlib"]
+    assert code[0].source.startswith("total = sum(range(10))") and code[0].execution_count == 1
     assert any(o.get("text", "").strip() == "45" for o in code[0].outputs)
     assert any("image/png" in o.get("data", {}) for o in code[1].outputs)
     assert any(c.cell_type == "markdown" and "Plot a line chart" in c.source for c in notebook.cells)

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import chat_id_of, send, wait_turn_done
-from tests.e2e.server import Server, run_server
+from tests.e2e.server import Server, process_uid, run_server
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +56,5 @@ def test_the_host_mounts_the_chat_at_its_own_prefix_with_its_own_tool(page: Page
     assert notebook.ok and json.loads(notebook.text())["cells"]
     assert page.request.get(f"{host.url}/chat").status == 404
     assert f"chat {chat} turn 0: complete" in host.output(), "the host's audit hook saw the stored turn"
+    # The plot above ran in a sandboxed kernel while the host app itself served as its unprivileged user.
+    assert process_uid(host.process.pid) != 0

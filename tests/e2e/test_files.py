@@ -64,9 +64,9 @@ def test_files_attached_by_button_and_drop_are_read_by_code_and_survive_a_restar
     send(page, py(code))
     wait_turn_done(page, 0, timeout=90_000)
     assert f"{ROWS} {ROWS} 2" in result_of(page, 0)
-    table = page.locator("#assistant-0 [data-testid=html-output] table")  # describe() as a table, not text
+    table = page.locator("#assistant-0 [data-testid=data-grid] table")  # describe() as a table, not text
     expect(table).to_be_visible()
-    expect(table.locator("th", has_text="mean")).to_be_visible()
+    expect(table.locator("td", has_text="mean")).to_be_visible()  # its index, a column of the grid
     expect(table).to_contain_text("4999.5")  # the mean of 0..9999
     expect(chips).to_have_count(0)  # the chips went with the message ...
     expect(page.get_by_test_id("message-file")).to_have_count(2)  # ... and show under it
@@ -94,8 +94,9 @@ def test_a_refused_file_is_explained_and_a_chip_can_be_removed(page: Page, files
     page.evaluate(DROP, ["notes.csv", "a\n2\n"])
     chips = page.get_by_test_id("file-chip")
     expect(chips).to_have_count(2)
-    expect(chips.nth(1)).to_contain_text("notes (1).csv")  # renamed, not overwritten
-    chips.nth(0).get_by_test_id("remove-file").click()
+    # Renamed, not overwritten (the two uploads go at once: their chips come in the order their answers do).
+    expect(page.locator('[data-testid=file-chip][data-name="notes (1).csv"]')).to_have_count(1)
+    page.locator('[data-testid=file-chip][data-name="notes.csv"]').get_by_test_id("remove-file").click()
     expect(chips).to_have_count(1)
     page.get_by_test_id("more-menu").click()
     page.get_by_test_id("show-files").click()
@@ -143,3 +144,32 @@ def test_a_pasted_file_is_attached_and_read_by_code(page: Page, files_server: Se
     send(page, py("print(open('pasted.txt').read())"))
     wait_turn_done(page, 0, timeout=90_000)
     assert "hello from the clipboard" in result_of(page, 0)
+
+
+def test_an_attached_table_shows_its_first_rows_before_it_is_sent(page: Page, files_server: Server,
+                                                                   tmp_path: Path) -> None:
+    """A CSV and an .xlsx (written by the kernel's own openpyxl, as a user's workbook is) preview their first rows."""
+    open_new_chat(page, files_server)
+    sales = tmp_path / "sales.csv"
+    sales.write_text(csv_text(ROWS, 3))
+    book = tmp_path / "regions.xlsx"
+    subprocess.run([".venv-kernel/bin/python", "-c", "import openpyxl, sys\nwb = openpyxl.Workbook()\n"
+                    "wb.active.append(['region', 'units'])\nwb.active.append(['north', 12])\nwb.save(sys.argv[1])",
+                    str(book)], check=True)
+    attach_by_button(page, sales)
+    attach_by_button(page, book)
+    chips = page.get_by_test_id("file-chip")
+    expect(chips).to_have_count(2)
+    chips.filter(has_text="sales.csv").get_by_test_id("preview-file").click()
+    preview = page.get_by_test_id("file-preview")
+    expect(preview).to_contain_text("sales.csv")
+    expect(preview.locator("th")).to_have_text(["id", "amount"])
+    expect(preview.locator("tbody tr")).to_have_count(7)  # the header and seven rows of ten thousand
+    expect(preview.locator("tbody tr").nth(2).locator("td")).to_have_text(["2", "6"])
+    chips.filter(has_text="regions.xlsx").get_by_test_id("preview-file").click()
+    expect(preview).to_contain_text("regions.xlsx")
+    expect(preview.locator("th")).to_have_text(["region", "units"])
+    expect(preview.locator("tbody td")).to_have_text(["north", "12"])
+    send(page, "Which region sold most?")  # sent: the chips and the preview go with the message
+    wait_turn_done(page, 0)
+    expect(page.get_by_test_id("file-preview")).to_have_count(0)

@@ -13,7 +13,7 @@ from tests.e2e.server import Server
 
 def stored(server: Server, chat_id: int) -> list[tuple[int, str, str]]:
     with sqlite3.connect(server.db_path) as db:
-        return db.execute("SELECT idx, status, user_text FROM turn WHERE chat_id=? ORDER BY idx", (chat_id,)).fetchall()
+        return db.execute("SELECT idx, status, user_text FROM turn WHERE chat_id=? AND on_path ORDER BY idx", (chat_id,)).fetchall()
 
 
 

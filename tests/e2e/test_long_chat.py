@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.turn_window import BATCH_TURNS
+from app.turn_window import BATCH_TURNS, PAGE_TURNS
 from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import wait_turn_done
 from tests.e2e.server import Server
@@ -58,7 +58,7 @@ def test_a_2000_turn_chat_opens_at_its_bottom_and_scrolls_to_its_top(page: Page,
     wait_socket(page)
     page.wait_for_timeout(600)
     assert page.evaluate(DISTANCE_TO_END) < 2, "it opens at its last line"
-    assert page.evaluate(SHOWN) == list(range(TURNS - BATCH_TURNS, TURNS)), "the latest turns only"
+    assert page.evaluate(SHOWN) == list(range(TURNS - PAGE_TURNS, TURNS)), "the latest turns only"
     loads, started = 0, time.perf_counter()
     while (first := page.evaluate(FIRST)) > 0:
         top = page.evaluate(SCROLL_UP, first)  # to the top of what is there: the control comes into view
@@ -88,7 +88,7 @@ def test_the_keyboard_reaches_the_control_and_enter_loads_the_batch_before(page:
             break
     expect(control).to_be_focused()
     # Focus brought the control into view, so it loaded a batch by itself, which went in above the view.
-    page.wait_for_function(f"(id) => !({IN_VIEW})(id) && {FIRST} < {TURNS - BATCH_TURNS}", arg="load-earlier")
+    page.wait_for_function(f"(id) => !({IN_VIEW})(id) && {FIRST} < {TURNS - PAGE_TURNS}", arg="load-earlier")
     first = page.evaluate(FIRST)
     expect(control).to_be_focused()
     page.keyboard.press("Enter")
@@ -124,7 +124,7 @@ def test_edit_and_regenerate_work_on_the_latest_turns_and_earlier_ones_still_loa
     page.goto(f"{server.url}/chat/{chat}")
     wait_socket(page)
     page.get_by_test_id("edit-95").click()
-    expect(page.get_by_test_id("save-edit-95")).to_contain_text("removes 4 later turns")
+    expect(page.get_by_test_id("save-edit-95")).to_have_text("Save & regenerate")  # it keeps what follows, as a version
     page.locator("#user-95 textarea").fill("Tell me about rivers")
     page.get_by_test_id("save-edit-95").click()
     expect(page.locator("#turn-96")).to_have_count(0)  # removed at once, with the shell reset after turn 96
@@ -133,12 +133,13 @@ def test_edit_and_regenerate_work_on_the_latest_turns_and_earlier_ones_still_loa
     expect(page.locator("#user-95")).to_contain_text("Tell me about rivers")
     page.get_by_test_id("regenerate-95").click()
     wait_turn_done(page, 95)
-    assert page.evaluate(SHOWN) == list(range(70, 96))
-    page.evaluate(SCROLL_UP, 70)
-    page.wait_for_function(f"() => {FIRST} < 70")
-    assert page.evaluate(SHOWN) == list(range(40, 96)), "the batch before, joined to the edited turns"
+    first = 100 - PAGE_TURNS
+    assert page.evaluate(SHOWN) == list(range(first, 96))
+    page.evaluate(SCROLL_UP, first)
+    page.wait_for_function(f"() => {FIRST} < {first}")
+    assert page.evaluate(SHOWN) == list(range(first - BATCH_TURNS, 96)), "the batch before, joined to the edited turns"
     page.reload()
     wait_socket(page)
-    assert page.evaluate(SHOWN) == list(range(66, 96))
+    assert page.evaluate(SHOWN) == list(range(96 - PAGE_TURNS, 96))
     expect(page.locator("#user-95")).to_contain_text("Tell me about rivers")
     expect(page.get_by_test_id("load-earlier")).to_be_visible()

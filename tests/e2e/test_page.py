@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from playwright.sync_api import Page, expect
@@ -30,8 +31,9 @@ def test_page_loads_everything_from_the_app_itself(page: Page, server: Server) -
     expect(page.get_by_test_id("stop")).to_be_hidden()
     external = [u for u in requests if not u.startswith(server.url) and not u.startswith("ws://127.0.0.1")]
     assert external == []
-    assert any(u.endswith("/vendor/htmx.min.js") for u in requests)
-    assert any(u.endswith("/vendor/app.css") for u in requests)
+    # Under content-hashed names (app/assets.py), cached for a year.
+    assert any(re.search(r"/vendor/htmx\.min\.[0-9a-f]{12}\.js$", u) for u in requests)
+    assert any(re.search(r"/vendor/app\.[0-9a-f]{12}\.css$", u) for u in requests)
     assert problems == []
     expect(page.get_by_test_id("model-badge")).to_contain_text("demo")
 

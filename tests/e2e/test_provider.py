@@ -63,7 +63,7 @@ def wait_turn(page: Page, k: int, status: str = "complete") -> None:
 def stored(app: Server, chat_id: int) -> list[tuple[int, str, str, str]]:
     """(idx, user_text, content JSON, status) of every stored turn of the chat."""
     with closing(sqlite3.connect(app.db_path)) as db:
-        return db.execute("SELECT idx, user_text, content, status FROM turn WHERE chat_id = ? ORDER BY idx",
+        return db.execute("SELECT idx, user_text, content, status FROM turn WHERE chat_id = ? AND on_path ORDER BY idx",
                           (chat_id,)).fetchall()
 
 

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.e2e.conftest import WS_FLAG, wait_socket
 from tests.e2e.helpers import chat_id_of, py, send, wait_idle, wait_turn_done
 from tests.e2e.server import Server
+from varro.shell.snapshots import FOLDER
 
 DISTANCE_TO_END = "(() => { const s = document.getElementById('chat-scroll'); return s.scrollHeight - s.scrollTop - s.clientHeight; })()"
 
@@ -331,29 +332,31 @@ def test_the_restore_notice_names_turns_as_the_page_shows_them_and_survives_a_re
     send(page, py("import random\nroll = random.random()\nprint(roll)"))
     wait_turn_done(page, 0)
     first = page.url
-    # This chat's kernel must go and its restore must replay: two other chats with code push its kept kernel out
-    # (two kernels a user, live and kept), and without its snapshot the restore runs turn 0 again.
+    # This chat's kernel must go and its restore must find no snapshot: two other chats with code push its kept kernel
+    # out (two kernels a user, live and kept), and its snapshots are removed.
     for _ in range(2):
         page.get_by_test_id("new-chat").click()
         wait_socket(page)
         send(page, py("print(1)"))
         wait_turn_done(page, 0)
-    for snapshot in (server.data / "kernels").glob(f"*/{first.rsplit('/', 1)[1]}/.snapshots/*"):
+    for snapshot in (server.kernels / "chats" / "main").glob(f"*/{first.rsplit('/', 1)[1]}/{FOLDER}/*"):
         snapshot.unlink()
     page.goto(first)
     wait_socket(page)
-    send(page, py("print(roll)"))  # the shell is rebuilt by replaying turn 0, which rolls differently
+    send(page, py("print(roll)"))  # no snapshot: the shell starts empty, and turn 0's cell is offered, not run
     wait_turn_done(page, 1)
-    # The first notice said the state was being restored; this one, kept with the turn, what came out different.
-    notice = page.locator("#assistant-1").get_by_test_id("notice").filter(has_text="differs")
-    expect(notice).to_contain_text("differs")
-    expect(notice).not_to_contain_text("turn 1")
-    ref = notice.get_by_test_id("notice-ref-0")
+    offer = page.locator("#assistant-1").get_by_test_id("notice").filter(has=page.get_by_test_id("rerun-cells"))
+    expect(offer).to_contain_text("Nothing ran again on its own")
+    expect(offer).not_to_contain_text("turn 1")
+    ref = offer.get_by_test_id("notice-ref-0")
     expect(ref).to_contain_text("“```python import random")
     expect(ref).to_have_attribute("href", "#turn-0")
+    offer.get_by_test_id("rerun-cells").click()  # asked: turn 0 runs again, and rolls differently
+    differs = page.locator("#assistant-1").get_by_test_id("notice").filter(has_text="differs")
+    expect(differs.get_by_test_id("notice-ref-0")).to_have_attribute("href", "#turn-0")
     page.reload()
     wait_socket(page)
-    expect(page.locator("#assistant-1").get_by_test_id("notice-ref-0")).to_be_visible()
+    expect(page.locator("#assistant-1").get_by_test_id("notice-ref-0")).to_be_visible()  # the offer, kept with its turn
 
 
 def test_editing_the_first_message_renames_a_chat_named_after_it_but_not_one_the_user_named(new_chat: Page) -> None:

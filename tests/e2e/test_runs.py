@@ -19,7 +19,7 @@ LONG = "/stream 600 at 60"  # about ten seconds of answer
 def statuses(server: Server, chat_id: int) -> list[tuple[str, int]]:
     """Each stored turn's status and the length of its stored answer."""
     with sqlite3.connect(server.db_path) as db:
-        rows = db.execute("SELECT status, length(content) FROM turn WHERE chat_id=? ORDER BY idx", (chat_id,))
+        rows = db.execute("SELECT status, length(content) FROM turn WHERE chat_id=? AND on_path ORDER BY idx", (chat_id,))
         return rows.fetchall()
 
 
@@ -37,15 +37,17 @@ def new_chat_in(page: Page) -> int:
 def test_switching_chats_mid_answer_lets_it_finish(new_chat: Page, server: Server) -> None:
     page = new_chat
     a = chat_id_of(page)
-    send(page, LONG)
+    send(page, f"{LONG} until switch-{a}")  # held open until the test has seen it running without a tab
     streaming(page)
     b = new_chat_in(page)
     assert b != a
     send(page, "Tell me about lists")
     wait_turn_done(page, 0)
     page.get_by_test_id("chat-menu").click()
-    expect(page.get_by_test_id(f"running-{a}")).to_be_visible()  # A is still being written, with no tab on it
+    # A is still being written, with no tab on it: in the menu (the sidebar, on a wide page, says so too)
+    expect(page.get_by_test_id(f"chat-link-{a}").get_by_test_id(f"running-{a}")).to_be_visible()
     expect(page.get_by_test_id(f"running-{b}")).to_have_count(0)
+    (server.data / "gates" / f"switch-{a}").touch()  # now A may end, after its 600 chunks
     with page.expect_navigation():
         page.get_by_test_id(f"chat-link-{a}").click()
     wait_socket(page)
@@ -121,6 +123,8 @@ def test_a_server_restart_is_said_and_leaves_the_page_usable(page: Page, tmp_pat
             expect(page.locator("#progress")).not_to_contain_text("Writing")
             # The answer the crash cut off is kept, stored as stopped (its message was stored when it started).
             expect(page.locator("#meta-0")).to_have_attribute("data-status", "stopped")
+            expect(page.get_by_test_id("cut-off-0")).to_be_visible()  # not the user's own "Stopped"
+            expect(page.get_by_test_id("stopped-0")).to_have_count(0)
             send(page, "Tell me about lists")
             wait_turn_done(page, 1)
             expect(page.locator("#meta-1")).to_have_attribute("data-status", "complete")

@@ -48,7 +48,13 @@ def test_tool_call_streams_its_arguments_then_result_then_answer(new_chat: Page,
         if (live) window.__args.add(live.textContent.length);
       }).observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
     }""")
-    send(page, "Please run this:\n```python\nwords = ['alpha', 'beta', 'gamma']\nprint(sum(len(w) for w in words) * 3)\n```")
+    # The demo holds the call's last piece of arguments until the test opens the gate (the message's last line).
+    send(page, "Please run this:\n```python\nwords = ['alpha', 'beta', 'gamma']\nprint(sum(len(w) for w in words) * 3)\n```"
+               "\nuntil tool-args")
+    live = page.locator('#assistant-0 .tool-call [id^="part-"]')
+    expect(live).to_contain_text("for w in words")
+    assert not live.inner_text().rstrip().endswith('"}'), "the arguments so far, before the call is whole"
+    (server.data / "gates" / "tool-args").touch()
     wait_turn_done(page, 0)
     assert page.evaluate("window.__args.size") >= 2, "the tool call's arguments arrive in pieces"
     answer = page.locator("#assistant-0")
@@ -64,7 +70,7 @@ def test_tool_call_streams_its_arguments_then_result_then_answer(new_chat: Page,
 
     chat_id = int(page.locator("#chat").get_attribute("data-chat-id"))
     with sqlite3.connect(server.db_path) as db:
-        status, content = db.execute("SELECT status, content FROM turn WHERE chat_id=? AND idx=0", (chat_id,)).fetchone()
+        status, content = db.execute("SELECT status, content FROM turn WHERE chat_id=? AND idx=0 AND on_path", (chat_id,)).fetchone()
     content = json.loads(content)
     assert status == "complete" and content["v"] == 1
     assert content["meta"]["model"] == "demo" and content["meta"]["duration_ms"] > 0

@@ -13,7 +13,9 @@ with these exact messages get 500). A prompt whose first line is `ECHO` is answe
 verbatim, in 3-character chunks (hostile text split mid-tag, for the XSS tests); its title is that text too.
 A conversation with `TEXT_ONLY` in any user message is served by a text-only model: a request carrying an
 image is answered as llama.cpp answers it, HTTP 500 "image input is not supported".
-`GET /_requests` lists every request body, `DELETE` forgets them.
+`GET /_requests` lists every request body, `DELETE` forgets them. Like llama-server, `GET /v1/models` lists the
+one model it serves (`--serves NAME`; without it the route is 404, as on a server that lists none) whatever name a
+request asks for, and `POST /tokenize` counts `content` as `TOKEN`'s matches (a word, or one other character).
 """
 
 from __future__ import annotations
@@ -51,8 +53,16 @@ class ScriptedAbort(Exception):
     """Raised inside a streaming body: uvicorn then closes the connection without ending the body."""
 
 
+TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def tokenize(text: str) -> list[int]:
+    return [hash(t) % 50_000 for t in TOKEN.findall(text)]
+
+
 @dataclass
 class State:
+    serves: str = ""
     delay: float = 0.01
     hang: float = 120.0
     requests: list[Body] = field(default_factory=list)
@@ -217,6 +227,15 @@ def build_app(state: State) -> Starlette:
         return StreamingResponse(stream(request, body, fault, state, delay), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
+    async def models(request: Request) -> Response:
+        if not state.serves:
+            return error(404, "File Not Found", "not_found_error")
+        return JSONResponse({"object": "list", "data": [{"id": state.serves, "object": "model", "owned_by": "fake"}]})
+
+    async def tokenize_route(request: Request) -> Response:
+        body = await request.json()
+        return JSONResponse({"tokens": tokenize(str(body.get("content", "")))})
+
     async def requests(request: Request) -> Response:
         if request.method == "DELETE":
             state.requests.clear()
@@ -224,6 +243,8 @@ def build_app(state: State) -> Starlette:
 
     return Starlette(routes=[
         Route("/v1/chat/completions", completions, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/tokenize", tokenize_route, methods=["POST"]),
         Route("/_requests", requests, methods=["GET", "DELETE"]),
         Route("/_health", lambda r: PlainTextResponse("ok")),
     ])
@@ -237,9 +258,9 @@ def recorded(base_url: str) -> list[Body]:
 
 @contextmanager
 def run_fake_openai(port: int | None = None, log: Path | None = None, delay_ms: float = 10,
-                    hang_seconds: float = 120) -> Iterator[str]:
+                    hang_seconds: float = 120, serves: str = "") -> Iterator[str]:
     """Run the fake in a subprocess on 127.0.0.1; yields its base URL, `http://127.0.0.1:N/v1`."""
-    args = ["--delay-ms", str(delay_ms), "--hang-seconds", str(hang_seconds)]
+    args = ["--delay-ms", str(delay_ms), "--hang-seconds", str(hang_seconds), "--serves", serves]
     with run_fake("tests.fakes.openai_server", port, log, *args) as base:
         yield f"{base}/v1"
 
@@ -251,8 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-ms", type=float, default=10, help="pause between streamed chunks")
     parser.add_argument("--hang-seconds", type=float, default=120, help="upper bound of HANG and HANG_MIDSTREAM")
+    parser.add_argument("--serves", default="", help="the model GET /v1/models lists (none: 404)")
     args = parser.parse_args(argv)
-    state = State(delay=args.delay_ms / 1000, hang=args.hang_seconds)
+    state = State(serves=args.serves, delay=args.delay_ms / 1000, hang=args.hang_seconds)
     # A short graceful shutdown, so a request left hanging cannot hold up a test run's teardown.
     uvicorn.run(build_app(state), host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=2)
 

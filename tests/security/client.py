@@ -134,11 +134,11 @@ async def flood_once(tab: Tab, frames: int = 50) -> tuple[int, int | None]:
 
 
 def stored_turns(db: Path, chat_id: int | None = None) -> list[dict[str, Any]]:
-    """Every stored turn (of one chat, or all), read with plain sqlite3 as an operator would."""
+    """Every shown turn (of one chat, or all; not earlier versions), read with plain sqlite3 as an operator would."""
     with closing(sqlite3.connect(db, timeout=30)) as conn:
         conn.row_factory = sqlite3.Row
-        where, args = ("WHERE chat_id = ?", (chat_id,)) if chat_id is not None else ("", ())
-        rows = conn.execute(f"SELECT chat_id, idx, user_text, content, status FROM turn {where} ORDER BY chat_id, idx",
+        where, args = ("WHERE on_path AND chat_id = ?", (chat_id,)) if chat_id is not None else ("WHERE on_path", ())
+        rows = conn.execute(f"SELECT id, chat_id, idx, user_text, content, status FROM turn {where} ORDER BY chat_id, idx",
                             args).fetchall()
     return [{**dict(r), "content": json.loads(r["content"])} for r in rows]
 

@@ -22,7 +22,7 @@ SAFE_ATTRS = ["class", "id", "href", "rel", "target", "align", "start", "data-la
               # a running cell's box and its clock (ui/nodes.py LiveCell): set by the server, inert
               "data-started", "data-elapsed", "data-state"]
 # Buttons the page itself puts into answers (ui/nodes.py, static/js/chat.js), with their icons.
-OUR_ACTIONS = ["copy-code", "copy-answer", "toggle-output"]
+OUR_ACTIONS = ["copy-code", "run-code", "edit-run", "copy-answer", "toggle-output"]
 OUR_BUTTON_ATTRS = ["type", "class", "data-action", "aria-label"]
 
 _JS_RULES = f"""
@@ -35,7 +35,7 @@ function ourControl(el) {{
   const b = el.closest('button[data-action]');
   return b && OUR_ACTIONS.has(b.dataset.action) && [...b.attributes].every((a) => OUR_BUTTON_ATTRS.has(a.name));
 }}
-const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part|block|chunk|caret)-(\\d+)-\\d+(?:-\\d+)?(?:-\\d+)?$/;
+const OUR_ID = /^(?:turn|user|assistant|meta)-(\\d+)$|^(?:node|part|block|chunk|caret|open)-(\\d+)-\\d+(?:-\\d+)?(?:-\\d+)?$/;
 /** Why `el` (inside model output or user text) could act, or null. */
 function activeMarkup(el) {{
   if (ourControl(el)) return null;
@@ -101,7 +101,15 @@ for (const el of document.querySelectorAll('.assistant *, [data-testid^="user-te
 texts.forEach((text, k) => {
   const shown = document.querySelector(`[data-testid="user-text-${k}"]`);
   if (!shown) problems.push(`no user text ${k}`);
-  else if (shown.children.length || shown.textContent !== text) problems.push(`user text ${k} is not shown verbatim`);
+  else {
+    // The words as typed, in plain spans; a fenced block of code in them shows as code (our highlighted <pre>).
+    // (blocks.js wraps a code block with its Copy button: div.code-wrap > div > button).
+    const ours = [...shown.querySelectorAll('*')].every((el) =>
+      el.matches('span, div.code-wrap, div.code-wrap > div, div.code-wrap > div > button[data-action=copy-code], ' +
+                 'pre.user-code, pre.user-code *'));
+    const fenced = /^[ \t]*(```|~~~)/m.test(text);
+    if (!ours || (!fenced && shown.textContent !== text)) problems.push(`user text ${k} is not shown verbatim`);
+  }
 });
 const title = document.querySelector('[data-testid="chat-title-text"]');
 // The title's text sits in one plain span (for its ellipsis); anything else in the button is injected markup.

@@ -28,9 +28,9 @@ def test_policy_forbids_inline_script_eval_and_other_origins() -> None:
     for name in ("default-src", "script-src", "style-src", "connect-src", "img-src", "font-src"):
         sources = policy[name]
         assert "'self'" in sources, name
-        # Nothing but our own origin (and data: images): no host, scheme or wildcard that reaches elsewhere.
-        assert set(sources) <= {"'self'", "data:"}, (name, sources)
-        assert "data:" not in sources or name == "img-src"
+        # Nothing but our own origin (and data: and blob: images): no host, scheme or wildcard that reaches elsewhere.
+        assert set(sources) <= {"'self'", "data:", "blob:"}, (name, sources)
+        assert ("data:" not in sources and "blob:" not in sources) or name == "img-src"
     assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
     assert policy["frame-ancestors"] == ["'none'"] and policy["form-action"] == ["'self'"]
     assert "unsafe" not in CSP

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from tests.e2e.server import Server
 from tests.security.client import Tab, answer_text, check_stored
 from tests.security.conftest import ONE_ADDRESS_CROWD, host_server, size
+
+pytestmark = pytest.mark.alone  # latency under load: no other test runs beside it (the Makefile)
 
 SESSIONS = size(40, 200)
 TURNS = size(2, 3)

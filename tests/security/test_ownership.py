@@ -5,8 +5,11 @@ a chat with a stored turn and a figure, every id-taking route, path tricks, and 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fasthtml.common import FastHTML
@@ -15,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from tests.kernels import TestHost
 from tests.security.client import turn_statuses
 from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
 from varro.chat.content import Attachment, build_content
@@ -26,13 +30,16 @@ PNG = b"\x89PNG\r\n\x1a\n" + SECRET.encode()
 ID_ROUTES = {"/chat/{chat_id:rowid}", "/chat/{chat_id:rowid}/rename", "/chat/{chat_id:rowid}/delete",
              "/chat/{chat_id:rowid}/export.{fmt}", "/chat/{chat_id:rowid}/answer", "/chat/uploads/{path:path}",
              "/chat/ws", "/chat/{chat_id:rowid}/files", "/chat/{chat_id:rowid}/files/remove",
-             "/chat/{chat_id:rowid}/files/{name}", "/chat/{chat_id:rowid}/earlier"}
+             "/chat/{chat_id:rowid}/files/{name}", "/chat/{chat_id:rowid}/output/{name}", "/chat/{chat_id:rowid}/preview", "/chat/{chat_id:rowid}/earlier", "/chat/{chat_id:rowid}/pin",
+             "/chat/{chat_id:rowid}/archive", "/chat/{chat_id:rowid}/sidebar-rename", "/chat/{chat_id:rowid}/shares",
+             "/chat/shares/{share_id:rowid}/revoke", "/chat/shared/{token}", "/chat/shared/{token}/files/{path:path}",
+             "/chat/shared/{token}/continue"}
 
 
 class World:
     """Alice owns a chat with a stored turn (a code cell and its figure); Bob is signed in too."""
 
-    def __init__(self, app: FastHTML, alice: TestClient, bob: TestClient) -> None:
+    def __init__(self, app: FastHTML, alice: TestClient, bob: TestClient, kernel_host: TestHost) -> None:
         self.app, self.alice, self.bob = app, alice, bob
         self.alice_id = int(alice.get("/login/alice").text.rsplit(" ", 1)[1])
         self.bob_id = int(bob.get("/login/bob").text.rsplit(" ", 1)[1])
@@ -57,10 +64,13 @@ class World:
 
         alice.portal.call(store_turn)
         self.alice_page = alice.get(f"/chat/{self.chat}").text
-        # A file in her chat's working directory (an upload, or what a cell wrote).
-        self.workdir = Path(app.state.varro.settings.kernels_dir) / str(self.alice_id) / str(self.chat)
+        # A file in her chat's folder on its kernel host (an upload, or what a cell wrote).
+        self.workdir = kernel_host.chat_folder(os.environ["VARRO_KERNEL_SPACE"], self.alice_id, self.chat)
         self.workdir.mkdir(parents=True)
         (self.workdir / "notes.txt").write_text(SECRET)
+
+    async def shown_turns(self) -> list[Any]:
+        return await (await self.app.state.varro.store.chats.for_user(self.alice_id).turns(self.chat)).list()
 
     def assert_alice_intact(self) -> None:
         assert self.alice.get(f"/chat/{self.chat}").text == self.alice_page
@@ -69,14 +79,20 @@ class World:
         assert SECRET in self.alice.get(f"/chat/{self.chat}/earlier?before=1").text
         assert sorted(p.name for p in self.workdir.iterdir()) == ["notes.txt"]
         assert self.alice.get(f"/chat/{self.chat}/files/notes.txt").text == SECRET
+        listed = self.alice.get("/chat/sidebar").text  # not pinned, not archived, not renamed
+        assert f'data-testid="sidebar-chat-{self.chat}"' in listed and "Unpin" not in listed and SECRET in listed
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_host: TestHost) -> Iterator[World]:
     monkeypatch.setenv("VARRO_DEMO_TPS", "0")  # the demo model answers at once
     app = host_app(tmp_path)
-    with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
-        yield World(app, alice, bob)
+    with TestClient(app, headers=BROWSER) as alice:
+        # Bob on the same event loop as Alice (one server, one loop): the app's client of the kernel host is bound to
+        # the loop it first ran on, as in a real server.
+        bob = TestClient(app, headers=BROWSER)
+        bob.portal = alice.portal
+        yield World(app, alice, bob, kernel_host)
 
 
 def assert_nothing_of_alices(body: bytes | str) -> None:
@@ -97,8 +113,11 @@ def test_routes_as_another_user(world: World) -> None:
                          ("get", f"/chat/{chat}/answer?k=0&n=0"), ("get", f"/chat/{chat}/answer?k=0&n=1"),
                          ("get", f"/chat/{chat}/earlier?before=1"),
                          ("get", f"/chat/uploads/{world.upload}"), ("get", f"/chat/{chat}/files"),
-                         ("get", f"/chat/{chat}/files/notes.txt"), ("post", f"/chat/{chat}/files/remove?name=notes.txt"),
-                         ("post", f"/chat/{chat}/files?name=planted.txt")]:
+                         ("get", f"/chat/{chat}/files/notes.txt"), ("get", f"/chat/{chat}/output/notes.txt"),
+                         ("get", f"/chat/{chat}/preview?name=notes.txt"), ("post", f"/chat/{chat}/files/remove?name=notes.txt"),
+                         ("post", f"/chat/{chat}/files?name=planted.txt"), ("post", f"/chat/{chat}/pin?on=1"),
+                         ("post", f"/chat/{chat}/archive?on=1"), ("post", f"/chat/{chat}/sidebar-rename"),
+                         ("get", f"/chat/{chat}/shares"), ("post", f"/chat/{chat}/shares")]:
         resp = bob.post(path, data={"title": "pwned"}) if method == "post" else bob.get(path)
         assert resp.status_code == 404, path
         assert_nothing_of_alices(resp.content)
@@ -106,8 +125,10 @@ def test_routes_as_another_user(world: World) -> None:
     for q in (SECRET, "plans"):  # (the page echoes the query itself in its canonical link: look at the results)
         found = bob.get(f"/chat/search?q={q}").text
         assert f"search-result-{chat}" not in found and "Plans" not in found
+    alices_turns = [t.id for t in world.alice.portal.call(world.shown_turns)]
     for path in [f"/chat/history?current={chat}", "/chat/history", f"/chat/{world.bob_chat}",
-                 "/chat/history?everything=1"]:
+                 "/chat/history?everything=1", f"/chat/sidebar?current={chat}", "/chat/sidebar?archived=1",
+                 *(f"/chat/{world.bob_chat}?turn={t}" for t in alices_turns)]:  # her turn ids open nothing of hers
         resp = bob.get(path)
         assert resp.status_code == 200
         assert_nothing_of_alices(resp.content)
@@ -167,4 +188,48 @@ def test_frames_naming_another_users_ids_act_on_ones_own_chat_only(world: World)
     page = world.bob.get(f"/chat/{world.bob_chat}").text
     assert 'data-testid="user-text-0"' in page
     assert_nothing_of_alices(page)
+    world.assert_alice_intact()
+
+
+def share_token(client: TestClient, chat: int, files: bool = False) -> tuple[str, int]:
+    listed = client.post(f"/chat/{chat}/shares", data={"files": "1"} if files else {}).text
+    token = re.findall(r"/chat/shared/([A-Za-z0-9_-]+)", listed)[0]
+    share_id = int(re.findall(r'data-testid="revoke-share-([0-9]+)"', listed)[0])
+    return token, share_id
+
+
+def test_a_shared_link_shows_that_chat_only_and_a_revoked_or_wrong_token_is_not_found(world: World) -> None:
+    token, share_id = share_token(world.alice, world.chat)
+    with TestClient(world.app, headers=BROWSER) as anon:  # no session at all
+        page = anon.get(f"/chat/shared/{token}")
+        assert page.status_code == 200 and f"answer {SECRET}" in page.text
+        assert "noindex" in page.headers["x-robots-tag"] and "content-security-policy" in page.headers
+        assert 'id="chat-input"' not in page.text, "no composer"
+        assert "alice" not in page.text.replace(SECRET, "").lower(), "nothing names its owner (her title aside)"
+        assert anon.get(f"/chat/shared/{token}/files/{world.upload}").status_code == 404, "figures not included"
+        assert anon.post(f"/chat/shared/{token}/continue").status_code == 401, "continuing needs a user"
+        for wrong in (token[:-1], token + "x", "a" * 43, f"{token}%2f..", str(world.chat), token.upper()):
+            resp = anon.get(f"/chat/shared/{wrong}")
+            assert resp.status_code == 404, wrong
+            assert_nothing_of_alices(resp.content)
+    assert world.bob.post(f"/chat/shares/{share_id}/revoke").status_code == 404, "only her links are hers to revoke"
+    assert world.bob.get(f"/chat/shared/{token}").status_code == 200
+    assert world.alice.post(f"/chat/shares/{share_id}/revoke").status_code == 200
+    resp = world.bob.get(f"/chat/shared/{token}")
+    assert resp.status_code == 404 and SECRET not in resp.text, "a revoked link shows nothing"
+    assert world.bob.post(f"/chat/shared/{token}/continue").status_code == 404
+
+
+def test_continuing_a_shared_chat_copies_it_and_files_only_when_included(world: World) -> None:
+    token, _ = share_token(world.alice, world.chat, files=True)
+    assert world.bob.get(f"/chat/shared/{token}/files/{world.upload}").content == PNG
+    other = f"{world.alice_id}/{world.chat}/{'b' * 64}.png"  # her upload, but no turn of the link shows it
+    (Path(world.app.state.varro.settings.uploads_dir) / other).write_bytes(PNG)
+    assert world.bob.get(f"/chat/shared/{token}/files/{other}").status_code == 404
+    copied = world.bob.post(f"/chat/shared/{token}/continue", follow_redirects=False)
+    assert copied.status_code == 303
+    mine = int(copied.headers["location"].rsplit("/", 1)[1])
+    assert mine not in (world.chat, world.bob_chat)
+    assert f"answer {SECRET}" in world.bob.get(f"/chat/{mine}").text, "the copy is Bob's own chat"
+    assert world.bob.post(f"/chat/{world.chat}/rename", data={"title": "x"}).status_code == 404, "hers stays hers"
     world.assert_alice_intact()

@@ -22,6 +22,7 @@ from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import send
 from tests.e2e.server import Server, run_server
 from tests.fakes.openai_server import recorded, run_fake_openai, text_of
+from tests.kernels import shared_client
 from tests.security.client import Tab, stored_turns
 from varro.agent.models import request_settings
 from varro.chat.session import ChatSession, SessionDeps
@@ -58,7 +59,7 @@ async def test_the_timeout_reaches_every_model_request(store: Store, tmp_path: P
     user = await store.users.ensure("u")
     chats = store.chats.for_user(user.id)
     chat = await chats.create()
-    deps = SessionDeps(FunctionModel(stream_function=stream), UploadStore(tmp_path), lambda u, c: lambda: None,
+    deps = SessionDeps(FunctionModel(stream_function=stream), UploadStore(tmp_path), shared_client(),
                        model_settings=request_settings(7))
     session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
     await session.send("hi")

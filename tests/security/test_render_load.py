@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.security.bigchat import interference
 from tests.security.conftest import host_server, size
+
+pytestmark = pytest.mark.alone  # latency under load: no other test runs beside it (the Makefile)
 
 SIZE = size(300_000, 1_000_000)  # characters of the one long answer
 SECONDS = size(6, 20)

@@ -2,16 +2,21 @@
 (the host app, two users) to a real sandboxed kernel, whose stored tool output must show the attempt refused.
 
 Each attempt names what it needs to see (`expect`: the cell ran and met the defence) and what would prove an escape
-(`forbid`). How each was checked to fail without its defence (docs/sandbox.md, "The escape suite"): run against a
-server with VARRO_SANDBOX=off and the server's own Python as the kernel's, every attempt safe to run that way
-failed; run with an allow-all seccomp program, the 13 attempts whose refusal is the filter's failed.
-"""
+(`forbid`). None of them can pass for want of a target or by an echo: the host paths they go after are checked to
+exist, no expected text is in its attempt's code, and the attempts whose refusal is the seccomp filter's run again
+in the same sandbox without the filter, where they must fail (docs/sandbox.md, "The escape suite")."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +27,12 @@ from string import Template
 import pytest
 
 from tests.e2e.server import ROOT, Server
+from tests.kernels import shared_sandbox
 from tests.security.client import Tab
 from tests.security.conftest import host_server
 from tests.security.sandbox_console import Console
+from varro.shell.sandbox import launcher
+from varro.shell.seccomp import filter_bpf
 
 CANARY = "sk-varro-escape-canary-5f2c9d"  # the server's (fake) provider key: no cell may ever print it
 SECRET = "bob-private-numbers-8812"  # in bob's working directory and uploads
@@ -45,6 +53,14 @@ class World:
     paths: dict[str, str] = field(default_factory=dict)
 
 
+def server_cgroup(pid: int) -> str:
+    """The server's memory cgroup on the host (its v2 one where there is no v1 memory hierarchy)."""
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    path = next((line.split(":", 2)[2] for line in lines if "memory" in line.split(":")[1].split(",")), None)
+    path = path if path is not None else lines[-1].split(":", 2)[2]
+    return path if path != "/" else "/varro-no-cgroup-of-its-own"  # "/" is in every mountinfo: nothing to look for
+
+
 def kernel_rundirs() -> set[Path]:
     return set(Path("/tmp").glob("varro-k-*"))
 
@@ -63,24 +79,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert "ready" in bob.run("open('bob.txt', 'w').write('" + SECRET + "')\nprint('ready')")
         bob.run("open('/dev/shm/bob-shm', 'w').write('" + SECRET + "')")
         bob_rundir = next(iter(kernel_rundirs() - before))
-        bob_workdir = data / "kernels" / str(bob.user_id) / str(bob.chat_id)
+        bob_workdir = srv.chat_folder(bob.user_id, bob.chat_id)
         bob_upload = data / "uploads" / str(bob.user_id) / str(bob.chat_id) / "secret.txt"
         bob_upload.parent.mkdir(parents=True, exist_ok=True)
         bob_upload.write_text(SECRET)
         alice = Console(srv.url, "alice", srv.db_path)
         other = Tab(srv.url, "alice")
         asyncio.run(other.sign_in())  # a second chat of alice's own, with a file in its folder
-        alice_other_chat = data / "kernels" / str(alice.user_id) / str(other.chat_id)
+        alice_other_chat = srv.chat_folder(alice.user_id, other.chat_id)
         alice_other_chat.mkdir(parents=True, exist_ok=True)
         (alice_other_chat / "notes.txt").write_text(SECRET)
         Path("/dev/shm/varro-escape-host").write_text(SECRET)
+        canary = data / "host-canary.txt"  # outside every chat's folder: checked after every attempt
+        canary.write_text(SECRET)
+        canary.chmod(0o600)
         world = World(srv, alice, bob, alice_other_chat, bob_workdir, bob_upload, bob_rundir)
         world.paths = {
             "DB": str(srv.db_path), "KEY": str(data / ".sesskey"), "ROOT": str(ROOT), "DATA": str(data),
             "BOB_FILE": str(bob_workdir / "bob.txt"), "BOB_UPLOAD": str(bob_upload),
             "OTHER_CHAT": str(alice_other_chat / "notes.txt"), "SERVER_PID": str(srv.process.pid),
             "PORT": srv.url.rsplit(":", 1)[1], "BOB_SOCKET": str(next(bob_rundir.glob("ipc-*"))),
-            "BOB_RUNDIR": str(bob_rundir),
+            "BOB_RUNDIR": str(bob_rundir), "CANARY": str(canary),
+            "SERVER_CGROUP": server_cgroup(srv.process.pid),
         }
         try:
             yield world
@@ -96,6 +116,9 @@ class Attempt:
     code: str
     expect: tuple[str, ...]  # all must appear: the cell ran and met the defence
     forbid: tuple[str, ...] = (SECRET, CANARY)  # none may appear: evidence of an escape
+    # The expectation is the seccomp filter's: without the filter the same cell shows something else (checked by
+    # `test_the_filters_attempts_fail_without_the_filter`).
+    filtered: bool = False
 
 
 def libc_call(call: str, errno_hint: str = "") -> str:
@@ -128,14 +151,15 @@ ATTEMPTS = [
     Attempt("server-venv", "import os\nprint(os.listdir('$ROOT/.venv'))", (GONE,), ("bin", "lib")),
     Attempt("import-server-packages", "import varro", ("ModuleNotFoundError: No module named 'varro'",)),
     Attempt("import-web-stack", "import fasthtml", ("ModuleNotFoundError: No module named 'fasthtml'",)),
-    Attempt("environ-own", "import os\nprint('keys', sorted(os.environ))", ("keys",),
+    Attempt("environ-own", "import os\nprint('keys'.upper(), sorted(os.environ))", ("KEYS",),
             (CANARY, "OPENAI", "VARRO_", "JPY_PARENT_PID")),
     Attempt("environ-parent-proc", "import os\nprint('ppid', os.getppid(), open('/proc/%d/environ' % os.getppid(), "
             "'rb').read().count(b'sk-'))", ("ppid 1 0",)),
     Attempt("environ-every-proc", "import glob\nhits = 0\nfor p in glob.glob('/proc/[0-9]*/environ'):\n"
             "    try: hits += open(p, 'rb').read().count(b'sk-')\n    except OSError: pass\nprint('hits', hits)",
             ("hits 0",)),
-    Attempt("home-root", "import os\nprint('root has', os.listdir('/root'))", ("root has",), (SECRET, ".ssh", ".bash")),
+    Attempt("home-root", "import os\nprint('root has'.upper(), os.listdir('/root'))", ("ROOT HAS",),
+            (SECRET, ".ssh", ".bash")),
     Attempt("etc-shadow", "print(open('/etc/shadow').read())", (GONE,), ("root:",)),
     # Other users, other chats
     Attempt("other-user-workdir", "print(open('$BOB_FILE').read())", (GONE,)),
@@ -158,11 +182,16 @@ ATTEMPTS = [
             "print('count', len(pids) < 10, any(b'uvicorn' in c or b'tests.security.host' in c for c in cmds))",
             ("count True False",)),
     Attempt("signal-server", "import os, signal\nos.kill($SERVER_PID, signal.SIGTERM)", ("ProcessLookupError",)),
-    Attempt("signal-everyone", "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint('still here')", ("still here",)),
-    Attempt("ptrace", CHILD + libc_call("libc.ptrace(16, child.pid, 0, 0)"), (DENIED,)),
-    Attempt("process-vm-readv", CHILD + libc_call("libc.syscall(310, child.pid, 0, 0, 0, 0, 0)"), (DENIED,)),
-    Attempt("setuid-root", "import os\ntry:\n    os.setuid(0)\nexcept OSError as e:\n    print('refused', e.strerror)\n"
-            "print('uid', os.getuid(), os.geteuid())", ("refused", "uid 1000 1000")),
+    # kill(-1) reaches every process the caller may signal but itself: in the pid namespace, none (ESRCH).
+    Attempt("signal-everyone", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
+            "except ProcessLookupError:\n    print('nobody to signal'.upper())\nprint('still here'.upper())",
+            ("NOBODY TO SIGNAL\nSTILL HERE",)),
+    # Without the filter: both succeed (the child is the cell's own, of the same uid).
+    Attempt("ptrace", CHILD + libc_call("libc.ptrace(16, child.pid, 0, 0)"), (DENIED,), filtered=True),
+    Attempt("process-vm-readv", CHILD + libc_call("libc.syscall(310, child.pid, 0, 0, 0, 0, 0)"), (DENIED,),
+            filtered=True),
+    Attempt("setuid-root", "import os\ntry:\n    os.setuid(0)\nexcept OSError as e:\n    print('refused'.upper(), e.strerror)\n"
+            "print('uid', os.getuid(), os.geteuid())", ("REFUSED", "uid 1000 1000")),
     Attempt("capabilities", "print([l for l in open('/proc/self/status') if l.startswith('CapEff')])",
             ("CapEff:\\t0000000000000000",)),
     Attempt("su-sudo", "import subprocess\nfor cmd in (['sudo', '-n', 'id'], ['su', '-c', 'id']):\n"
@@ -171,26 +200,34 @@ ATTEMPTS = [
             ("uid 1000",), ("uid=0(root)",)),
     # The kernel of Linux itself
     Attempt("mknod", "import os, stat\nos.mknod('disk', stat.S_IFBLK | 0o600, os.makedev(8, 0))", ("PermissionError",)),
-    Attempt("mount", libc_call("libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)"), (DENIED,)),
-    Attempt("unshare-user", libc_call("libc.unshare(0x10000000)"), (DENIED,)),
+    # Arguments the kernel itself would reject with another error (a bad address, bad flags, a bad descriptor)
+    # before it looks at capabilities: so EPERM here is the seccomp filter's, not a missing capability's.
+    Attempt("mount", libc_call("libc.mount(ctypes.c_void_p(1), b'/tmp', b'tmpfs', 0, None)"), (DENIED,),
+            filtered=True),
+    Attempt("unshare-user", libc_call("libc.unshare(-1)"), (DENIED,), filtered=True),
     Attempt("unshare-command", "import subprocess\nprint(subprocess.run(['unshare', '-r', 'id'], capture_output=True, "
             "text=True))", ("returncode=1",), ("uid=0(root)",)),
-    Attempt("setns", libc_call("libc.setns(os.open('/proc/self/ns/net', os.O_RDONLY), 0)"), (DENIED,)),
-    Attempt("chroot", libc_call("libc.chroot(b'/tmp')"), (DENIED,)),
-    Attempt("keyctl", syscall(250, 0, 0, 0, 0, 0), (DENIED,)),
+    Attempt("setns", libc_call("libc.setns(-1, 0)"), (DENIED,), filtered=True),
+    Attempt("chroot", libc_call("libc.chroot(ctypes.c_void_p(1))"), (DENIED,), filtered=True),
+    Attempt("keyctl", syscall(250, -1, 0, 0, 0, 0), (DENIED,), filtered=True),
+    Attempt("perf-event-open", syscall(298, 0, 0, -1, -1, 0), (DENIED,), filtered=True),
+    Attempt("io-uring", syscall(425, 8, 0), (DENIED,), filtered=True),
+    Attempt("new-mount-api", syscall(428, -1, 0, -1), (DENIED,), filtered=True),  # open_tree, bad flags
+    # These two the kernel refuses for want of a capability before it reads an argument, so a cell cannot tell the
+    # filter's EPERM from that (tests/unit/test_seccomp.py does, as root): refused either way.
     Attempt("bpf", syscall(321, 0, 0, 0), (DENIED,)),
-    Attempt("perf-event-open", syscall(298, 0, 0, -1, -1, 0), (DENIED,)),
-    Attempt("io-uring", syscall(425, 8, 0), (DENIED,)),
     Attempt("kernel-module", syscall(175, 0, 0, 0), (DENIED,)),
-    Attempt("new-mount-api", syscall(430, 0, 0), (DENIED,)),
     # The network
-    Attempt("server-port", "import socket\nsocket.create_connection(('127.0.0.1', $PORT), timeout=2)", (NO_FAMILY,)),
-    Attempt("tcp-any", "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=2)", (NO_FAMILY,)),
-    Attempt("udp", "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)", (NO_FAMILY,)),
-    Attempt("tcp-ipv6", "import socket\nsocket.create_connection(('::1', $PORT), timeout=2)", (NO_FAMILY,)),
+    Attempt("server-port", "import socket\nsocket.create_connection(('127.0.0.1', $PORT), timeout=2)", (NO_FAMILY,),
+            filtered=True),
+    Attempt("tcp-any", "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=2)", (NO_FAMILY,),
+            filtered=True),
+    Attempt("udp", "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)", (NO_FAMILY,), filtered=True),
+    Attempt("tcp-ipv6", "import socket\nsocket.create_connection(('::1', $PORT), timeout=2)", (NO_FAMILY,),
+            filtered=True),
     Attempt("raw-and-netlink", "import socket\nfor fam in (socket.AF_PACKET, socket.AF_NETLINK):\n"
             "    try: socket.socket(fam, socket.SOCK_RAW)\n    except OSError as e: print('refused', e.errno)",
-            ("refused 97\nrefused 97",)),
+            ("refused 97\nrefused 97",), filtered=True),
     Attempt("dns", "import socket, os\nprint(os.path.exists('/etc/resolv.conf'))\n"
             "socket.getaddrinfo('localhost', 80)", ("False", "gaierror")),
     Attempt("net-interfaces", "print('ifs', [line.split(':')[0].strip() for line in open('/proc/net/dev')][2:])",
@@ -201,6 +238,19 @@ ATTEMPTS = [
             "os.path.exists('$BOB_RUNDIR'))", ("mine only 1 False",)),
     Attempt("dev-shm-crosstalk", "import os\nprint('shm', os.listdir('/dev/shm'))", ("shm []",),
             (SECRET, "bob-shm", "varro-escape-host")),
+    # What the launcher leaves in view: its staging, its plan, the host's layout, uids and cgroups
+    Attempt("staging-binds", "import glob, os\nstages = glob.glob('/tmp/varro-k-*/binds')\n"
+            "print('stage', len(stages), [os.listdir(d) for d in stages], "
+            "[l.split()[4] for l in open('/proc/self/mountinfo') if '/binds' in l])", ("stage 1 [[]] []",)),
+    Attempt("write-staging", "import glob\nfor d in glob.glob('/tmp/varro-k-*/binds'):\n    open(d + '/0/x', 'w')",
+            (GONE,)),
+    Attempt("launch-plan", "import glob\nprint('plans', glob.glob('/tmp/varro-k-*/launch.json'), "
+            "glob.glob('/tmp/varro-k-*/*.json'))", ("plans [] ['/tmp/varro-k-",), (SECRET, CANARY, '"uid"')),
+    Attempt("host-layout", "print(open('/proc/self/mountinfo').read())", ("/home/user",),
+            (SECRET, CANARY, "$ROOT/varro", "/binds", "varro-kernel-", "$SERVER_CGROUP")),
+    Attempt("cgroup-names", "print(open('/proc/self/cgroup').read())", ("0::/",), ("varro-kernel-", "$SERVER_CGROUP")),
+    Attempt("uid-map", "print('maps', open('/proc/self/uid_map').read().split(), "
+            "open('/proc/self/gid_map').read().split())", ("maps ['1000', '0', '1'] ['1000', '0', '1']",)),
 ]
 
 
@@ -212,7 +262,7 @@ def test_escape_attempt_fails(world: World, attempt: Attempt) -> None:
     out = world.alice.run(code)
     for needle in attempt.expect:
         assert needle in out, f"{attempt.name}: expected {needle!r} in:\n{out}"
-    for needle in attempt.forbid:
+    for needle in (Template(n).safe_substitute(world.paths) for n in attempt.forbid):
         assert needle not in out, f"{attempt.name}: escaped ({needle!r}) in:\n{out}"
     assert world.srv.process.poll() is None, "the server died"
 
@@ -223,8 +273,22 @@ def test_other_rundir_is_not_the_attackers(world: World) -> None:
     assert world.bob_rundir.name not in out and "varro-k-" in out
 
 
-def test_attempts_count() -> None:
-    assert len(ATTEMPTS) >= 40
+def test_no_expectation_is_in_its_own_code() -> None:
+    """A traceback shows the cell's lines: an expected text that is also in the code would be met by any error."""
+    echoed = [(a.name, needle) for a in ATTEMPTS for needle in a.expect if needle in a.code]
+    assert not echoed
+
+
+def test_the_host_paths_attacked_are_there_and_untouched(world: World) -> None:
+    """Every host path an attempt names exists on the host, so its FileNotFoundError inside means "not in view",
+    never "not anywhere"; and the canary outside every folder has its content, owner and mode after them all."""
+    for name in ("DB", "KEY", "DATA", "BOB_FILE", "BOB_UPLOAD", "OTHER_CHAT", "BOB_SOCKET", "BOB_RUNDIR", "CANARY"):
+        assert Path(world.paths[name]).exists(), name
+    assert Path(world.paths["ROOT"], "app", "main.py").is_file() and Path(world.paths["ROOT"], ".venv").is_dir()
+    assert Path("/etc/shadow").is_file() and Path("/root").is_dir()
+    canary = Path(world.paths["CANARY"]).stat()
+    assert Path(world.paths["CANARY"]).read_text() == SECRET
+    assert (canary.st_uid, canary.st_mode & 0o777) == (0, 0o600)
 
 
 def test_bob_is_unharmed(world: World) -> None:
@@ -232,6 +296,52 @@ def test_bob_is_unharmed(world: World) -> None:
     assert SECRET in world.bob.run("print(open('bob.txt').read(), open('/dev/shm/bob-shm').read())")
     assert world.bob_workdir.joinpath("bob.txt").read_text() == SECRET
     assert world.bob_upload.read_text() == SECRET
+
+
+# Each attempt whose expectation is the seccomp filter's, run in the same sandbox with the filter replaced by one
+# that allows everything: its expectation must then be missing, or it was never the filter's to meet.
+ALLOW_ALL = struct.pack("=HBBI", 0x06, 0, 0, 0x7FFF0000)  # BPF_RET | BPF_K, SECCOMP_RET_ALLOW
+HARNESS = """
+import contextlib, io, json, sys, traceback
+outs = []
+for code in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            exec(code, {})
+        except Exception:
+            print(traceback.format_exc(limit=0))
+    outs.append(out.getvalue())
+print(json.dumps(outs))
+"""
+
+
+def sandboxed(codes: list[str], program: bytes) -> list[str]:
+    sandbox = shared_sandbox()
+    uid = sandbox.take_uid()
+    stage = tempfile.mkdtemp(prefix="varro-escape-")
+    try:
+        binds = [("ro", root, root) for root in sandbox.python_roots]
+        plan = sandbox.plan_dict(uid, binds, [str(sandbox.kernel_python), "-c", HARNESS, json.dumps(codes)],
+                                 cgroups=[], stage=stage, chown=[stage])
+        plan["seccomp"] = program.hex()
+        out = subprocess.run([sys.executable, launcher(), json.dumps(plan)], capture_output=True, text=True,
+                             timeout=120, env={"PATH": os.defpath})
+    finally:
+        sandbox.release_uid(uid)
+        shutil.rmtree(stage, ignore_errors=True)
+    assert out.returncode == 0, out.stderr
+    return list(json.loads(out.stdout))
+
+
+def test_the_filters_attempts_fail_without_the_filter() -> None:
+    attempts = [a for a in ATTEMPTS if a.filtered]
+    assert len(attempts) >= 14
+    codes = [Template(a.code).safe_substitute(PORT="9") for a in attempts]
+    with_filter, without = sandboxed(codes, filter_bpf()), sandboxed(codes, ALLOW_ALL)
+    for attempt, held, bare in zip(attempts, with_filter, without, strict=True):
+        assert all(needle in held for needle in attempt.expect), (attempt.name, held)
+        assert not all(needle in bare for needle in attempt.expect), (attempt.name, bare)
 
 
 # Exhaustion: bounded, with a clear message, and nobody else is harmed.
@@ -290,7 +400,7 @@ def test_disk_exhaustion_stops_at_the_quota(world: World) -> None:
     out = world.alice.run(fill)
     assert "DiskQuota" in out and f"quota of {WORKDIR_MB} MiB" in out, out
     assert "wrote it all" not in out
-    workdir = world.srv.data / "kernels" / str(world.alice.user_id) / str(world.alice.chat_id)
+    workdir = world.srv.chat_folder(world.alice.user_id, world.alice.chat_id)
     assert not list(workdir.glob("fill*.bin"))  # the cell's files are removed, the chat can go on
     assert "after" in world.alice.run("print('after')")
     tmp = world.alice.run("for i in range(8):\n    open(f'/tmp/fill{i}', 'wb').write(b'x' * 40 * 1024**2)")

@@ -9,6 +9,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
+from tests.kernels import shared_client
 from varro.agent.models import request_settings
 from varro.chat.events import Event
 from varro.chat.session import ChatSession, SessionDeps
@@ -28,7 +29,8 @@ async def collecting_session(store: Store, tmp_path: Path, model: Model, with_ch
     chats = store.chats.for_user(user.id)
     chat = await chats.create()
     deps.setdefault("model_settings", request_settings(10))
-    session_deps = SessionDeps(model, UploadStore(tmp_path / "uploads"), lambda u, c: lambda: None, **deps)
+    deps.setdefault("host", shared_client())
+    session_deps = SessionDeps(model, UploadStore(tmp_path / "uploads"), **deps)
     s = ChatSession(user.id, chat.id, await chats.turns(chat.id), session_deps, chats if with_chats else None)
     events: list[Event] = []
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 
 import pytest
 
-from varro.chat.coalesce import Coalescer
+from varro.chat.coalesce import DISPLAY_FRAME_S, LAG_SLACK_S, MAX_WINDOW_S, WIDEN, Coalescer
 from varro.chat.events import Event, NodeStarted, PartDelta
+from varro.config import Settings
 
 
 async def send_raw(frame: str) -> None:
@@ -53,26 +55,106 @@ async def test_other_events_flush_pending_deltas_first() -> None:
     c.close()
 
 
-async def test_a_delta_after_a_quiet_spell_goes_at_once_and_later_ones_wait_for_the_window() -> None:
+class FakeTime:
+    """A clock the test moves, and a sleep that ends only when the clock passes its deadline."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[tuple[float, asyncio.Future[None]]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sleeps.append((self.now + delay, done))
+        await done
+
+    async def advance(self, seconds: float) -> None:
+        await asyncio.sleep(0)  # timers made until now start their sleep at this time
+        self.now += seconds
+        for _ in range(3):  # wake those past their deadline, and let them send
+            await asyncio.sleep(0)
+            for deadline, done in self.sleeps:
+                if deadline <= self.now + 1e-9 and not done.done():
+                    done.set_result(None)
+            await asyncio.sleep(0)
+
+
+def timed(flush_ms: float, lag: float = 0.0) -> tuple[Coalescer, FakeTime, list[tuple[float, str]]]:
+    """A coalescer on a fake clock; its frames kept as (time sent, text)."""
+    t = FakeTime()
     sent: list[tuple[float, str]] = []
 
     async def send(batch: list[Event]) -> None:
-        sent.append((asyncio.get_running_loop().time(), "".join(e.text for e in batch)))
+        sent.append((t.now, "".join(e.text for e in batch if isinstance(e, PartDelta))))
 
-    c = Coalescer(50, send, send_raw)
-    start = asyncio.get_running_loop().time()
-    await c(PartDelta(0, 0, 0, "a"))
-    await asyncio.sleep(0.01)
-    assert [text for _, text in sent] == ["a"] and sent[0][0] - start < 0.03, "the first delta is not held back"
-    await c(PartDelta(0, 0, 0, "b"))
-    await asyncio.sleep(0.01)
-    await c(PartDelta(0, 0, 0, "c"))
-    await asyncio.sleep(0.02)
-    assert [text for _, text in sent] == ["a"], "a delta soon after a frame waits for the window to end"
-    await asyncio.sleep(0.05)
-    assert [text for _, text in sent] == ["a", "bc"] and sent[1][0] - sent[0][0] >= 0.045
+    return Coalescer(flush_ms, send, send_raw, lag=lambda: lag, clock=t.clock, sleep=t.sleep), t, sent
+
+
+async def stream(c: Coalescer, t: FakeTime, tokens: int, every: float) -> None:
+    """A token every `every` seconds, then time enough for the last frame to leave."""
+    for _ in range(tokens):
+        await c(PartDelta(0, 0, 0, "x"))
+        await t.advance(every)
+    await t.advance(MAX_WINDOW_S)
     c.close()
 
+
+async def test_a_delta_after_a_quiet_spell_goes_at_once_and_later_ones_wait_for_the_window() -> None:
+    c, t, sent = timed(50)
+    await c(PartDelta(0, 0, 0, "a"))
+    await t.advance(0)
+    assert sent == [(100.0, "a")], "the first delta is not held back"
+    await t.advance(0.01)
+    await c(PartDelta(0, 0, 0, "b"))
+    await t.advance(0.01)
+    await c(PartDelta(0, 0, 0, "c"))
+    await t.advance(0.029)
+    assert [text for _, text in sent] == ["a"], "a delta soon after a frame waits for the window to end"
+    await t.advance(0.001)
+    assert [text for _, text in sent] == ["a", "bc"] and sent[1][0] - sent[0][0] == pytest.approx(0.05)
+    await t.advance(1.0)  # a quiet spell: the next delta goes at once again
+    await c(PartDelta(0, 0, 0, "d"))
+    await t.advance(0)
+    assert sent[-1] == (t.now, "d")
+    c.close()
+
+
+async def test_a_fast_stream_on_a_loaded_loop_sends_no_more_frames_than_a_display_paints() -> None:
+    """A token a millisecond for a second, the loop a little late: about 60 frames, none closer than 16 ms."""
+    c, t, sent = timed(Settings().stream_flush_ms, lag=LAG_SLACK_S * 2)
+    await stream(c, t, 1000, 0.001)
+    assert "".join(text for _, text in sent) == "x" * 1000
+    assert len(sent) <= 62  # the first at once, then one every 16.7 ms for the second (60), then the rest
+    assert min(b[0] - a[0] for a, b in itertools.pairwise(sent)) >= DISPLAY_FRAME_S - 1e-9
+
+
+async def test_a_stream_at_100_tokens_a_second_on_a_loaded_loop_shares_frames() -> None:
+    """A token every 10 ms is no longer a frame each once the loop lags: tokens travel two or more a frame."""
+    c, t, sent = timed(Settings().stream_flush_ms, lag=LAG_SLACK_S * 2)
+    await stream(c, t, 100, 0.01)
+    assert "".join(text for _, text in sent) == "x" * 100
+    assert len(sent) <= 55
+
+
+async def test_the_window_widens_with_the_loops_lag_and_stays_bounded() -> None:
+    assert timed(8, lag=LAG_SLACK_S / 2)[0].window() == pytest.approx(0.008), "a quiet loop keeps the window"
+    assert timed(8, lag=LAG_SLACK_S * 1.5)[0].window() == pytest.approx(DISPLAY_FRAME_S), "a display frame at least"
+    assert timed(8, lag=0.030)[0].window() == pytest.approx(0.008 + WIDEN * 0.030)
+    assert timed(8, lag=5.0)[0].window() == MAX_WINDOW_S
+    assert timed(500, lag=5.0)[0].window() == 0.5, "never below the configured window"
+
+
+async def test_under_load_a_fast_stream_sends_fewer_fuller_frames_and_loses_nothing() -> None:
+    frames = {}
+    for lag in (0.0, 0.03):
+        c, t, sent = timed(8, lag=lag)
+        await stream(c, t, 1000, 0.001)
+        assert "".join(text for _, text in sent) == "x" * 1000
+        frames[lag] = len(sent)
+    assert frames[0.0] >= 100, "a quiet loop sends at the configured window"
+    assert frames[0.03] * 7 <= frames[0.0], frames  # an 8 + 60 ms window: under a seventh of the frames
 
 
 async def test_a_failed_send_in_the_timer_is_raised_to_the_next_caller_not_lost_in_the_task() -> None:

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from varro.db.crud import Store
+from varro.db.models import Turn
 
 
 async def two_users(store: Store) -> tuple[int, int]:
@@ -74,13 +75,19 @@ async def test_truncate_leaves_other_chats_alone(store: Store) -> None:
     assert len(await (await chats.turns(b.id)).list()) == 2
 
 
-async def test_turn_index_is_unique_per_chat(store: Store) -> None:
+async def test_a_chat_shows_one_turn_per_index_and_keeps_its_other_versions(store: Store) -> None:
     alice, _ = await two_users(store)
     chats = store.chats.for_user(alice)
-    turns = await chats.turns((await chats.create()).id)
+    chat = await chats.create()
+    turns = await chats.turns(chat.id)
     await turns.append(0, "a", {"v": 1})
-    with pytest.raises(IntegrityError):
-        await turns.append(0, "b", {"v": 1})
+    await turns.append(0, "b", {"v": 1})  # a second version of turn 0, shown instead of the first
+    assert [t.user_text for t in await turns.list()] == ["b"]
+    async with store.sessions.write() as s:  # a second shown turn 0 is refused by the database itself
+        s.add(Turn(chat_id=chat.id, idx=0, user_text="c", content={}, on_path=True))
+        with pytest.raises(IntegrityError):
+            await s.commit()
+    assert await turns.switch(0, 0) and [t.user_text for t in await turns.list()] == ["a"]
 
 
 async def test_deleting_a_chat_deletes_its_turns(store: Store) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from pydantic_ai import Agent, models
@@ -23,7 +25,7 @@ from pydantic_ai.messages import (
     ToolCallPartDelta,
 )
 
-from varro.agent.demo import DEMO_MODEL_NAME, demo_model, split_tokens
+from varro.agent.demo import DEMO_MODEL_NAME, Gates, demo_model, split_tokens
 
 TOOL_OUTPUT = "hello from the stub\n42"
 FAST = 0.0  # unpaced, so the tests stay quick
@@ -225,3 +227,49 @@ def test_tokens_are_small_and_join_back() -> None:
     tokens = list(split_tokens(text))
     assert "".join(tokens) == text
     assert all(len(t.strip()) <= 5 for t in tokens)
+
+
+async def test_an_answer_held_at_its_gate_goes_on_until_the_test_opens_it(tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    agent = Agent(demo_model(0, gates=gates.folder))
+    chunks: list[str] = []
+
+    async def answer() -> None:
+        async with agent.run_stream("/stream 5 until g-1") as run:
+            async for text in run.stream_text(delta=True, debounce_by=None):
+                chunks.append(text)
+
+    running = asyncio.create_task(answer())
+    while len(chunks) < 8:  # past its own five chunks: held, and still writing
+        await asyncio.sleep(0.01)
+    assert not running.done()
+    gates.open("g-1")
+    await asyncio.wait_for(running, 5)
+
+
+async def test_without_a_gate_folder_an_answer_waiting_on_a_gate_just_ends() -> None:
+    agent = Agent(demo_model(0))
+    async with agent.run_stream("/stream 5 until g-1") as run:
+        gated = await asyncio.wait_for(run.get_output(), 5)
+    async with agent.run_stream("/stream 5") as run:
+        assert gated == await run.get_output()
+
+
+async def test_a_code_message_ending_in_until_holds_its_calls_last_argument_piece_at_the_gate(tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    agent = Agent(demo_model(0, gates=gates.folder))
+    ran: list[str] = []
+
+    @agent.tool_plain
+    def run_python(code: str) -> str:
+        """Run Python code."""
+        ran.append(code)
+        return "42"
+
+    running = asyncio.create_task(stream(agent, "Run:\n```python\nprint(6 * 7)\n```\nuntil args-1"))
+    await asyncio.sleep(0.5)
+    assert not running.done() and ran == [], "held before its last piece: the call is not whole"
+    gates.open("args-1")
+    run = await asyncio.wait_for(running, 5)
+    assert ran == ["print(6 * 7)"], "the gate's line is not part of the code"
+    assert sum(isinstance(ev, PartDeltaEvent) and isinstance(ev.delta, ToolCallPartDelta) for ev in run.of_response(0)) > 1

@@ -44,3 +44,16 @@ def test_context_overflow_in_llama_cpp_words_is_recognised() -> None:
 def test_image_refusals_are_recognised() -> None:
     assert refuses_images(ModelHTTPError(500, "m", {"message": "image input is not supported"}))
     assert not refuses_images(ModelHTTPError(500, "m", {"message": "out of memory"}))
+
+
+def test_a_tool_call_cut_by_the_token_cap_is_told_to_the_user_not_the_developer() -> None:
+    from pydantic_ai.exceptions import IncompleteToolCall, OutputTokenLimitExceeded
+
+    for exc in (IncompleteToolCall("Model token limit (48) exceeded while generating a tool call, resulting in "
+                                   "incomplete arguments. Increase the `max_tokens` model setting, or simplify the prompt"),
+                OutputTokenLimitExceeded("Model token limit (48) exceeded before any response was generated. "
+                                         "Increase the `max_tokens` model setting")):
+        said = describe(exc)
+        assert "max_tokens" not in said and "model setting" not in said and "`" not in said
+        assert "limit of tokens per answer" in said
+    assert "code was cut off" in describe(IncompleteToolCall("x"))

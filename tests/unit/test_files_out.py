@@ -1,5 +1,5 @@
-"""Files out: what a cell writes in its working directory becomes download links under its result, served to the
-owner only, and goes when the turn that made it is truncated or the chat is deleted."""
+"""Files out: what a cell writes in its chat's folder becomes download links under its result, served to the owner
+only, kept while any version of the turn that made it is, and gone with the chat."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from urllib.parse import unquote
 
 from starlette.testclient import TestClient
 
+from tests.kernels import TestHost
 from tests.unit.test_routes import BROWSER, ORIGIN, host_app, new_chat
-from varro.files import changed, listing
+from varro.kernels.folder import changed, listing
 
 WRITE = ("```python\nopen('result.csv', 'w').write('a,b\\n1,2\\n')\nopen('keep.txt', 'a').write('x')\n"
          "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\n```")
@@ -39,7 +40,7 @@ def run_turn(ws, frame: dict[str, object], k: int) -> str:  # noqa: ANN001 - sta
     return page
 
 
-def test_written_files_are_links_for_the_owner_and_go_with_their_turn(tmp_path: Path) -> None:
+def test_written_files_are_links_for_the_owner_and_go_with_their_chat(tmp_path: Path, kernel_host: TestHost) -> None:
     app = host_app(tmp_path, demo_tps=5000)
     uploads = tmp_path / "up"
     with TestClient(app, headers=BROWSER) as alice, TestClient(app, headers=BROWSER) as bob:
@@ -64,13 +65,16 @@ def test_written_files_are_links_for_the_owner_and_go_with_their_turn(tmp_path: 
 
             run_turn(ws, {"action": "send", "msg": WRITE}, 1)  # keep.txt grows: a second copy, kept by turn 1
 
-            # An edit of turn 0 truncates both turns: their files go (what a new turn 0 writes comes back).
+            # An edit of turn 0 makes a new version of it: the earlier version, and the files its cells wrote, stay.
+            kept = len(list((uploads / "1" / str(chat)).iterdir()))
             page = run_turn(ws, {"action": "edit", "turn": "0", "msg": "no code this time"}, 0)
-            assert list((uploads / "1" / str(chat)).iterdir()) == []
-            assert alice.get(url).status_code == 404
+            assert len(list((uploads / "1" / str(chat)).iterdir())) == kept
+            assert alice.get(url).content == b"a,b\n1,2\n"
 
             run_turn(ws, {"action": "send", "msg": WRITE}, 1)
-            assert len(list((uploads / "1" / str(chat)).iterdir())) == 3
+            assert len(list((uploads / "1" / str(chat)).iterdir())) >= kept
+        folder = kernel_host.chat_folder(app.state.varro.settings.kernel_space, 1, chat)
+        assert (folder / "result.csv").exists()
         assert alice.post(f"/chat/{chat}/delete", follow_redirects=False).status_code == 303
         assert not (uploads / "1" / str(chat)).exists()
-        assert not (tmp_path / "k" / "1" / str(chat)).exists()
+        assert not folder.exists(), "the chat's folder goes with it, on its kernel host"

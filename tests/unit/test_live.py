@@ -10,13 +10,12 @@ import pytest
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from tests.kernels import shared_sandbox
+from tests.kernels import shared_client
 from tests.waits import until
 from varro.chat.events import Event, PartDelta, TurnFinished, TurnStarted
 from varro.chat.live import LiveSessions
 from varro.chat.session import ChatSession, SessionDeps
 from varro.db.crud import Store
-from varro.shell import KernelShell
 from varro.uploads import UploadStore
 
 
@@ -50,13 +49,25 @@ def slow_words(n: int = 60, delay: float = 0.01) -> FunctionModel:
     return FunctionModel(stream_function=stream)
 
 
+def held_words(gate: asyncio.Event, n: int = 60) -> FunctionModel:
+    """`n` words, the last held back until the test sets `gate`: an answer surely still running until then."""
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        for i in range(n):
+            if i == n - 1:
+                await gate.wait()
+            yield f"w{i} "
+            await asyncio.sleep(0)
+
+    return FunctionModel(stream_function=stream)
+
+
 async def registry(store: Store, tmp_path: Path, model: FunctionModel, max_runs: int = 2,
                    n_chats: int = 2) -> tuple[LiveSessions, int, list[int]]:
     user = await store.users.ensure("u")
     chats = store.chats.for_user(user.id)
     chat_ids = [(await chats.create()).id for _ in range(n_chats)]
     deps = SessionDeps(model=model, uploads=UploadStore(tmp_path / "up"),
-                       make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "k", isolation=shared_sandbox()))
+                       host=shared_client())
 
     async def open_session(user_id: int, chat_id: int) -> ChatSession:
         session = ChatSession(user_id, chat_id, await store.chats.for_user(user_id).turns(chat_id), deps)

@@ -30,7 +30,9 @@ def renderer() -> Renderer:
 
 def apply(page: BeautifulSoup, frame: str) -> None:
     """htmx's ws extension: every top-level element is an OOB swap onto the element with its id."""
-    for el in [c for c in BeautifulSoup(frame, "html.parser").contents if isinstance(c, Tag)]:
+    # Whitespace kept as a browser keeps it (BeautifulSoup would fold the lines of code a <span> carries into one).
+    parsed = BeautifulSoup(frame, "html.parser", preserve_whitespace_tags={"pre", "textarea", "span"})
+    for el in [c for c in parsed.contents if isinstance(c, Tag)]:
         style = str(el.attrs.pop("hx-swap-oob"))
         target = page.find(id=el["id"])
         assert target is not None, f"no #{el['id']} for {style}"

@@ -12,7 +12,7 @@ import pytest
 from fasthtml.common import FastHTML
 from starlette.testclient import TestClient
 
-from app.turn_window import BATCH_BYTES, BATCH_TURNS
+from app.turn_window import BATCH_BYTES, BATCH_TURNS, PAGE_TURNS
 from tests.longchat import write_chat
 from tests.unit.test_routes import ORIGIN, host_app
 
@@ -55,10 +55,11 @@ def test_the_page_shows_the_latest_batch_and_each_batch_leads_to_the_one_before(
     alice, _ = clients
     chat = write_chat(db(tmp_path), 1, 70)
     page = alice.get(f"/chat/{chat}").text
-    assert shown(page) == list(range(70 - BATCH_TURNS, 70)), "the latest turns, in order"
-    assert earlier_of(page) == 40 and 'data-testid="load-earlier"' in control(page)
+    first = 70 - PAGE_TURNS
+    assert shown(page) == list(range(first, 70)), "the latest turns, in order"
+    assert earlier_of(page) == first and 'data-testid="load-earlier"' in control(page)
     seen = shown(page)
-    before: int | None = 40
+    before: int | None = first
     while before is not None:
         batch = alice.get(f"/chat/{chat}/earlier?before={before}")
         assert batch.status_code == 200
@@ -67,7 +68,7 @@ def test_the_page_shows_the_latest_batch_and_each_batch_leads_to_the_one_before(
         seen = shown(batch.text) + seen
         before = earlier_of(batch.text)
     assert seen == list(range(70)), "no gap, no duplicate"
-    assert len(shown(alice.get(f"/chat/{chat}/earlier?before=40").text)) == BATCH_TURNS
+    assert len(shown(alice.get(f"/chat/{chat}/earlier?before={first}").text)) == BATCH_TURNS
 
 
 def test_a_batch_stops_at_about_its_size_but_always_holds_the_last_turn(
@@ -115,24 +116,28 @@ def test_a_search_result_opens_the_page_from_its_turn(clients: tuple[TestClient,
     assert shown(page) == list(range(12, 100)) and earlier_of(page) == 12
     assert shown(alice.get(f"/chat/{chat}?at=0").text) == list(range(100))
     for at in ("95", "100", "5000", "-3", "x"):  # in the latest batch anyway, or not a turn: the latest batch
-        assert shown(alice.get(f"/chat/{chat}", params={"at": at}).text) == list(range(70, 100)), at
+        assert shown(alice.get(f"/chat/{chat}", params={"at": at}).text) == list(range(100 - PAGE_TURNS, 100)), at
     results = alice.get("/chat/search", params={"q": "Question 12 about"}).text
-    assert f'href="/chat/{chat}?at=12#turn-12"' in results
+    assert re.search(rf'href="/chat/{chat}\?at=12&(amp;)?turn=\d+#turn-12"', results), "opened at turn 12, its version named"
 
 
 def test_shell_reset_markers_show_once_each_in_the_batch_holding_their_turn(
         clients: tuple[TestClient, TestClient], tmp_path: Path) -> None:
     alice, _ = clients
-    chat = write_chat(db(tmp_path), 1, 70, resets=[0, 39, 40, 55, 70])
-    page = alice.get(f"/chat/{chat}").text
-    batch = alice.get(f"/chat/{chat}/earlier?before=40").text
-    first = alice.get(f"/chat/{chat}/earlier?before=10").text
+    edges = [70 - PAGE_TURNS - BATCH_TURNS, 70 - PAGE_TURNS]  # the first turn of each of the two batches after 0
+    resets = [0, edges[0] - 1, edges[0], 40, edges[1], 70]  # on both sides of a boundary, inside one, at each end
+    chat = write_chat(db(tmp_path), 1, 70, resets=resets)
+    pages = [alice.get(f"/chat/{chat}").text]
+    while (before := earlier_of(pages[0])) is not None:
+        pages.insert(0, alice.get(f"/chat/{chat}/earlier?before={before}").text)
+    assert len(pages) == 3, "the page, and two batches before it"
     markers = re.compile(r'data-testid="shell-reset-(\d+)"|<div data-turn="\d+" id="turn-(\d+)"')
-    order = [("m" if m else "t") + (m or t) for m, t in markers.findall(first + batch + page)]
-    assert order[:2] == ["m0", "t0"] and order[order.index("t39") - 1] == "m39"
-    assert order[order.index("t40") - 1] == "m40" and order[order.index("t55") - 1] == "m55"
+    order = [("m" if m else "t") + (m or t) for m, t in markers.findall("".join(pages))]
+    assert order[:2] == ["m0", "t0"]
+    for k in resets[1:-1]:
+        assert order[order.index(f"t{k}") - 1] == f"m{k}", k
     assert order[-2:] == ["t69", "m70"], "a reset after the last turn follows it"
-    assert sorted(o for o in order if o[0] == "m") == ["m0", "m39", "m40", "m55", "m70"], "each marker once"
+    assert sorted(o for o in order if o[0] == "m") == sorted(f"m{k}" for k in resets), "each marker once"
 
 
 def hello(client: TestClient, chat: int, known: int) -> str:
@@ -158,8 +163,8 @@ def test_a_catch_up_sends_only_what_the_tab_lacks_and_at_most_a_batch(
     assert "shell-reset-70" in lacking and "load-earlier" not in lacking
     for known in (0, 39, 71, 500):  # more than a batch behind, or turns removed elsewhere: the latest batch, redrawn
         redraw = hello(alice, chat, known)
-        assert shown(redraw) == list(range(40, 70)) and 'hx-swap-oob="innerHTML"' in redraw, known
-        assert earlier_of(redraw) == 40 and "hx-swap-oob" in control(redraw)
+        assert shown(redraw) == list(range(70 - PAGE_TURNS, 70)) and 'hx-swap-oob="innerHTML"' in redraw, known
+        assert earlier_of(redraw) == 70 - PAGE_TURNS and "hx-swap-oob" in control(redraw)
 
 
 def test_a_catch_up_of_a_chat_emptied_elsewhere_hides_the_control(

@@ -13,15 +13,33 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    inspect,
+    text,
+)
 from sqlmodel import SQLModel
 
 from varro.db.crud import Store
 from varro.db.engine import make_engine, make_sessions
-from varro.db.migrate import include_name, migrate
+from varro.db.migrate import alembic_config, include_name, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 baseline = importlib.import_module("varro.db.migrations.versions.0001_baseline")
+
+
+# The latest revision, as its scripts say.
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def schema(conn: Connection) -> dict[str, Any]:
@@ -52,12 +70,32 @@ def model_diff(conn: Connection) -> list[Any]:
     return list(compare_metadata(ctx, SQLModel.metadata))
 
 
+OLD = MetaData()
+Table("chat", OLD, Column("id", Integer, primary_key=True))  # only for the key below: not created
+OLD_TURN = Table(
+    "turn", OLD,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", Integer, ForeignKey("chat.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("idx", Integer, nullable=False),
+    Column("user_text", String, nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("status", String, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("chat_id", "idx"),
+    sqlite_autoincrement=True,
+)
+
+
 async def legacy_create_all(url: str, drop_auto_title: bool = False) -> None:
     """A database as the code before migrations made it: `create_all`, then SQLite's search index."""
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
-        await conn.execute(text("ALTER TABLE chat DROP COLUMN fence"))  # added by a revision since
+        for added in ("fence", "pinned", "archived", "kernel_host"):  # added by revisions since
+            await conn.execute(text(f"ALTER TABLE chat DROP COLUMN {added}"))
+        await conn.execute(text("DROP TABLE share"))  # added by a revision since
+        await conn.execute(text("DROP TABLE turn"))  # as it was before turns formed a tree (a later revision)
+        await conn.run_sync(lambda sync: OLD_TURN.create(sync))
         if drop_auto_title:  # older still: from before chats had an automatic title
             await conn.execute(text("ALTER TABLE chat DROP COLUMN auto_title"))
         if conn.dialect.name == "sqlite":
@@ -119,4 +157,4 @@ def test_the_migrate_command_and_alembic_upgrade_head(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, timeout=120)
     for db in ("a.db", "b.db"):
         with sqlite3.connect(tmp_path / db) as conn:
-            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from fasthtml.common import to_xml
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 
-from app.render import Renderer
-from varro.chat.content import Attachment
+from app.render import Renderer, stored_turn
+from app.urls import ChatUrls
+from ui.turns import ErrorBlock, UserBubble
+from varro.chat.content import Attachment, build_content
 from varro.chat.events import (
     NodeStarted,
     PartDelta,
     PartStarted,
     ProgressChanged,
     ResponseFinished,
+    ShellChanged,
     ToolsFinished,
     TurnFinished,
     TurnStarted,
 )
+from varro.db.models import Turn
 
 
 def renderer() -> Renderer:
@@ -88,3 +93,42 @@ def test_a_restore_shows_its_progress_on_the_status_line_and_keeps_the_input_loc
     frame = renderer().frame([ProgressChanged(1, "restoring", "re-running cell 3 of 12")])
     assert "Restoring Python state… (re-running cell 3 of 12)" in frame
     assert 'data-running="true"' in frame, "Stop stays available while the restore runs"
+
+
+def test_interrupted_stopped_and_failed_use_the_pages_icons_not_emoji() -> None:
+    """A machine without an emoji font drew "⏱ Interrupted" as an empty box: the page's own SVG icons instead."""
+    for meta in ({"stdout": "1\n", "timed_out": True}, {"stdout": "1\n", "stopped": True}):
+        ret = ToolReturnPart("run_python", "[stdout]\n1", tool_call_id="c1", metadata=meta)
+        frame = renderer().frame([ToolsFinished(0, 1, ModelRequest(parts=[ret]), {})])
+        assert ("Interrupted" in frame) == ("timed_out" in meta) and "<svg" in frame
+        assert not any(0x2300 <= ord(c) <= 0x23FF or 0x2600 <= ord(c) <= 0x27BF or ord(c) >= 0x1F000 for c in frame)
+    error = to_xml(ErrorBlock("The model provider failed."))
+    assert "<svg" in error and "⚠" not in error
+
+
+def test_a_fenced_code_block_in_the_users_message_shows_as_code() -> None:
+    text = "Load the data please\n```python\nimport pandas as pd\nx = '<b>'\n```\nthen *plot* it <i>now</i>"
+    html = to_xml(UserBubble(0, text))
+    shown = html.split('data-testid="user-text-0"', 1)[1].split("</div>", 1)[0]
+    assert "```" not in shown and 'data-testid="user-code"' in shown and 'class="hl-kn">import' in shown
+    assert "Load the data please" in shown and "then *plot* it &lt;i&gt;now&lt;/i&gt;" in shown  # the rest as typed
+    assert "<b>" not in shown and "<i>" not in shown
+    assert text in html.replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">"), "the editor keeps it raw"
+
+
+def test_the_shell_badge_names_what_the_shell_holds() -> None:
+    badge = renderer().frame([ShellChanged("idle", ("df", "fig", "rows"))])
+    assert 'data-status="idle"' in badge and 'title="The Python shell of this chat, holding df, fig, rows"' in badge
+    many = renderer().frame([ShellChanged("idle", tuple(f"n{i:02}" for i in range(20)))])
+    assert "holding n00, n01" in many and "n11 and 8 more" in many and "n12" not in many
+    assert 'title="The Python shell of this chat"' in renderer().frame([ShellChanged("not started")])
+
+
+def test_a_restores_offer_has_its_button_in_the_chat_but_not_on_a_shared_page() -> None:
+    notice = {"message": "The snapshot could not keep squares", "refs": [[0, "hi"]], "node": 0, "offer": True}
+    content = build_content("hi", datetime.now(UTC), [ModelResponse(parts=[TextPart("ok")])], {}, {"notices": [notice]})
+    turn = Turn(chat_id=1, idx=1, user_text="hi", status="complete", content=content)
+    own = to_xml(stored_turn(ChatUrls(), turn))
+    assert 'data-testid="rerun-cells"' in own and 'value="rerun"' in own
+    shared = to_xml(stored_turn(ChatUrls(), turn, image_url=lambda path: f"/shared/{path}"))
+    assert "could not keep squares" in shared and "rerun" not in shared

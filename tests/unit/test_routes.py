@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from app.mount import mount_chat
+from tests.kernels import TestHost
 from ui.core import chat_headers
 from varro.config import Settings
 
@@ -87,10 +88,11 @@ def test_every_route_hides_another_users_chat(clients: tuple[TestClient, TestCli
     assert "Alice's secret plans" in alice.get(f"/chat/{chat}").text
 
 
-def test_delete_removes_the_chat_and_its_files(app: FastHTML, clients: tuple[TestClient, TestClient]) -> None:
+def test_delete_removes_the_chat_and_its_files(app: FastHTML, clients: tuple[TestClient, TestClient],
+                                               kernel_host: TestHost) -> None:
     alice, _ = clients
     chat = new_chat(alice)
-    workdir = app.state.varro.workdir(1, chat)
+    workdir = kernel_host.chat_folder(app.state.varro.settings.kernel_space, 1, chat)  # on the chat's kernel host
     (workdir / "sub").mkdir(parents=True)
     (workdir / "sub" / "result.csv").write_text("a,b\n1,2\n")
     uploads = Path(app.state.varro.settings.uploads_dir) / "1" / str(chat)

@@ -3,11 +3,12 @@ to its end and be stored complete; only Stop stops it; a user has at most VARRO_
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from tests.unit.test_live import FakeTab, registry, slow_words
+from tests.unit.test_live import FakeTab, held_words, registry
 from tests.waits import until
 from varro.chat.events import PartDelta, TurnFinished
 from varro.chat.live import LiveSessions
@@ -45,7 +46,8 @@ async def stored(store: Store, uid: int, chat: int) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("leave", ["switch chat", "close the tab"])
 async def test_a_tab_that_leaves_lets_the_answer_finish_and_be_stored_complete(store: Store, tmp_path: Path,
                                                                               leave: str) -> None:
-    live, uid, (a, b) = await registry(store, tmp_path, slow_words(60, 0.01))
+    gate = asyncio.Event()
+    live, uid, (a, b) = await registry(store, tmp_path, held_words(gate, 60))
     tab = FakeTab()
     await started(live, uid, a, tab)
     if leave == "switch chat":
@@ -53,6 +55,7 @@ async def test_a_tab_that_leaves_lets_the_answer_finish_and_be_stored_complete(s
     else:
         await live.disconnect(uid, tab)
     assert live.running(uid) == {a}, "the chat menu can show A still running"
+    gate.set()
     await until(lambda: len(live.runs) == 0, "A's answer to finish without a tab")
     assert await stored(store, uid, a) == [("complete", WORDS)]
     assert live.running(uid) == set()
@@ -60,9 +63,11 @@ async def test_a_tab_that_leaves_lets_the_answer_finish_and_be_stored_complete(s
 
 
 async def test_coming_back_while_it_runs_catches_up_and_it_finishes_live(store: Store, tmp_path: Path) -> None:
-    live, uid, (a, b) = await registry(store, tmp_path, slow_words(150, 0.01))
+    gate = asyncio.Event()
+    live, uid, (a, b) = await registry(store, tmp_path, held_words(gate, 150))
     session, back = await went_and_came_back(live, uid, a, b)
     assert back.running and back.caught_up, "caught up on the answer so far"
+    gate.set()
     await session.wait()
     assert any(isinstance(e, TurnFinished) and e.status == "complete" for e in back.events)
     assert await stored(store, uid, a) == [("complete", "".join(f"w{i} " for i in range(150)))]
@@ -70,7 +75,7 @@ async def test_coming_back_while_it_runs_catches_up_and_it_finishes_live(store: 
 
 
 async def test_only_stop_stops_it(store: Store, tmp_path: Path) -> None:
-    live, uid, (a, b) = await registry(store, tmp_path, slow_words(2000, 0.01))
+    live, uid, (a, b) = await registry(store, tmp_path, held_words(asyncio.Event()))
     session, _ = await went_and_came_back(live, uid, a, b)
     await session.stop()
     await session.wait()
@@ -79,34 +84,34 @@ async def test_only_stop_stops_it(store: Store, tmp_path: Path) -> None:
 
 
 async def test_the_cap_counts_every_running_answer_of_the_user(store: Store, tmp_path: Path) -> None:
-    live, uid, (a, b, c) = await registry(store, tmp_path, slow_words(2000, 0.01), max_runs=2, n_chats=3)
-    assert live.refusal(uid) is None
+    live, uid, (a, b, c) = await registry(store, tmp_path, held_words(asyncio.Event()), max_runs=2, n_chats=3)
+    assert await live.refusal(uid) is None
     await started(live, uid, a, FakeTab())
-    assert live.refusal(uid) is None, "one running: a second may start"
+    assert await live.refusal(uid) is None, "one running: a second may start"
     await started(live, uid, b, FakeTab())
     assert live.running(uid) == {a, b}
     await live.connect(uid, c, FakeTab())
-    why = live.refusal(uid)
+    why = await live.refusal(uid)
     assert why is not None and "2 answers are still being written" in why and "limit is 2" in why
     session_b = await live.connect(uid, b, FakeTab())  # stop one: room again
     await session_b.stop()
     await session_b.wait()
-    assert live.running(uid) == {a} and live.refusal(uid) is None
+    assert live.running(uid) == {a} and await live.refusal(uid) is None
     await live.close_all()
     assert len(live.runs) == 0
 
 
 async def test_the_cap_is_per_user(store: Store, tmp_path: Path) -> None:
-    live, uid, (a, _) = await registry(store, tmp_path, slow_words(2000, 0.01), max_runs=1)
+    live, uid, (a, _) = await registry(store, tmp_path, held_words(asyncio.Event()), max_runs=1)
     await started(live, uid, a, FakeTab())
-    assert live.refusal(uid) is not None
+    assert await live.refusal(uid) is not None
     other = await store.users.ensure("someone else")
-    assert live.refusal(other.id) is None and live.running(other.id) == set()
+    assert await live.refusal(other.id) is None and live.running(other.id) == set()
     await live.close_all()
 
 
 async def test_deleting_a_chat_ends_its_run_without_a_tab(store: Store, tmp_path: Path) -> None:
-    live, uid, (a, b) = await registry(store, tmp_path, slow_words(2000, 0.01))
+    live, uid, (a, b) = await registry(store, tmp_path, held_words(asyncio.Event()))
     await started(live, uid, a, FakeTab())
     await live.connect(uid, b, FakeTab())
     await live.end(uid, a)
@@ -115,7 +120,7 @@ async def test_deleting_a_chat_ends_its_run_without_a_tab(store: Store, tmp_path
 
 
 async def test_server_shutdown_stops_and_stores_runs_without_a_tab(store: Store, tmp_path: Path) -> None:
-    live, uid, (a, b) = await registry(store, tmp_path, slow_words(2000, 0.01))
+    live, uid, (a, b) = await registry(store, tmp_path, held_words(asyncio.Event()))
     await started(live, uid, a, FakeTab())
     await live.connect(uid, b, FakeTab())
     await live.close_all()

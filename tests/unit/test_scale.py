@@ -11,17 +11,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.processes import gates, process, scale_process, shut, user_with_chat
 from tests.services import REDIS_URL, redis_prefix
-from tests.unit.test_live import FakeTab, slow_words
-from tests.waits import until
-from varro.chat.live import LiveSessions
-from varro.chat.opening import open_chat
-from varro.chat.session import ChatSession, SessionDeps
+from tests.unit.test_live import FakeTab
+from tests.waits import until, until_true
 from varro.db.crud import Store
 from varro.db.crud.turn import Fenced
-from varro.scale.coordinator import RedisCoordinator
 from varro.scale.lease import Leases
-from varro.uploads import UploadStore
 
 
 @pytest.fixture
@@ -60,33 +56,6 @@ async def test_a_lease_nobody_renews_expires(redis: tuple[Redis, str]) -> None:
     assert await leases.holder(3) is None, "a process that died gives its users up within one TTL"
 
 
-async def process(store: Store, tmp_path: Path, prefix: str, ttl_s: float = 5.0, words: int = 5) -> LiveSessions:
-    """One process's registry: its own coordinator on the shared Redis, the shared database."""
-    coordinator = RedisCoordinator(Redis.from_url(REDIS_URL), prefix, ttl_s)
-    deps = SessionDeps(model=slow_words(words, 0.01), uploads=UploadStore(tmp_path / "up"),
-                       make_kernel=lambda u, c: lambda: None)  # type: ignore[arg-type,return-value]
-
-    async def open_session(user_id: int, chat_id: int) -> ChatSession:
-        return await open_chat(store.chats.for_user(user_id, fence=coordinator.fence(user_id)), chat_id, deps,
-                               coordinator.runs)
-
-    live = LiveSessions(open_session, 5.0, coordinator=coordinator)
-    await coordinator.start(live.evict)
-    await coordinator.runs.listen(live.stop_run)
-    return live
-
-
-async def user_with_chat(store: Store) -> tuple[int, int]:
-    uid = (await store.users.ensure("u")).id
-    return uid, (await store.chats.for_user(uid).create()).id
-
-
-async def shut(*lives: LiveSessions) -> None:
-    for live in lives:
-        await live.close_all()
-        await live.coordinator.close()
-
-
 async def test_a_tab_on_another_process_replaces_the_first_whose_writes_are_then_refused(
         store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
     _, prefix = redis
@@ -104,6 +73,9 @@ async def test_a_tab_on_another_process_replaces_the_first_whose_writes_are_then
     assert holder is not None and holder.startswith(b.coordinator.owner)  # type: ignore[attr-defined]
     with pytest.raises(Fenced):
         await stale.turns.append(0, "a late write from the old process", {"v": 1})
+    with pytest.raises(Fenced):  # the old session's titler, its model's title arriving late
+        await stale.titler._retitle("A late title")
+    assert (await store.chats.for_user(uid).get(chat)).title != "A late title"  # type: ignore[union-attr]
     await fresh.send("hi")
     stored = await (await store.chats.for_user(uid).turns(chat)).list()  # type: ignore[union-attr]
     assert [t.user_text for t in stored] == ["hi"]
@@ -111,22 +83,26 @@ async def test_a_tab_on_another_process_replaces_the_first_whose_writes_are_then
 
 
 async def test_a_dead_process_frees_its_users_and_a_live_one_keeps_them(
-        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
+        store: Store, database_url: str, tmp_path: Path, redis: tuple[Redis, str]) -> None:
     _, prefix = redis
     uid, chat = await user_with_chat(store)
-    keeper, dying = await process(store, tmp_path, prefix, ttl_s=0.3), await process(store, tmp_path, prefix, 0.3)
+    keeper = await process(store, tmp_path, prefix, ttl_s=0.3)
     leases = Leases(Redis.from_url(REDIS_URL), prefix, "", 1)
-    await keeper.connect(uid, chat, FakeTab())
-    await asyncio.sleep(1.0)  # three TTLs: renewed all along
-    assert (await leases.holder(uid) or "").startswith(keeper.coordinator.owner)  # type: ignore[attr-defined]
     other = (await store.users.ensure("v")).id
-    await dying.connect(other, (await store.chats.for_user(other).create()).id, FakeTab())
-    coordinator = dying.coordinator
-    assert isinstance(coordinator, RedisCoordinator)
-    coordinator._held.clear()  # as if killed: no renewal, no release
-    await asyncio.sleep(0.8)
-    assert await leases.holder(other) is None
-    await shut(keeper, dying)
+    other_chat = (await store.chats.for_user(other).create()).id
+    async with scale_process(database_url, prefix, 0.3, tmp_path) as dying:
+        await keeper.connect(uid, chat, FakeTab())
+        await dying.ask(f"connect {other} {other_chat}", "connected")
+        assert await leases.holder(other) is not None
+        dying.kill()
+
+        async def freed() -> bool:
+            return await leases.holder(other) is None
+
+        await until_true(freed, "the killed process's user to be free", within_s=10)
+    assert (await leases.holder(uid) or "").startswith(keeper.coordinator.owner), (  # type: ignore[attr-defined]
+        "renewed all along by the live process, many TTLs later")
+    await shut(keeper)
 
 
 async def test_a_lease_lost_with_redis_s_data_comes_back_to_its_holder_unless_taken(redis: tuple[Redis, str]) -> None:
@@ -141,18 +117,16 @@ async def test_a_lease_lost_with_redis_s_data_comes_back_to_its_holder_unless_ta
 
 
 async def test_a_claim_from_a_dead_process_does_not_wait_for_it(
-        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
+        store: Store, database_url: str, tmp_path: Path, redis: tuple[Redis, str]) -> None:
     _, prefix = redis
     uid, chat = await user_with_chat(store)
-    dead, alive = await process(store, tmp_path, prefix, ttl_s=0.6), await process(store, tmp_path, prefix)
-    await dead.connect(uid, chat, FakeTab())
-    coordinator = dead.coordinator
-    assert isinstance(coordinator, RedisCoordinator) and coordinator._renewer is not None
-    coordinator._renewer.cancel()  # as if killed: no heartbeat, no answer to the next claim
-    await coordinator.bus.close()
-    started = asyncio.get_running_loop().time()
-    await alive.connect(uid, chat, FakeTab())
-    assert asyncio.get_running_loop().time() - started < 3, "no longer than the dead process's heartbeat lasts"
+    alive = await process(store, tmp_path, prefix)
+    async with scale_process(database_url, prefix, 0.6, tmp_path) as dead:
+        await dead.ask(f"connect {uid} {chat}", "connected")
+        dead.kill()  # no heartbeat any more, and no answer to the next claim
+        started = asyncio.get_running_loop().time()
+        await alive.connect(uid, chat, FakeTab())
+        assert asyncio.get_running_loop().time() - started < 10, "no longer than the dead process's heartbeat lasts"
     await shut(alive)
 
 
@@ -173,3 +147,29 @@ async def test_two_processes_claiming_one_user_at_once_do_not_wait_for_each_othe
     await to_a
     await until(lambda: len(a) == 0, "A's session, the older claim, to be ended")
     await shut(a, b)
+
+
+async def test_a_run_left_without_a_tab_gives_the_user_s_lease_up_when_it_ends(
+        store: Store, tmp_path: Path, redis: tuple[Redis, str]) -> None:
+    _, prefix = redis
+    a = await process(store, tmp_path, prefix)
+    uid, chat = await user_with_chat(store)
+    leases = Leases(Redis.from_url(REDIS_URL), prefix, "", 1)
+    tab = FakeTab()
+    running = await a.connect(uid, chat, tab)
+    await a.attach(uid, tab, 0)
+    running.send("/stream 5 until held")
+    await until(lambda: len(tab.events) > 5, "the answer to stream")
+    await a.disconnect(uid, tab)
+    assert running.busy and (await leases.holder(uid) or "").startswith(a.coordinator.owner), (  # type: ignore[attr-defined]
+        "while its run goes on the user stays here: another process's claim waits for the run's end")
+    gates(tmp_path).open("held")
+    await running.finished()
+    await until(lambda: len(a.runs) == 0, "the finished run to be closed")
+
+    async def given_up() -> bool:
+        return await leases.holder(uid) is None
+
+    await until_true(given_up, "the lease to be given up: nothing of the user's runs here any more")
+    assert a.coordinator.fence(uid) is None
+    await shut(a)

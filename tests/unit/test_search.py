@@ -41,3 +41,18 @@ async def test_the_index_follows_edits_and_deletes(store: Store) -> None:
     assert [h.turn for h in await chats.search("sand")] == [0]
     await chats.delete(chat.id)
     assert await chats.search("deserts") == []
+
+
+async def test_text_on_a_branch_not_shown_is_found_and_opening_it_shows_that_branch(store: Store) -> None:
+    alice = await store.users.ensure("alice")
+    chats = store.chats.for_user(alice.id)
+    chat = await chats.create("")
+    turns = await chats.turns(chat.id)
+    assert turns is not None
+    await turns.append(0, "Tell me about the Rhine", answer("It flows north"))
+    await turns.append(1, "And its delta?", answer("Rotterdam sits on it"))
+    await turns.append(0, "Tell me about the Loire", answer("Chateaux line it"))  # an edit: a new version
+    [hit] = await chats.search("rotterdam")
+    assert hit.turn == 1 and hit.turn_id is not None, "found on the branch the chat no longer shows"
+    assert await turns.show(hit.turn_id)
+    assert [t.user_text for t in await turns.list()] == ["Tell me about the Rhine", "And its delta?"]

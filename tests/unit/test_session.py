@@ -9,16 +9,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from fasthtml.common import to_xml
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
-from tests.kernels import shared_sandbox
+from tests.kernels import TestHost, shared_client
+from tests.unit.sessions import collecting_session
 from tests.waits import until
-from varro.chat.content import messages_of
+from ui.turns import TurnMeta
+from varro.chat.content import answer_markdown, messages_of, meta_of
 from varro.chat.events import (
     Event,
+    Notice,
     PartDelta,
     PartStarted,
+    ProgressChanged,
     ResponseFinished,
     ToolsFinished,
     TurnFailed,
@@ -27,8 +32,6 @@ from varro.chat.events import (
 )
 from varro.chat.session import Busy, ChatSession, SessionDeps
 from varro.db.crud import Store
-from varro.shell import KernelShell
-from varro.shell.snapshots import FOLDER
 from varro.uploads import UploadStore
 
 Script = FunctionModel
@@ -60,7 +63,7 @@ async def make_session(store: Store, tmp_path: Path, model: FunctionModel) -> tu
     deps = SessionDeps(
         model=model,
         uploads=UploadStore(tmp_path / "uploads"),
-        make_kernel=lambda u, c: lambda: KernelShell(tmp_path / "kernel", timeout=10, isolation=shared_sandbox()),
+        host=shared_client(), cell_timeout_s=10,
     )
     session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
     await session.load()
@@ -198,13 +201,19 @@ def run_code_then_stop(code: str) -> FunctionModel:
     return FunctionModel(stream_function=stream)
 
 
-async def test_restored_state_that_differs_is_reported(store: Store, tmp_path: Path, closing: list) -> None:
+async def test_a_restore_offers_the_cells_it_cannot_bring_back_and_runs_them_when_asked(
+        store: Store, tmp_path: Path, closing: list, kernel_host: TestHost) -> None:
     model = run_code_then_stop("import random\nprint(random.random())")
     first, _ = await make_session(store, tmp_path, model)
     await first.send("roll")
     await first.close()
-    # Without its snapshot (tests/unit/test_snapshots.py has that path), the restore replays the cell.
-    shutil.rmtree(tmp_path / "kernel" / FOLDER)
+    # Its kernel ended on the host (culled, say) ...
+    kernel_id = await first.host.kernel_of(first.user_id, first.chat_id)
+    assert kernel_id is not None
+    await first.host.shutdown(kernel_id)
+    # ... and without its snapshot (tests/unit/test_snapshots.py has that path), nothing brings the cell's names back.
+    folder = kernel_host.chat_folder(first.host.space, first.user_id, first.chat_id)
+    shutil.rmtree(folder / ".snapshots")
 
     again = ChatSession(first.user_id, first.chat_id, first.turns, first.deps)
     closing.append(again)
@@ -216,13 +225,23 @@ async def test_restored_state_that_differs_is_reported(store: Store, tmp_path: P
 
     again.sink = sink
     await again.send("roll again")
-    notices = [e for e in events if type(e).__name__ == "Notice"]
-    # The page says what is happening while the earlier cell runs again, then what came out different.
-    assert [n.message for n in notices] == ["Restoring Python state: re-running 1 earlier cell first.",
-                                            "The restored shell differs from what these earlier answers showed:"]
-    assert notices[1].refs == ((0, "roll"),), "the turn is named as the page shows it: by its message"
+    notices = [e for e in events if isinstance(e, Notice)]
+    # Nothing ran again on its own: the earlier cell is offered, naming its turn as the page shows it.
+    assert [(n.offer, n.refs) for n in notices] == [(True, ((0, "roll"),))]
+    assert "no snapshot" in notices[0].message and "“Run these again” re-runs its 1 cell" in notices[0].message
     stored = (await again.turns.list())[-1]
-    assert stored.content["meta"]["notices"] == [{"message": notices[1].message, "refs": [[0, "roll"]]}]
+    assert stored.content["meta"]["notices"] == [{"message": notices[0].message, "refs": [[0, "roll"]], "node": 1,
+                                                  "offer": True}]
+    events.clear()
+    await again.rerun_cells()  # the user pressed "Run these again": the cell runs, and its new number differs
+    said = [n.message for n in events if isinstance(n, Notice)]
+    assert said == ["The shell differs from what these earlier answers showed:", "Ran 1 earlier cell again."]
+    assert [e.detail for e in events if isinstance(e, ProgressChanged) and e.state == "restoring"] == [
+        "re-running cell 1 of 1"]
+    events.clear()
+    await again.rerun_cells()  # pressed again: nothing is waiting
+    assert [n.message for n in events if isinstance(n, Notice)] == [
+        "Nothing was waiting to run again: the shell already holds this chat's state."]
 
 
 async def test_a_spinning_cell_does_not_stall_another_session(store: Store, tmp_path: Path, closing: list) -> None:
@@ -261,7 +280,7 @@ async def test_a_shell_reset_is_recorded_and_survives_a_restore(store: Store, tm
 
     again = ChatSession(first.user_id, first.chat_id, first.turns, first.deps)
     again.deps = SessionDeps(model=run_code_then_stop("print('forgotten' in globals())"), uploads=first.deps.uploads,
-                             make_kernel=first.deps.make_kernel)
+                             host=first.deps.host, cell_timeout_s=10)
     closing.append(again)
     await again.load()
     await again.send("check")
@@ -269,3 +288,60 @@ async def test_a_shell_reset_is_recorded_and_survives_a_restore(store: Store, tm
     assert "False" in ret.model_response_str(), "the restore replays only cells after the reset"
     await again.edit(0, "go back before the reset")
     assert await again.turns.shell_resets() == [], "an edit before the reset discards it"
+
+
+async def test_a_turn_is_labelled_with_the_name_the_provider_serves(store: Store, tmp_path: Path, closing: list) -> None:
+    async def echo(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        yield "hi"
+
+    model = FunctionModel(stream_function=echo, model_name="asked-for")
+    session, events = await collecting_session(store, tmp_path, model, served={"asked-for": "really-served.gguf"})
+    closing.append(session)
+    await session.send("hello")
+    await session.wait()
+    [finished] = [e for e in events if isinstance(e, TurnFinished)]
+    assert finished.meta["model"] == "really-served.gguf"
+    [turn] = await session.turns.list()
+    assert meta_of(turn.content)["model"] == "really-served.gguf"
+
+
+async def test_an_answer_cut_by_the_server_going_down_is_marked_and_its_code_block_closed(
+        store: Store, tmp_path: Path) -> None:
+    """Shutdown mid-answer, inside a code block: the stored answer says the server cut it (not the user's stop),
+    and its open block is closed, so Copy, export and the model's next read get valid markdown."""
+    gate = asyncio.Event()
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        yield "Here is the code:\n\n```python\nfor i in range(3):\n"
+        yield "    print(i)\n"
+        await gate.wait()  # the server goes down here
+        yield "```\n"
+
+    session, events = await collecting_session(store, tmp_path, FunctionModel(stream_function=stream))
+    session.send("Write a loop")
+    await until(lambda: sum(isinstance(e, PartDelta) for e in events) >= 1, "the answer streams")
+    await session.close()
+    [turn] = await session.turns.list()
+    assert turn.status == "stopped" and meta_of(turn.content).get("cut") is True
+    text = answer_markdown(messages_of(turn.content), 0)
+    assert text is not None and text.rstrip().endswith("print(i)\n```") and text.count("```") == 2
+    html = to_xml(TurnMeta(0, turn.status, meta_of(turn.content)))
+    assert "Cut off" in html and "Stopped" not in html
+
+
+async def test_a_users_stop_mid_code_block_is_stopped_with_the_block_closed(store: Store, tmp_path: Path) -> None:
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        yield "```python\nx = 1\n"
+        await asyncio.sleep(30)
+        yield "```"
+
+    session, events = await collecting_session(store, tmp_path, FunctionModel(stream_function=stream))
+    task = session.send("Write code")
+    await until(lambda: any(isinstance(e, PartStarted | PartDelta) for e in events), "the answer streams")
+    await session.stop()
+    await task
+    [turn] = await session.turns.list()
+    assert turn.status == "stopped" and "cut" not in meta_of(turn.content)
+    assert answer_markdown(messages_of(turn.content), 0) == "```python\nx = 1\n```"
+    html = to_xml(TurnMeta(0, turn.status, meta_of(turn.content)))
+    assert "Stopped" in html and "Cut off" not in html

@@ -8,14 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.server import ROOT, free_port, stop
+from tests.e2e.server import ROOT, free_port, kernels_dir, reachable, stop
 
 
 def test_the_server_prints_its_address_only_once_it_accepts_connections(tmp_path: Path) -> None:
     port = free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    reachable(data)  # started as root, the app serves as its web user
     env = {**os.environ, "VARRO_PORT": str(port), "VARRO_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1",
-           "VARRO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", "VARRO_UPLOADS_DIR": str(tmp_path / "u"),
-           "VARRO_KERNELS_DIR": str(tmp_path / "k")}
+           "VARRO_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'v.db'}", "VARRO_UPLOADS_DIR": str(data / "u"),
+           "VARRO_KERNELS_DIR": str(kernels_dir(data))}
     proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:

@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fasthtml.common import to_xml
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from app.render import Renderer
@@ -18,6 +26,7 @@ from tests.unit.sessions import collecting_session
 from ui.turns import MessageBlocks
 from varro.chat.content import messages_of
 from varro.chat.events import ToolsFinished
+from varro.chat.history import BY_HAND, as_users_own
 from varro.db.crud import Store
 from varro.shell import CellResult
 
@@ -75,3 +84,14 @@ def test_a_single_call_keeps_its_plain_label() -> None:
     html = "".join(to_xml(b) for b in MessageBlocks(0, [ModelResponse(parts=[call]), ModelRequest(parts=[ret])], {},
                                                     lambda p: p))
     assert "call 1" not in html and ">Output<" in html
+
+
+def test_a_cell_run_by_hand_reaches_the_model_as_the_users_own_message() -> None:
+    ran = [ModelRequest(parts=[UserPromptPart("```python\nprint(6 * 7)\n```")]),
+           ModelResponse(parts=[ToolCallPart("run_python", {"code": "print(6 * 7)"}, "by-hand")]),
+           ModelRequest(parts=[ToolReturnPart("run_python", "[stdout]\n42\n", "by-hand")]),
+           ModelResponse(parts=[TextPart("Ran your code in the shell.")])]
+    [said] = as_users_own(ran)
+    assert isinstance(said, ModelRequest) and [type(p) for p in said.parts] == [UserPromptPart]
+    text = str(said.parts[0].content)
+    assert text.startswith(BY_HAND) and "print(6 * 7)" in text and "42" in text

@@ -12,13 +12,12 @@ from hypothesis import strategies as st
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from tests.kernels import shared_sandbox
+from tests.kernels import shared_client
 from varro.chat.content import messages_of
 from varro.chat.session import Busy, ChatSession, SessionDeps
 from varro.db.crud import Store
 from varro.db.engine import make_engine, make_sessions
 from varro.db.migrate import migrate
-from varro.shell import KernelShell
 from varro.uploads import UploadStore
 
 ops = st.lists(
@@ -47,7 +46,7 @@ async def scenario(steps: list[tuple]) -> None:
         chats = store.chats.for_user(user.id)
         chat = await chats.create()
         deps = SessionDeps(model=FunctionModel(stream_function=words), uploads=UploadStore(Path(tmp) / "u"),
-                           make_kernel=lambda u, c: lambda: KernelShell(Path(tmp) / "k", isolation=shared_sandbox()))
+                           host=shared_client())
         session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
         await session.load()
         expected: list[str] = []  # the user texts the database must hold, in order

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
-from tests.fakes.openai_server import run_fake_openai
+from tests.fakes.openai_server import recorded, run_fake_openai
 from tests.unit.sessions import collecting_session, fake_provider_model
 from varro.agent.models import request_settings
+from varro.chat.context import OVERHEAD_TOKENS
 from varro.chat.events import Event, PartDelta
 from varro.chat.session import ChatSession
 from varro.db.crud import Store
@@ -63,3 +64,32 @@ async def test_a_failed_turn_records_the_tokens_it_generated(session: tuple[Chat
     status, usage = await stored_usage(s)
     assert status == "error"
     assert usage["output_tokens"] > 0 and usage["input_tokens"] > 0 and usage["estimated"]
+
+
+async def test_a_turn_stopped_before_its_first_token_counts_the_prompt_processed(
+        session: tuple[ChatSession, list[Event]], fake: str) -> None:
+    """Stopped while the provider was still reading the prompt (it hangs before any chunk): it did that work, so
+    the turn shows an estimate of it (instructions, tool schema and message included), not "0 in"."""
+    s, events = session
+    before = len(recorded(fake))
+    task = s.send("Tell me about the weather HANG")
+    while len(recorded(fake)) == before:  # the request is out; the fake sends nothing back
+        await asyncio.sleep(0.02)
+    await s.stop()
+    await task
+    status, usage = await stored_usage(s)
+    assert status == "stopped" and usage["output_tokens"] == 0 and usage["estimated"]
+    assert usage["input_tokens"] >= OVERHEAD_TOKENS
+
+
+async def test_a_stopped_first_turn_counts_the_instructions_and_schema(session: tuple[ChatSession, list[Event]]) -> None:
+    """The provider processed the instructions and the tool's schema besides the few words of the message."""
+    s, events = session
+    task = s.send("Hi there DELAY_MS=100")
+    while not any(isinstance(e, PartDelta) for e in events):
+        await asyncio.sleep(0.02)
+    await s.stop()
+    await task
+    status, usage = await stored_usage(s)
+    assert status == "stopped" and usage["estimated"]
+    assert usage["input_tokens"] > s.deps.scale_of(s.model).overhead

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from pydantic_ai.messages import BinaryContent, ToolReturn
 
 from varro.agent.tools import Deps
 from varro.chat.cells import TOOL_NAME
+from varro.names import shown
 
 INSTRUCTIONS = """\
 You are Varro, a helpful assistant with a stateful IPython shell.
@@ -37,8 +37,9 @@ async def run_python(ctx: RunContext[Deps], code: str) -> ToolReturn:
     """
     result = await ctx.deps.run_cell(code)
     saved = [ctx.deps.save_image(image) for image in result.images]
-    files = [await asyncio.to_thread(ctx.deps.save_file, name) for name in result.files]
+    files = [await ctx.deps.save_file(name) for name in result.files]
     saved += [f for f in files if f is not None]
+    result.files = [shown(name) for name in result.files]  # told and stored as text, whatever bytes they hold
     if saved and ctx.tool_call_id:
         ctx.deps.attachments.setdefault(ctx.tool_call_id, []).extend(saved)
     images = [BinaryContent(data=i.data, media_type=i.media_type) for i in result.images if i.media_type == "image/png"]

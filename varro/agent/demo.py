@@ -4,7 +4,10 @@ Every response starts with a short thinking part. A plain message gets a markdow
 fenced python block (or asking for a plot) gets a streamed `run_python` tool call, and the response after
 the tool result talks about that result; a message naming another tool of the agent (a host's) calls
 that tool, its text arguments taken from the words after the name; `/stream N [at R]` answers with exactly N text chunks of varied
-markdown at R chunks a second. No network, no key, and the same conversation always gets the same reply.
+markdown at R chunks a second, and `/stream N [at R] until GATE` does not end before the file GATE exists in the
+demo's gate folder (`VARRO_DEMO_GATES`, set by tests that need an answer held open until they release it); a
+message with a python block and a last line `until GATE` holds its call's last argument chunk at that gate. No
+network, no key, and the same conversation always gets the same reply.
 
 Streaming facts this relies on (pydantic-ai 2.x `FunctionModel`): text is only ever a plain `str` item,
 thinking and tool calls are `{index: Delta...}` dicts; each item is mapped on its own, so a thinking
@@ -19,6 +22,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeAlias
 
 from pydantic_ai.messages import (
@@ -38,6 +42,7 @@ from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolC
 from pydantic_ai.tools import ToolDefinition
 
 from varro.agent import demo_text as txt
+from varro.agent.title import plain_title_text
 
 DEMO_MODEL_NAME = "demo"
 TOOL_NAME = "run_python"
@@ -51,7 +56,10 @@ StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart] | dict[int, DeltaTool
 _TOKEN = re.compile(r"\s*\S{1,5}|\s+")
 _PY_FENCE = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\r?\n(.*?)\r?\n?(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _PLOT = re.compile(r"\b(?:plot|chart|graph|histogram|visuali[sz]e)", re.IGNORECASE)
-_STREAM = re.compile(r"/stream(?:\s+(\d+))?(?:\s+at\s+(\d+(?:\.\d*)?))?", re.IGNORECASE)
+_STREAM = re.compile(r"/stream(?:\s+(\d+))?(?:\s+at\s+(\d+(?:\.\d*)?))?(?:\s+until\s+([\w-]{1,64}))?",
+                     re.IGNORECASE)
+GATE_TICK_S = 0.05  # an answer held at its gate goes on one chunk at a time, this far apart
+_UNTIL = re.compile(r"\n[ \t]*until[ \t]+([\w-]{1,64})[ \t]*\Z")  # a code message's last line: its call waits there
 _TITLE = re.compile(r"\btitle\b", re.IGNORECASE)
 _TABLE = re.compile(r"\bin a table\b", re.IGNORECASE)
 _MATHS = re.compile(r"\b(?:formula|equation|maths?)\b", re.IGNORECASE)
@@ -74,6 +82,7 @@ class Reply:
     tool_code: str | None = None
     tool_call_id: str = ""
     tps: float | None = None
+    gate: str | None = None  # the text (or a call's arguments) does not end before this gate opens (`Gates`)
     tool_name: str = TOOL_NAME
     tool_json: str | None = None
 
@@ -193,14 +202,15 @@ def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
                      tool_json=json.dumps(demo_args(tool, rest, topic)), tool_call_id=call_id)
     if has_tool and (blocks := _PY_FENCE.findall(latest)):
         thinking = "The message includes a Python block, so I'll run it with `run_python` and report what it printed."
-        return Reply(thinking=thinking, tool_code="\n\n".join(b.strip("\n") for b in blocks), tool_call_id=call_id)
+        return Reply(thinking=thinking, tool_code="\n\n".join(b.strip("\n") for b in blocks), tool_call_id=call_id,
+                     gate=until.group(1) if (until := _UNTIL.search(latest.rstrip())) else None)
     if has_tool and _PLOT.search(latest):
         thinking = f"A chart about {topic} is wanted; a short matplotlib script run through `run_python` will draw it."
         return Reply(thinking=thinking, tool_code=txt.plot_code(latest, topic), tool_call_id=call_id)
     if not has_tool and _TITLE.search(f"{info.instructions or ''}\n{latest}"):
         # A tool-less agent asked for a title (the app's title helper): one line about the quoted message.
-        subject = re.split(r"[:\n]", latest, maxsplit=1)[-1]
-        return Reply(thinking="A short title is wanted.", text=split_tokens(txt.title_text(txt.topic_of(subject))))
+        topic = txt.topic_of(plain_title_text(latest))
+        return Reply(thinking="A short title is wanted.", text=split_tokens(txt.title_text(topic)))
     if _MATHS.search(latest):
         return Reply(thinking=f"Some maths about {topic}, typeset.", text=split_tokens(txt.maths_markdown(topic)))
     if _TABLE.search(latest):
@@ -213,7 +223,7 @@ def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
 
 
 def stream_reply(command: re.Match[str]) -> Reply:
-    """`/stream N [at R]`: N chunks of markdown, paced at R chunks a second when R is given."""
+    """`/stream N [at R] [until GATE]`: N chunks of markdown, paced at R chunks a second when R is given."""
     count = min(int(command.group(1) or 200), MAX_STREAM_TOKENS)
     rate = float(command.group(2)) if command.group(2) else None
     pace = f" at {rate:g} tokens a second" if rate is not None else ""
@@ -221,10 +231,41 @@ def stream_reply(command: re.Match[str]) -> Reply:
         thinking=f"A streaming test: {count} tokens of mixed markdown{pace}.",
         text=stream_chunks(count, count),
         tps=rate,
+        gate=command.group(3),
     )
 
 
 # --- producing it ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gates:
+    """A folder of gates a test opens: gate `name` is open once the file `name` exists in it (any process may
+    create it, so a test holds an answer open in a server it runs as a subprocess as well as in its own)."""
+
+    folder: Path
+
+    def is_open(self, name: str) -> bool:
+        return (self.folder / name).exists()
+
+    def open(self, name: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / name).touch()
+
+    async def wait(self, name: str) -> None:
+        while not self.is_open(name):
+            await asyncio.sleep(GATE_TICK_S)
+
+
+async def held_chunks(gates: Gates | None, gate: str | None, seed: int) -> AsyncIterator[str]:
+    """After the reply's own chunks: while its gate is shut, one more chunk every GATE_TICK_S (the answer is
+    visibly still being written), until the gate opens. Without gates (or a gate), nothing: the answer ends."""
+    if gates is None or gate is None:
+        return
+    filler = txt.filler_tokens(MAX_STREAM_TOKENS, seed)
+    while not gates.is_open(gate):
+        await asyncio.sleep(GATE_TICK_S)
+        yield " " + next(filler, ".").strip()
 
 
 class Pacer:
@@ -255,7 +296,7 @@ def tool_args(code: str) -> str:
     return json.dumps({"code": code})
 
 
-async def stream_reply_items(reply: Reply, tps: float) -> AsyncIterator[StreamItem]:
+async def stream_reply_items(reply: Reply, tps: float, gates: Gates | None = None) -> AsyncIterator[StreamItem]:
     """The reply as `FunctionModel` stream items: thinking dicts, then `str` text or tool-call dicts."""
     pacer = Pacer(tps if reply.tps is None else reply.tps)
     for chunk in split_tokens(reply.thinking):
@@ -265,9 +306,14 @@ async def stream_reply_items(reply: Reply, tps: float) -> AsyncIterator[StreamIt
         for chunk in reply.text:
             await pacer.tick()
             yield chunk
+        async for chunk in held_chunks(gates, reply.gate, len(reply.thinking)):
+            yield chunk
         return
-    for i, chunk in enumerate(split_tokens(args)):
+    chunks = list(split_tokens(args))
+    for i, chunk in enumerate(chunks):
         await pacer.tick()
+        if i == len(chunks) - 1 and gates is not None and reply.gate is not None:
+            await gates.wait(reply.gate)  # the page has shown the arguments so far, as they were
         # The name and id go in the first delta only; later ones just extend the JSON arguments.
         first = i == 0
         name, call_id = (reply.tool_name, reply.tool_call_id) if first else (None, None)
@@ -284,11 +330,13 @@ def reply_response(reply: Reply) -> ModelResponse:
     return ModelResponse(parts=parts)
 
 
-def demo_model(tps: float = 60.0, name: str = DEMO_MODEL_NAME) -> FunctionModel:
-    """The scripted offline model, streaming at `tps` tokens a second (0 or less: as fast as possible)."""
+def demo_model(tps: float = 60.0, name: str = DEMO_MODEL_NAME, gates: Path | None = None) -> FunctionModel:
+    """The scripted offline model, streaming at `tps` tokens a second (0 or less: as fast as possible); `gates`:
+    the folder whose files open the gates `/stream ... until GATE` waits on (None: such answers just end)."""
+    held = Gates(gates) if gates is not None else None
 
     async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[StreamItem]:
-        async for item in stream_reply_items(plan_reply(messages, info), tps):
+        async for item in stream_reply_items(plan_reply(messages, info), tps, held):
             yield item
 
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:

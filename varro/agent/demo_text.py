@@ -17,7 +17,7 @@ _FILLER = re.compile(
     r"what(?:'s| is| are)|how (?:do|does|can|should) (?:i|we|you))?\s*",
     re.IGNORECASE,
 )
-_MARKUP = re.compile(r"[#*_>`~\[\]]+")
+_MARKUP = re.compile(r"[#*>`~\[\]]+|(?<!\w)_+|_+(?!\w)")  # an underscore inside a name (x_1) stays
 _OUTPUT_LIMIT = 1500
 
 

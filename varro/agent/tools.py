@@ -15,7 +15,7 @@ class Deps:
 
     run_cell: Callable[[str], Awaitable[CellResult]]
     save_image: Callable[[Image], Attachment]
-    save_file: Callable[[str], Attachment | None]  # a file a cell wrote in the working directory, kept by hash
+    save_file: Callable[[str], Awaitable[Attachment | None]]  # a file a cell wrote in the chat's folder, kept by hash
     user_id: int
     chat_id: int
     images_to_model: bool = False

@@ -1,11 +1,19 @@
 """Coalesce streamed deltas so that a burst of tokens travels in one frame.
 
-At most one frame of deltas leaves every `flush_ms`: a delta that comes after a quiet spell goes at
-once (with whatever else arrives in the same turn of the event loop), and deltas that come sooner
-after the last frame wait for the window to end, joined per part. A slow stream (a token every
-10 ms) is therefore not delayed at all, and a fast one still reaches the page at most 1000/flush_ms
-times a second. Any other event first flushes what is pending, so order is kept. `flush_ms=0`
-sends every delta as it comes.
+At most one frame of deltas leaves every window (`flush_ms`): a delta that comes after a quiet spell
+goes at once (with whatever else arrives in the same turn of the event loop), and deltas that come
+sooner after the last frame wait for the window to end, joined per part. A slow stream (a token every
+10 ms) is therefore not delayed at all, and a fast one reaches the page at most 1000/flush_ms times a
+second. Any other event first flushes what is pending, so order is kept. `flush_ms=0` sends every delta
+as it comes.
+
+Under load the window widens to the display's frame at least: once `lag()` (the event loop's recent
+lateness, app/lag.py) is past what a quiet loop shows (`LAG_SLACK_S`), a stream sends no more than
+about 60 frames a second, what a page can paint, and fewer as the lag grows (`WIDEN` times the lag,
+up to `MAX_WINDOW_S`). Every stream then sends fewer, fuller frames, so a loaded loop spends less of
+itself on frames and each stream keeps moving instead of all falling behind. On a quiet loop the
+window stays `flush_ms`: holding deltas to the display's rate there costs a lone user's token-to-paint
+about as much as the extra wait (docs/benchmarks.md), for frames the server has the time to send.
 
 A send that fails in the timer (the socket went away) is not raised in the timer task, where nobody
 would see it: it is kept and raised by the next call, so the session learns its sink is gone.
@@ -21,15 +29,29 @@ from varro.chat.events import Event, PartDelta
 
 SendBatch = Callable[[list[Event]], Awaitable[None]]
 SendRaw = Callable[[str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+DISPLAY_FRAME_S = 1 / 60  # the loaded window's floor: no more frames than a page paints
+WIDEN = 2.0  # seconds of window per second of loop lag
+LAG_SLACK_S = 0.002  # a quiet loop wakes this late anyway: not load
+MAX_WINDOW_S = 0.25  # however loaded, a stream still shows four frames a second
+
+
+def no_lag() -> float:
+    return 0.0
 
 
 class Coalescer:
     """A session sink that batches `PartDelta`s and hands ordered batches to `send`."""
 
-    def __init__(self, flush_ms: float, send: SendBatch, send_raw: SendRaw) -> None:
+    def __init__(self, flush_ms: float, send: SendBatch, send_raw: SendRaw, *, lag: Callable[[], float] = no_lag,
+                 clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.flush_s = flush_ms / 1000
         self.send = send
         self.send_raw = send_raw
+        self.lag = lag
+        self.clock = clock
+        self.sleep = sleep
         self._pending: dict[tuple[int, int, int], list[str]] = {}
         self._timer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # FIFO, so batches leave in the order they were formed
@@ -43,12 +65,19 @@ class Coalescer:
         if isinstance(event, PartDelta) and self.flush_s > 0:
             self._pending.setdefault((event.turn, event.node, event.part), []).append(event.text)
             if self._timer is None:
-                wait = self._last_sent + self.flush_s - time.monotonic()
+                wait = self._last_sent + self.window() - self.clock()
                 self._timer = asyncio.create_task(self._flush_later(max(0.0, wait)))
             return
         batch = self._take()
         batch.append(event)
         await self._send(batch)
+
+    def window(self) -> float:
+        """Seconds between two frames of deltas now: the flush window, widened when the loop lags."""
+        lag = self.lag()
+        if lag <= LAG_SLACK_S:
+            return self.flush_s
+        return max(self.flush_s, min(MAX_WINDOW_S, max(DISPLAY_FRAME_S, self.flush_s + WIDEN * lag)))
 
     async def prime_html(self, frame: str) -> None:
         """Send a ready frame ahead of anything else (a catch-up); call it before the sink gets events."""
@@ -61,7 +90,7 @@ class Coalescer:
             await self._send(batch)
 
     async def _flush_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+        await self.sleep(delay)
         self._timer = None
         try:
             await self.flush()
@@ -78,7 +107,7 @@ class Coalescer:
 
     async def _send(self, batch: list[Event]) -> None:
         async with self._lock:
-            self._last_sent = time.monotonic()
+            self._last_sent = self.clock()
             await self.send(batch)
 
     def close(self) -> None:

@@ -31,6 +31,8 @@ class Attachment:
     media_type: str
     name: str | None = None  # set for a file from the working directory: the name it is downloaded as
     size: int | None = None
+    width: int | None = None  # an image's pixels, when its format says (the page reserves its box: nothing jumps)
+    height: int | None = None
 
     @property
     def is_file(self) -> bool:
@@ -60,7 +62,7 @@ def build_content(
 
 
 def _stored(a: Attachment) -> dict[str, Any]:
-    """An image keeps the two keys it always had; a file adds its name and size."""
+    """An image keeps the two keys it always had, and its pixel size if known; a file adds its name and size."""
     return {k: v for k, v in asdict(a).items() if v is not None}
 
 

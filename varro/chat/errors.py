@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from pydantic_ai.exceptions import (
+    IncompleteToolCall,
     ModelAPIError,
     ModelConnectionError,
     ModelContextWindowExceededError,
@@ -18,6 +19,7 @@ from pydantic_ai.exceptions import (
     ModelRequestTimeout,
     ModelTimeoutError,
     ModelUnavailableError,
+    OutputTokenLimitExceeded,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
@@ -94,6 +96,13 @@ def describe(exc: BaseException) -> str:
             return ("The model kept calling tools, so this answer was stopped at the limit of model requests per "
                     "answer (VARRO_MODEL_REQUESTS). Ask again, more narrowly, or raise the limit.")
         return f"This answer hit a usage limit: {exc}"
+    # pydantic-ai's own message for these is advice to developers ("Increase the `max_tokens` model setting").
+    if isinstance(exc, IncompleteToolCall):
+        return ("The model ran out of room for this answer (its limit of tokens per answer) while writing code to run, "
+                "so the code was cut off and not run. Ask for a smaller step, or ask it to write less code at once.")
+    if isinstance(exc, OutputTokenLimitExceeded):
+        return ("The model used up its limit of tokens per answer before writing anything to show. Ask again more "
+                "briefly, or in smaller steps.")
     if isinstance(exc, UnexpectedModelBehavior):
         return f"The model answered in a way we could not use: {exc.message}"
     if isinstance(exc, TimeoutError):

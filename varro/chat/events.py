@@ -26,6 +26,7 @@ class TurnStarted:
     user_text: str
     replaces: bool = False  # an edit: the page's turn k is replaced rather than a new one appended
     files: tuple[ChatFile, ...] = ()  # uploaded with the message
+    versions: tuple[int, int] | None = None  # an edit's: which version of turn k this is, of how many
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,15 @@ class Notice:
     turn: int
     message: str
     refs: tuple[tuple[int, str], ...] = ()
+    offer: bool = False  # with "Run these again": a restore's cells, offered rather than run
 
 
 @dataclass(frozen=True)
 class ShellChanged:
-    """The kernel's state changed (not started, starting, idle, busy)."""
+    """The kernel's state changed (not started, starting, idle, busy); `names`: what it holds, when known."""
 
     status: str
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

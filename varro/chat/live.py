@@ -19,7 +19,6 @@ from varro.chat.events import Event
 from varro.chat.runs import Runs, too_many
 from varro.chat.session import ChatSession
 from varro.scale.coordinator import Coordinator, SingleProcess
-from varro.shell.keeper import KernelKeeper
 
 OpenSession = Callable[[int, int], Awaitable[ChatSession]]
 
@@ -44,14 +43,13 @@ class Live:
 
 
 class LiveSessions:
-    def __init__(self, open_session: OpenSession, keeper: KernelKeeper | None = None, max_runs: int = 2,
-                 coordinator: Coordinator | None = None) -> None:
+    def __init__(self, open_session: OpenSession, max_runs: int = 2, coordinator: Coordinator | None = None) -> None:
         self._open = open_session
         self.coordinator = coordinator or SingleProcess()
-        self.keeper = keeper  # where ended sessions' kernels wait (closed by the app after close_all)
-        self.runs = Runs(max_runs)
+        self.runs = Runs(max_runs, on_closed=self._run_closed)
         self._by_user: dict[int, Live] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._releasing: set[asyncio.Task[None]] = set()  # referenced until done, or they may be collected
 
     def __len__(self) -> int:
         return len(self._by_user)
@@ -67,9 +65,10 @@ class LiveSessions:
         live = self._by_user.get(user_id)
         return self.runs.chats(user_id) | ({live.chat_id} if live is not None and live.session.busy else set())
 
-    def refusal(self, user_id: int) -> str | None:
-        """Why the user may not start another run now (past VARRO_MAX_RUNS_PER_USER), or None."""
-        running = len(self.running(user_id))
+    async def refusal(self, user_id: int) -> str | None:
+        """Why the user may not start another run now (past VARRO_MAX_RUNS_PER_USER, counting every process's), or
+        None."""
+        running = len(self.running(user_id) | await self.coordinator.runs(user_id))
         return too_many(running, self.runs.cap) if running >= self.runs.cap else None
 
     async def connect(self, user_id: int, chat_id: int, tab: Tab) -> ChatSession:
@@ -137,6 +136,22 @@ class LiveSessions:
             running_on = await self._leave(live.session)
         if not running_on:  # a run going on keeps the user here: another process's claim waits for it (evict)
             await self.coordinator.release(user_id, live.epoch)
+
+    def _run_closed(self, user_id: int) -> None:
+        """A run without a tab ended here. In a task of its own: a `connect` holding the user's lock may be waiting
+        for that run's close (`Runs.settled`)."""
+        task = asyncio.create_task(self._release_if_idle(user_id))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release_if_idle(self, user_id: int) -> None:
+        """With no live session and no run of the user's left here, the lease a run kept goes: no other process's
+        claim waits for this one, and it is no longer renewed for nobody."""
+        async with self._lock(user_id):
+            if user_id in self._by_user or self.runs.chats(user_id):
+                return
+            if (epoch := self.coordinator.fence(user_id)) is not None:
+                await self.coordinator.release(user_id, epoch)
 
     async def evict(self, user_id: int, epoch: int) -> None:
         """Another process claimed the user under `epoch`: end an older session here and tell its tab.

@@ -41,13 +41,18 @@ async def open_chat(chats: UserChats, chat_id: int, deps: SessionDeps, hub: RunH
 
 async def running_elsewhere(turns: ChatTurns, chat_id: int, hub: RunHub) -> RunRecord | None:
     """Who runs the chat's turn, if another process does. A turn stored `running` with no record yet may have just
-    begun there (the record comes with its first event, right after): it gets a moment to show up."""
+    begun there (the record comes with its first event, right after): it gets a moment to show up. A record whose
+    turn is not `running` in the database is left from a batch lost with Redis: that turn is over."""
     for _ in range(RECORD_WAITS):
         found = await hub.record(chat_id)
+        running = [t.idx for t in await turns.list(running=True) if t.status == RUNNING]
+        if found is not None and found.turn not in running:
+            await hub.forget(chat_id, found)
+            found = None
         if found is not None:
             # One of ours has ended already: a run going on here is taken back from `Runs` before a chat is opened.
             return found if found.owner != hub.owner else None
-        if not any(t.status == RUNNING for t in await turns.list(running=True)):
+        if not running:
             return None
         await asyncio.sleep(0.1)
     return None

@@ -41,6 +41,14 @@ class Edit(_Frame):
     msg: str
 
 
+class Switch(_Frame):
+    """Show version `to` (from 0) of turn `turn`, with the branch that follows it."""
+
+    action: Literal["switch"] = "switch"
+    turn: int
+    to: int
+
+
 class Stop(_Frame):
     action: Literal["stop"] = "stop"
 
@@ -49,6 +57,19 @@ class Reset(_Frame):
     """Clear the shell's namespace."""
 
     action: Literal["reset"] = "reset"
+
+
+class Run(_Frame):
+    """Run `code` in the shell as the user's own cell ("Run" on an answer's code block, "Edit & run" on a cell)."""
+
+    action: Literal["run"] = "run"
+    code: str
+
+
+class Rerun(_Frame):
+    """Run the cells a restore offered rather than ran ("Run these again")."""
+
+    action: Literal["rerun"] = "rerun"
 
 
 class Hello(_Frame):
@@ -68,7 +89,7 @@ class Invalid(_Frame):
     keep_draft: bool = False  # the message was fine, the page gives it back to the user to send again
 
 
-Action = Send | Edit | Stop | Reset | Hello | Invalid
+Action = Send | Edit | Switch | Run | Stop | Reset | Rerun | Hello | Invalid
 
 
 class _EditForm(_Frame):
@@ -79,8 +100,14 @@ class _EditForm(_Frame):
     msg: str
 
 
-_Form = Annotated[Send | _EditForm | Stop | Reset | Hello, Field(discriminator="action")]
-_FORM: TypeAdapter[Send | _EditForm | Stop | Reset | Hello] = TypeAdapter(_Form)
+class _SwitchForm(_Frame):
+    action: Literal["switch"]
+    turn: str
+    to: str
+
+
+_Form = Annotated[Send | _EditForm | _SwitchForm | Run | Stop | Reset | Rerun | Hello, Field(discriminator="action")]
+_FORM: TypeAdapter[Send | _EditForm | _SwitchForm | Run | Stop | Reset | Rerun | Hello] = TypeAdapter(_Form)
 
 # Room for the form's other fields and htmx's HEADERS around the message.
 FRAME_OVERHEAD = 8192
@@ -110,8 +137,12 @@ def _reason(error: ValidationError) -> str:
         return "The server could not read that message (expected a form)."
     if where[:1] == ("hello",):
         return "A hello must say what the page shows."
+    if where[:1] == ("switch",):
+        return "That switch does not say which version to show."
     if where[-1:] == ("turn",):
         return "That edit does not say which message it changes."
+    if where[:1] == ("run",):
+        return "There is no code to run."
     return "Write a message first."
 
 
@@ -123,8 +154,19 @@ def parse_frame(raw: str | bytes, max_chars: int, models: Collection[str] = ()) 
         form = _FORM.validate_json(raw)
     except ValidationError as exc:
         return Invalid(reason=_reason(exc))
-    if isinstance(form, Stop | Reset | Hello):
+    if isinstance(form, Stop | Reset | Rerun | Hello):
         return form
+    if isinstance(form, Run):
+        if not form.code.strip():
+            return Invalid(reason="There is no code to run.")
+        if len(form.code) > max_chars:
+            return Invalid(reason=f"That code is too long ({len(form.code):,} characters; the limit is {max_chars:,}).")
+        return form
+    if isinstance(form, _SwitchForm):
+        turn, to = parse_index(form.turn), parse_index(form.to)
+        if turn is None or to is None:
+            return Invalid(reason="That switch does not say which version to show.")
+        return Switch(turn=turn, to=to)
     msg = form.msg.strip()
     if not msg:
         return Invalid(reason="Write a message first.")

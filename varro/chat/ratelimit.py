@@ -125,6 +125,9 @@ class Limits:
     addresses: ClientAddresses
     # Refusals logged, per address and reason: one a minute, so a reconnect loop can't flood the log instead.
     logged: Budgets = field(default_factory=lambda: Budgets(1 / 60, 1))
+    # Shared links: each user makes at most 20 an hour; each address opens at most 60 shared pages a minute.
+    shares: Budgets = field(default_factory=lambda: Budgets(20 / 3600, 20))
+    shared_views: Budgets = field(default_factory=lambda: Budgets(1, 60))
 
     @classmethod
     def of(cls, s: Settings) -> Limits:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ThinkingPart, UserPromptPart
 
-from varro.chat.content import Attachment, build_content, files_of
+from varro.chat.content import Attachment, build_content, files_of, meta_of
 from varro.chat.events import (
     Event,
     PartDelta,
@@ -23,9 +23,9 @@ from varro.chat.events import (
     TurnFinished,
     TurnStarted,
 )
-from varro.chat.history import closed
+from varro.chat.history import closed, fences_closed
 from varro.chat.session import ChatSession
-from varro.db.models import RUNNING, utcnow
+from varro.db.models import RUNNING, Turn, utcnow
 from varro.scale.runlog import RunHub, RunRecord
 
 log = logging.getLogger("varro.chat")
@@ -67,16 +67,27 @@ class RemoteRun:
         """Relay the turn to the session's tab until it ends; then the chat is this session's."""
         k = self.record.turn
         seen: list[Event] = []
-        async for event in self.hub.events(self.chat_id, self.record):
+
+        async def stored() -> bool:
+            return await stored_turn(session, k) is not None
+
+        async for event in self.hub.events(self.chat_id, self.record, stored=stored):
             if isinstance(event, TurnStarted):  # the page here loaded without turn k: it is appended, not replaced
                 event = replace(event, replaces=False)
-            elif not seen:  # the stream's own start was trimmed away (MAXLEN): the record says what it was
+            elif not seen:  # the stream's own start is gone (Redis lost it): the record says what it was
                 await session.relay(TurnStarted(k, self.record.user_text))
             seen.append(event)
             await session.relay(event)
         finished = any(isinstance(e, TurnFinished) for e in seen)
         await session.turns.claim()  # from now on the process that ran it can't write here
-        if not finished and not await self.hub.alive(self.record.owner):
+        if finished:
+            await session.load()
+        elif (row := await stored_turn(session, k)) is not None:  # stored there; its last events were lost here
+            await self.hub.forget(self.chat_id, self.record)
+            await session.load()
+            await session.relay(ProgressChanged(k, "done"))
+            await session.relay(TurnFinished(k, row.status, meta_of(row.content)))  # type: ignore[arg-type]
+        elif not await self.hub.alive(self.record.owner):
             meta = await store_stopped(session, self.record, seen)
             await self.hub.forget(self.chat_id)
             await session.load()
@@ -86,12 +97,18 @@ class RemoteRun:
             await session.load()
 
 
+async def stored_turn(session: ChatSession, k: int) -> Turn | None:
+    """Turn `k` if it is stored (finished, whatever its status); None while it runs, or if it is not there."""
+    return next((t for t in await session.turns.list(start=k, stop=k + 1)), None)
+
+
 async def store_stopped(session: ChatSession, record: RunRecord, events: list[Event]) -> dict[str, Any]:
     """Store the turn a dead process was running, as `stopped`, with what its stream kept."""
     messages, attachments = recovered(record.user_text, events)
+    messages = fences_closed(messages)
     said = "The server writing this answer went away; what it had written is kept."
-    meta: dict[str, Any] = {"model": session.deps.model.model_name, "usage": {},
-                            "notices": [{"message": said, "refs": []}]}
+    meta: dict[str, Any] = {"model": session.deps.model_name(session.deps.model), "usage": {},
+                            "notices": [{"message": said, "refs": []}], "cut": True}
     row = next((t for t in await session.turns.list(running=True) if t.idx == record.turn), None)
     if row is not None and row.status != RUNNING:
         return meta  # another process stored it first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from varro.chat.session import ChatSession
 
@@ -27,8 +28,9 @@ def too_many(running: int, cap: int) -> str:
 
 
 class Runs:
-    def __init__(self, cap: int = 2) -> None:
+    def __init__(self, cap: int = 2, on_closed: Callable[[int], None] | None = None) -> None:
         self.cap = cap
+        self.on_closed = on_closed  # told the user whose run ended and was closed here
         self._sessions: dict[Key, ChatSession] = {}
         self._watchers: dict[Key, asyncio.Task[None]] = {}  # until the session is closed, not only until its run ends
 
@@ -72,6 +74,8 @@ class Runs:
         finally:
             if self._watchers.get(key) is asyncio.current_task():
                 del self._watchers[key]
+            if self.on_closed is not None:
+                self.on_closed(key[0])
 
     async def end(self, user_id: int, chat_id: int) -> None:
         """Stop the chat's run now and shut its kernel down (the chat is being deleted)."""

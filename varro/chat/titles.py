@@ -1,8 +1,8 @@
 """Naming a new chat: a quick title from its first message at once, then the model's, in the background.
 
 The model's title never competes with an answer on the same provider (a small local server halves its speed for
-both, and the title may outlive its timeout there): it is asked for once the first answer has finished, and dropped
-when another answer starts. A separate title model (`VARRO_TITLE_MODEL`) is asked at once; `off` asks none.
+both, and the title may outlive its timeout there): it is asked for once an answer has completed, streamed, and
+dropped (its connection closed, so the server stops) when another answer starts. A separate title model (`VARRO_TITLE_MODEL`) is asked at once; `off` asks none.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from varro.chat.events import Event, TitleChanged
 from varro.db.crud import UserChats
 
 log = logging.getLogger("varro.chat")
+IDLE_S = 2.0
 
 
 class Titler:
@@ -31,6 +32,9 @@ class Titler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._model_task: asyncio.Task[None] | None = None
         self._waiting: str | None = None  # a first message whose model title waits for the answer to finish
+        # After an answer, the provider is left alone this long first: a next message sent at once (a follow-up, a
+        # regenerate) then finds it free, rather than a title it must first notice was cancelled.
+        self.idle_s = IDLE_S
 
     def first_message(self, text: str) -> None:
         """Name the chat after `text` (a first message, or its edit) unless the user chose the title; beside the turn,
@@ -50,10 +54,15 @@ class Titler:
             self._model_task.cancel()
             self._model_task = None
 
-    def answer_finished(self) -> None:
-        if self._waiting is not None:
+    def answer_finished(self, complete: bool = True, sent: bool = True) -> None:
+        """Ask for the waiting title after an answer that completed. After a stop or a failure the provider may
+        still be busy with the abandoned prompt (llama-server finishes a prefill before it notices): the title
+        waits for the next complete answer. A message refused before it was sent (too long) gets none."""
+        if not sent:
+            self._waiting = None
+        if self._waiting is not None and complete:
             text, self._waiting = self._waiting, None
-            self._model_task = self._spawn(self._refine(text))
+            self._model_task = self._spawn(self._refine(text, after_s=self.idle_s))
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
@@ -68,8 +77,10 @@ class Titler:
         except Exception:
             log.warning("could not title chat %s", self.chat_id, exc_info=True)
 
-    async def _refine(self, text: str) -> None:
+    async def _refine(self, text: str, after_s: float = 0) -> None:
         assert self.model is not None
+        if after_s:
+            await asyncio.sleep(after_s)  # cancelled there by a next answer: no request at all
         title = await model_title(self.model, text)
         if title:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
@@ -19,7 +20,7 @@ from varro.chat.stream import NodeStreamer
 
 class TurnRun:
     def __init__(self, agent: ChatAgent, model: Model, settings: ModelSettings | None, deps: Deps, requests: int,
-                 streamer: NodeStreamer) -> None:
+                 streamer: NodeStreamer, fitting: AbstractCapability[Any] | None = None) -> None:
         # A model that calls tools forever (a small local one may) ends with a clear error, not an endless turn.
         self.limits = UsageLimits(request_limit=requests)
         self.agent = agent
@@ -29,6 +30,7 @@ class TurnRun:
         self.streamer = streamer  # kept across the retry, so node ids go on counting
         self.done: list[ModelMessage] = []  # what the refused attempt produced (a tool step, say), kept
         self.run: Any = None
+        self.capabilities = [fitting] if fitting is not None else None  # each request fitted to the window
 
     async def go(self, prompt: str, history: list[ModelMessage], images_refused: Callable[[], Awaitable[None]]) -> None:
         """Run the turn; if the provider refuses an image, say so and go on from where it stopped, without them."""
@@ -37,7 +39,8 @@ class TurnRun:
             self.run = None
             try:
                 async with self.agent.iter(user_prompt, message_history=history, model=self.model, deps=self.deps,
-                                           model_settings=self.settings, usage_limits=self.limits) as run:
+                                           model_settings=self.settings, usage_limits=self.limits,
+                                           capabilities=self.capabilities) as run:
                     self.run = run
                     await self.streamer.run(run)
                 return

@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    text,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 TURN_STATUSES = ("complete", "stopped", "error")  # a finished turn's
@@ -43,17 +56,53 @@ class Chat(SQLModel, table=True):
     updated_at: datetime = Stamp(index=True)
     # The newest epoch of a live session that wrote to this chat; an older one's writes are refused (varro/scale).
     fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
+    # The kernel host (URL) the chat's kernel and folder were placed on; "" until its first need (varro/shell/hosts.py).
+    kernel_host: str = Field(default="", sa_column=Column(String, nullable=False, server_default=text("''")))
+    # Pinned chats head the sidebar; archived ones leave the lists (search still finds them) until restored.
+    pinned: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    archived: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class Turn(SQLModel, table=True):
-    """One user message and everything the assistant did for it; `content` follows docs/design.md section 4 (v1)."""
+    """One user message and everything the assistant did for it; `content` follows docs/design.md section 4 (v1).
 
-    __table_args__ = (UniqueConstraint("chat_id", "idx"), {"sqlite_autoincrement": True})
+    A chat's turns form a tree (docs/design.md, "Versions"): an edit or a regeneration of turn `idx` adds a sibling
+    (same parent, same `idx`) rather than replacing it. The turns with `on_path` are the one path the chat shows,
+    exactly one per `idx` (the partial unique index); every read of "the chat's turns" reads that path.
+    """
+
+    __table_args__ = (
+        Index("uq_turn_shown", "chat_id", "idx", unique=True, sqlite_where=text("on_path"),
+              postgresql_where=text("on_path")),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE"), index=True, nullable=False))
-    idx: int
+    idx: int  # the turn's position on its path (0 for a first message)
+    # The turn before this one on its branch; None for a first turn.
+    parent_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("turn.id", ondelete="CASCADE"),
+                                                                 index=True, nullable=True))
+    on_path: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    # The child last shown below this turn: switching back to this turn shows that branch again.
+    active_child_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     user_text: str
     content: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     status: str = "complete"
+    created_at: datetime = Stamp()
+
+
+class Share(SQLModel, table=True):
+    """A read-only link to a chat as it was when shared: the turns it shows are frozen by id (turns are never
+    rewritten once finished, and versions keep the ones an edit replaced), so later turns are not added."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(sa_column=Column(String, nullable=False, unique=True))  # unguessable: 32 random bytes
+    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE"), index=True, nullable=False))
+    title: str = ""
+    turn_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    include_files: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    revoked: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: datetime = Stamp()

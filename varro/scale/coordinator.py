@@ -44,6 +44,10 @@ class Coordinator(Protocol):
         """The epoch writes of the user's session carry, or None when nothing needs fencing."""
         ...
 
+    async def runs(self, user_id: int) -> set[int]:
+        """The user's chats with a turn running on any process (this one's included)."""
+        ...
+
     async def start(self, on_lost: OnLost) -> None: ...
 
     async def close(self) -> None: ...
@@ -61,6 +65,9 @@ class SingleProcess:
     def fence(self, user_id: int) -> int | None:
         return None
 
+    async def runs(self, user_id: int) -> set[int]:
+        return set()  # this process's own are all there are
+
     async def start(self, on_lost: OnLost) -> None:
         return None
 
@@ -74,7 +81,7 @@ class RedisCoordinator:
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.leases = Leases(redis, prefix, self.owner, ttl_s)
         self.bus = Bus(redis, prefix)
-        self.runs = RunHub(redis, prefix, self.owner)  # running answers, reachable from every process
+        self.hub = RunHub(redis, prefix, self.owner)  # running answers, reachable from every process
         self.ttl_s = ttl_s
         self.handover_s = handover_s  # the longest wait for a live process to end a session it is losing
         self._held: dict[int, Lease] = {}
@@ -123,6 +130,13 @@ class RedisCoordinator:
     def fence(self, user_id: int) -> int | None:
         lease = self._held.get(user_id)
         return lease.epoch if lease is not None else None
+
+    async def runs(self, user_id: int) -> set[int]:
+        try:
+            return await self.hub.running(user_id)
+        except (RedisError, OSError) as e:  # Redis away: the cap counts this process's runs only, as it once did
+            log.warning("could not count user %s's runs on other processes (%s)", user_id, e)
+            return set()
 
     async def start(self, on_lost: OnLost) -> None:
         self._on_lost = on_lost
@@ -175,7 +189,7 @@ class RedisCoordinator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         await self.bus.close()
-        await self.runs.close()
+        await self.hub.close()
         for lease in list(self._held.values()):
             await self.release(lease.user_id, lease.epoch)
         with contextlib.suppress(RedisError, OSError):

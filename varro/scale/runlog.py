@@ -4,8 +4,10 @@ a channel on which Stop reaches it.
 Keys (all under the prefix, per chat, since a chat runs one turn at a time):
 - `run:{chat}`: JSON `{owner, user_id, turn, user_text}` while the turn runs on process `owner`; deleted once the
   turn is stored (or failed). A record whose owner has no heartbeat (`alive:{owner}`, coordinator.py) is a run that died with it.
-- `runlog:{chat}`: the turn's events (varro/chat/events.py) as JSON, bounded (MAXLEN) and expiring; started afresh
-  by each turn.
+- `runlog:{chat}`: the turn's events (varro/chat/events.py) as JSON, started afresh by each turn. Never trimmed while
+  the turn runs (a tab opening the chat on another process catches up from its first event, however long the answer:
+  the model's token limit bounds it); it expires an hour after its last write, or a minute after the turn ended.
+- `runs:{user}`: the chats whose `run:` record is the user's, so that the cap on runs per user counts every process's.
 Channel `stops`: `[user, chat]`: the process running that chat's turn stops it.
 """
 
@@ -16,7 +18,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -31,8 +33,9 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPES: dict[str, Any] = {t.__name__: t for t in Event.__args__}
 _ADAPTERS = {name: TypeAdapter(t) for name, t in EVENT_TYPES.items()}
-MAXLEN = 20_000  # events per turn kept (deltas are most of them); a longer turn loses its oldest deltas
+FORGET = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 EXPIRE_S = 3600  # a stream nobody writes to goes after this long
+ENDED_EXPIRE_S = 60  # a finished turn's stream is read only by followers still catching up on it
 
 
 def encode(event: Event) -> bytes:
@@ -55,6 +58,7 @@ class RunRecord:
 
 
 StopHandler = Callable[[int, int], Awaitable[None]]
+Stored = Callable[[], Awaitable[bool]]  # whether the followed turn is stored already (the database says)
 
 
 class RunHub:
@@ -81,11 +85,31 @@ class RunHub:
     async def alive(self, owner: str) -> bool:
         return bool(await self.redis.exists(f"{self.prefix}alive:{owner}"))
 
+    def _runs_key(self, user_id: int) -> str:
+        return f"{self.prefix}runs:{user_id}"
+
+    async def running(self, user_id: int) -> set[int]:
+        """The user's chats with a turn running on a live process, any process. A member whose record went (its
+        turn ended, its last batch lost) or whose process died is dropped on the way."""
+        key, found = self._runs_key(user_id), set()
+        for member in await self.redis.smembers(key):
+            chat_id = int(member)
+            raw = await self.redis.get(self._record_key(chat_id))
+            record = RunRecord(**json.loads(raw)) if raw else None
+            if record is not None and record.user_id == user_id and await self.alive(record.owner):
+                found.add(chat_id)
+            else:
+                await self.redis.srem(key, member)
+        return found
+
     def publisher(self, user_id: int, chat_id: int) -> Publisher:
         return Publisher(self, user_id, chat_id)
 
-    async def events(self, chat_id: int, record: RunRecord, poll_ms: int = 500) -> AsyncIterator[Event]:
-        """The turn's events from its first, then live, until it finishes or its process is found dead."""
+    async def events(self, chat_id: int, record: RunRecord, poll_ms: int = 500,
+                     stored: Stored | None = None) -> AsyncIterator[Event]:
+        """The turn's events from its first, then live, until it finishes, or its process is found dead, or (asked
+        whenever the stream is quiet) the database has the turn stored: the batch that said so may have been lost
+        with Redis, and the record left behind would otherwise keep the turn showing as running for an hour."""
         last: Any = "0"
         key = self._stream_key(chat_id)
         while True:
@@ -97,13 +121,20 @@ class RunHub:
                     yield event
                     if isinstance(event, ev.TurnFinished):
                         return
-            # Quiet: the turn may have ended without finishing (a bug: the record went) or with its process.
-            if not read and (not await self.alive(record.owner) or await self.record(chat_id) is None):
+            # Quiet: the turn may have ended without finishing (a bug: the record went), with its process, or with
+            # its last events lost.
+            if not read and (not await self.alive(record.owner) or await self.record(chat_id) is None
+                             or (stored is not None and await stored())):
                 return
 
-    async def forget(self, chat_id: int) -> None:
-        """The run's record goes (its turn is stored); its stream expires by itself."""
-        await self.redis.delete(self._record_key(chat_id))
+    async def forget(self, chat_id: int, record: RunRecord | None = None) -> None:
+        """The run's record goes (its turn is stored); its stream expires by itself. With `record`: only if the key
+        still holds that one (a later turn's record stays)."""
+        key = self._record_key(chat_id)
+        if record is None:
+            await self.redis.delete(key)
+        else:
+            await self.redis.eval(FORGET, 1, key, json.dumps(asdict(record)))
 
     async def stop(self, user_id: int, chat_id: int) -> None:
         await self.redis.publish(f"{self.prefix}stops", json.dumps([user_id, chat_id]))
@@ -167,13 +198,41 @@ class Publisher:
     async def _send(self, batch: list[Event]) -> None:
         hub, key = self.hub, self.hub._stream_key(self.chat_id)
         pipe = hub.redis.pipeline(transaction=False)
-        for event in batch:
+        for event in joined_deltas(batch):
             if isinstance(event, ev.TurnStarted):
-                record = {"owner": hub.owner, "user_id": self.user_id, "turn": event.turn, "user_text": event.user_text}
+                record = RunRecord(hub.owner, self.user_id, event.turn, event.user_text)
                 pipe.delete(key)
-                pipe.set(hub._record_key(self.chat_id), json.dumps(record), ex=EXPIRE_S)
-            pipe.xadd(key, {"e": encode(event)}, maxlen=MAXLEN, approximate=True)
+                pipe.set(hub._record_key(self.chat_id), json.dumps(asdict(record)), ex=EXPIRE_S)
+                pipe.sadd(hub._runs_key(self.user_id), self.chat_id)
+                pipe.expire(hub._runs_key(self.user_id), EXPIRE_S)
+            pipe.xadd(key, {"e": encode(event)})
             if isinstance(event, ev.TurnFinished) or isinstance(event, ev.ProgressChanged) and event.state == "done":
                 pipe.delete(hub._record_key(self.chat_id))
-        pipe.expire(key, EXPIRE_S)
+                pipe.srem(hub._runs_key(self.user_id), self.chat_id)
+        bounds = [e for e in batch if isinstance(e, ev.TurnStarted | ev.TurnFinished)]
+        ended = bool(bounds) and isinstance(bounds[-1], ev.TurnFinished)
+        pipe.expire(key, ENDED_EXPIRE_S if ended else EXPIRE_S)
         await pipe.execute()
+
+
+def joined_deltas(batch: list[Event]) -> list[Event]:
+    """The batch with each run of deltas to one part joined into one: an XADD per flush of a part, not per token."""
+    out: list[Event] = []
+    run: list[ev.PartDelta] = []
+
+    def end_run() -> None:
+        if run:
+            first = run[0]
+            out.append(ev.PartDelta(first.turn, first.node, first.part, "".join(d.text for d in run)))
+            run.clear()
+
+    for event in batch:
+        if not (isinstance(event, ev.PartDelta) and (not run or (run[0].turn, run[0].node, run[0].part) == (
+                event.turn, event.node, event.part))):
+            end_run()
+        if isinstance(event, ev.PartDelta):
+            run.append(event)
+        else:
+            out.append(event)
+    end_run()
+    return out

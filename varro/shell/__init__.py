@@ -1,9 +1,10 @@
-"""The agent's code interpreter: a stateful IPython kernel per chat, in its own limited process."""
+"""The web tier's side of the code interpreter: a chat's kernel on a kernel host (`remote.py`, over `host.py` and
+`channels.py`), cell results, and replaying stored cells. The sandbox modules here (`sandbox.py`, `launch.py`,
+`cgroup.py`, `seccomp.py`, `isolation.py`, `quota.py`, `inside/`) are the kernel host's, never the web tier's."""
 
 from __future__ import annotations
 
-from varro.shell.kernel import KernelShell
 from varro.shell.replay import StoredCell, replay
 from varro.shell.result import CellResult, Image
 
-__all__ = ["CellResult", "Image", "KernelShell", "StoredCell", "replay"]
+__all__ = ["CellResult", "Image", "StoredCell", "replay"]

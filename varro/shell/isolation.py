@@ -6,8 +6,8 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Literal, Protocol
 
-from varro.config import Settings
 from varro.shell import cgroup
 from varro.shell.sandbox import Isolation, Limits, NoSandbox, Refused, Sandbox, Unavailable
 
@@ -18,17 +18,29 @@ OFF_WARNING = ("VARRO_SANDBOX=off: code cells run unsandboxed, as the server's o
                "the machine; this is only for a single trusted user on their own machine")
 
 
-def kernel_python(settings: Settings) -> Path:
+class SandboxSettings(Protocol):
+    """What the sandbox is made from: the kernel host's settings, or the web tier's for tools and tests."""
+
+    sandbox: Literal["on", "off"]
+    kernel_python: Path | None
+    kernel_memory_mb: int
+    kernel_max_procs: int
+    kernel_workdir_mb: int
+    kernel_tmp_mb: int
+    sandbox_uid_base: int
+
+
+def kernel_python(settings: SandboxSettings) -> Path:
     return settings.kernel_python or PROJECT / ".venv-kernel" / "bin" / "python"
 
 
-def limits(settings: Settings) -> Limits:
+def limits(settings: SandboxSettings) -> Limits:
     return Limits(memory_mb=settings.kernel_memory_mb, max_procs=settings.kernel_max_procs,
                   file_mb=settings.kernel_workdir_mb, workdir_mb=settings.kernel_workdir_mb,
                   tmp_mb=settings.kernel_tmp_mb)
 
 
-async def make_isolation(settings: Settings) -> Isolation:
+async def make_isolation(settings: SandboxSettings) -> Isolation:
     """The sandbox, or with VARRO_SANDBOX=off no sandbox; where none can be made, a refusal (never a silent
     fallback to an unsandboxed kernel)."""
     python = kernel_python(settings)

@@ -14,9 +14,11 @@ Run by file path, not `-m`, so that it imports nothing of varro or jupyter_clien
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import os
 import resource
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,27 @@ def unsandboxed_plan(memory_mb: int, argv: list[str]) -> dict[str, Any]:
     return {"rlimits": {"AS": memory_mb * 2**20, "CORE": 0}, "argv": argv}
 
 
+def _fs_walk() -> Any:
+    """varro/kernels/fs/walk.py, loaded by its path (it needs only the standard library, like this file)."""
+    name = "varro_kernels_fs_walk"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "kernels/fs/walk.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before it runs: its dataclass looks itself up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def chown_tree(path: str, uid: int) -> None:
-    os.chown(path, uid, uid, follow_symlinks=False)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+    """The folder and all it holds to `uid`: from descriptors, without recursion (code in the last kernel may have
+    left 1,100 nested folders, or links to the host's files: links are changed themselves, never followed)."""
+    walk = _fs_walk()
+    fd = os.open(path, walk.DIR_FLAGS)
+    try:
+        walk.chown_tree(fd, uid)
+    finally:
+        os.close(fd)
 
 
 def join_cgroups(paths: list[str]) -> None:
@@ -51,20 +69,40 @@ def stage_binds(binds: list[list[str]], stage: str) -> list[str]:
 
     bwrap runs as the kernel's uid, so it could not reach a source under a directory that uid may not enter (a
     Python under /root, a data folder in a private home). As root, in a mount namespace of this process's own (gone
-    with the sandbox), each source is bind-mounted onto `stage/N` first; bwrap binds from there."""
+    with the sandbox), each source is bind-mounted onto `stage/N` first; bwrap binds from there. The stage is a
+    tmpfs of this namespace only, each bind is of the source alone (not the mounts beneath it: the run folder holds
+    the stage, and the sandbox must not see it), and a read-only bind is read-only here already."""
     _unshare_mounts()
+    _mount(b"varro-stage", stage.encode(), MS_NOSUID | MS_NODEV, b"tmpfs", b"mode=0755,size=4m")
     args: list[str] = []
     for n, (mode, source, dest) in enumerate(binds):
         target = os.path.join(stage, str(n))
-        if os.path.isdir(source):
-            os.makedirs(target, exist_ok=True)
+        if mode == "copy":  # a few small files of the server's own: copied, so their host path shows nowhere
+            _copy(source, target)
         else:
-            open(target, "a").close()
-        _mount(source.encode(), target.encode(), MS_BIND | MS_REC)
-        args += ["--ro-bind" if mode == "ro" else "--bind", target, dest]
+            if os.path.isdir(source):
+                os.mkdir(target)
+            else:
+                open(target, "x").close()
+            _mount(source.encode(), target.encode(), MS_BIND)
+            if mode == "ro":
+                _mount(b"none", target.encode(), MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        args += ["--bind" if mode == "rw" else "--ro-bind", target, dest]
     return args
 
 
+def _copy(source: str, target: str) -> None:
+    """A file, or a folder's files (not its subfolders), copied into the stage."""
+    if not os.path.isdir(source):
+        shutil.copyfile(source, target)
+        return
+    os.mkdir(target)
+    for entry in os.scandir(source):
+        if entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, os.path.join(target, entry.name))
+
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
 MS_BIND, MS_REC, MS_PRIVATE, CLONE_NEWNS = 0x1000, 0x4000, 0x40000, 0x20000
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -76,8 +114,8 @@ def _unshare_mounts() -> None:
     _mount(b"none", b"/", MS_REC | MS_PRIVATE)
 
 
-def _mount(source: bytes, target: bytes, flags: int) -> None:
-    if _libc.mount(source, target, None, flags, None) != 0:
+def _mount(source: bytes, target: bytes, flags: int, fstype: bytes | None = None, data: bytes | None = None) -> None:
+    if _libc.mount(source, target, fstype, flags, data) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source!r} on {target!r}: {os.strerror(err)}")
 
@@ -104,8 +142,12 @@ def fill(argv: list[str], connection_file: str | None) -> list[str]:
 def main(args: list[str]) -> None:
     if not args or len(args) > 2:
         sys.exit(USAGE)
-    text = args[0] if args[0].startswith("{") else Path(args[0]).read_text()
-    plan = json.loads(text)
+    if args[0].startswith("{"):
+        plan = json.loads(args[0])
+    else:  # a file in the kernel's run folder: gone before the kernel starts, which must not read the host's plan
+        plan = json.loads(Path(args[0]).read_text())
+        if "uid" in plan:
+            os.unlink(args[0])
     argv = fill(plan["argv"], args[1] if len(args) > 1 else None)
     if "uid" not in plan:
         set_limits(plan["rlimits"])

@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from varro.shell.kernel import KernelShell
+from varro.shell.result import CellResult
 
 # Things that legitimately differ between two runs of the same code.
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 _CELL_NUMBER = re.compile(r"\b(In|Out|Cell In)\s*\[\d+\]")
 _DURATION = re.compile(r"Execution timed out after [\d.]+ s")
 _SPACE = re.compile(r"\s+")
+
+
+class Runs(Protocol):
+    async def execute(self, code: str) -> CellResult: ...
 
 
 @dataclass
@@ -29,7 +34,7 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-async def replay(shell: KernelShell, cells: list[StoredCell],
+async def replay(shell: Runs, cells: list[StoredCell],
                  on_cell: Callable[[int, int], Awaitable[None]] | None = None) -> list[int]:
     """Run `cells` in order in `shell`; return the sorted turns whose output differs from what was stored.
     `on_cell(i, n)` is awaited before cell i (from 1) of n runs, for the page's progress."""

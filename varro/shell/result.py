@@ -22,6 +22,21 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 DROPPED_TYPE = "application/vnd.varro.dropped+json"
 PLOTLY_TYPE = "application/vnd.plotly.v1+json"
 MAX_CHART_CHARS = 2_000_000
+# Whatever the kernel sends (code in a cell can bypass the kernel's own caps and write to its socket directly), one
+# cell holds at most this many HTML and chart outputs, and this many characters of them together, on the server.
+MAX_RICH_OUTPUTS = 50
+MAX_RICH_CHARS = 10_000_000
+MAX_IMAGE_BYTES = 8 * 2**20  # one image, decoded
+# What one cell may stream to the page while it runs (stdout and stderr together); past it the page gets one note
+# and the cell runs on. Its result keeps the usual capped text.
+MAX_LIVE_CHARS = 100_000
+LIVE_STOPPED = "\n… [live output stops here; the cell runs on, and its result follows]\n"
+# A DataFrame's first rows for the page's grid (varro/shell/inside/tables.py caps them at about 500,000 characters).
+TABLE_TYPE = "application/vnd.varro.table+json"
+MAX_TABLE_CHARS = 1_000_000
+# A cell that printed past the cap: the kernel wrote all of it here, in the chat's working directory
+# (varro/shell/inside/full_output.py).
+OUTPUT_FILE = re.compile(r"\.outputs/cell-[A-Za-z0-9_-]{1,80}\.txt")
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
@@ -31,8 +46,14 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def truncation_note(dropped: int) -> str:
-    return f"\n… [output truncated: {dropped} more characters]"
+def rich_note(dropped: int) -> str:
+    return (f"\n… [{dropped} more tables or charts not shown: a cell shows at most {MAX_RICH_OUTPUTS} of them, "
+            f"{MAX_RICH_CHARS // 1_000_000} MB in all]")
+
+
+def truncation_note(dropped: int, file: str | None = None) -> str:
+    where = f"; all of the output is in the file {file}" if file else ""
+    return f"\n… [output truncated: {dropped} more characters{where}]"
 
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
@@ -65,6 +86,8 @@ class CellResult:
     files: list[str] = field(default_factory=list)
     result_html: bool = False  # the value has an HTML form (a DataFrame) among `html`: the page shows that instead
     charts: list[str] = field(default_factory=list)  # Plotly figures, as their JSON
+    tables: list[str] = field(default_factory=list)  # grids, as their JSON; "html" names the HTML output they replace
+    output_file: str | None = None  # where the whole output is, when the streams were cut (OUTPUT_FILE)
 
     def to_text(self) -> str:
         parts: list[str] = []
@@ -113,6 +136,8 @@ class CellResult:
             "files": list(self.files),
             "result_html": self.result_html,
             "charts": list(self.charts),
+            "tables": list(self.tables),
+            "output_file": self.output_file,
         }
 
     @classmethod
@@ -132,6 +157,8 @@ class CellResult:
             files=list(data.get("files", [])),
             result_html=bool(data.get("result_html", False)),
             charts=list(data.get("charts", [])),
+            tables=list(data.get("tables", [])),
+            output_file=data.get("output_file"),
         )
 
 
@@ -143,6 +170,7 @@ class _CappedText:
         self.parts: list[str] = []
         self.size = 0
         self.dropped = 0
+        self.tail = ""  # the end of a stream that ran past its cap, which the kernel sends with its report
 
     def add(self, text: str) -> None:
         room = self.limit - self.size
@@ -152,9 +180,12 @@ class _CappedText:
             self.size += len(kept)
         self.dropped += max(0, len(text) - max(room, 0))
 
-    def value(self) -> str:
+    def value(self, file: str | None = None) -> str:
         text = strip_ansi("".join(self.parts))
-        return text + truncation_note(self.dropped) if self.dropped else text
+        tail = strip_ansi(self.tail)
+        if not self.dropped:
+            return text + tail
+        return text + truncation_note(self.dropped, file) + (f" …\n{tail}" if tail else "")
 
 
 class OutputCollector:
@@ -168,14 +199,32 @@ class OutputCollector:
         self.error: str | None = None
         self.truncated = False
         self.result_html = False
+        self.output_file: str | None = None
         self._pending_clear = False
+        self.live_chars = 0
+        self.live_stopped = False
+
+    def live(self, text: str) -> str:
+        """What of a stream's `text` may go to the page as it arrives: all of it up to the cell's live cap, then
+        one note, then nothing."""
+        if self.live_stopped:
+            return ""
+        room = MAX_LIVE_CHARS - self.live_chars
+        if len(text) <= room:
+            self.live_chars += len(text)
+            return text
+        self.live_stopped = True
+        return text[:room] + LIVE_STOPPED
 
     def _clear(self) -> None:
         self.streams = {"stdout": _CappedText(self.max_chars), "stderr": _CappedText(self.max_chars)}
         self.images: list[Image] = []
         self.html: list[str] = []
         self.charts: list[str] = []
+        self.tables: list[str] = []
         self.dropped_images = 0
+        self.dropped_rich = 0  # HTML and chart outputs past the cell's caps
+        self.rich_chars = 0
 
     def feed(self, msg_type: str, content: dict[str, Any]) -> None:
         if msg_type == "clear_output":
@@ -217,19 +266,21 @@ class OutputCollector:
             return
         image = _decode_image(data)
         if image is not None:
-            if len(self.images) < self.max_images:
+            if len(self.images) < self.max_images and len(image.data) <= MAX_IMAGE_BYTES:
                 self.images.append(image)
             else:
                 self.dropped_images += 1
         if isinstance(chart := data.get(PLOTLY_TYPE), dict):
             spec = json.dumps(chart, default=str)
-            if len(spec) <= MAX_CHART_CHARS:
-                self.charts.append(spec)
-            else:
+            if len(spec) > MAX_CHART_CHARS:
                 self.truncated = True
+            elif self._room_for(len(spec)):
+                self.charts.append(spec)
             return  # its HTML and text forms say the same thing less well
         html = data.get("text/html")
-        if isinstance(html, str):
+        kept = isinstance(html, str) and self._room_for(min(len(html), MAX_HTML_CHARS))
+        self._add_table(data.get(TABLE_TYPE), len(self.html) if kept else -1)
+        if isinstance(html, str) and kept:
             # Kept up to the cap (the page cuts it further, and says so); a cut table still shows its first rows.
             self.html.append(html[:MAX_HTML_CHARS])
             self.truncated |= len(html) > MAX_HTML_CHARS
@@ -245,10 +296,28 @@ class OutputCollector:
             # the uninformative default repr of an HTML/Markdown wrapper object.
             self.streams["stdout"].add(plain if plain.endswith("\n") else plain + "\n")
 
+    def _room_for(self, chars: int) -> bool:
+        """Whether one more HTML or chart output of `chars` characters fits the cell's caps (counted if not)."""
+        if len(self.html) + len(self.charts) >= MAX_RICH_OUTPUTS or self.rich_chars + chars > MAX_RICH_CHARS:
+            self.dropped_rich += 1
+            return False
+        self.rich_chars += chars
+        return True
+
+    def _add_table(self, table: Any, html_index: int) -> None:
+        if isinstance(table, dict):
+            spec = json.dumps({**table, "html": html_index}, default=str)
+            if len(spec) <= MAX_TABLE_CHARS and self._room_for(len(spec)):
+                self.tables.append(spec)
+
     def _add_dropped(self, dropped: dict[str, Any]) -> None:
         for name in ("stdout", "stderr"):
             if isinstance(count := dropped.get(name), int) and count > 0:
                 self.streams[name].dropped += count
+            if isinstance(tail := dropped.get(f"{name}_tail"), str):
+                self.streams[name].tail = tail[-self.max_chars // 4:]
+        if isinstance(file := dropped.get("file"), str) and OUTPUT_FILE.fullmatch(file):
+            self.output_file = file
         if isinstance(images := dropped.get("images"), int):
             self.dropped_images += max(0, images)
         if dropped.get("html"):
@@ -256,19 +325,23 @@ class OutputCollector:
 
     def build(self, **flags: Any) -> CellResult:
         stdout, stderr = self.streams["stdout"], self.streams["stderr"]
-        stdout_text = stdout.value()
+        stdout_text = stdout.value(self.output_file)
         if self.dropped_images:
             stdout_text += f"\n… [{self.dropped_images} more images not shown]"
-        truncated = self.truncated or bool(stdout.dropped or stderr.dropped or self.dropped_images)
+        if self.dropped_rich:
+            stdout_text += rich_note(self.dropped_rich)
+        truncated = self.truncated or bool(stdout.dropped or stderr.dropped or self.dropped_images or self.dropped_rich)
         return CellResult(
             stdout=stdout_text,
-            stderr=stderr.value(),
+            stderr=stderr.value(self.output_file),
             result=self.result,
             error=self.error,
             images=list(self.images),
             html=list(self.html),
             result_html=self.result_html and bool(self.html),
             charts=list(self.charts),
+            tables=list(self.tables),
+            output_file=self.output_file,
             truncated=truncated,
             **flags,
         )

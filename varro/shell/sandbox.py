@@ -101,6 +101,10 @@ class Sandbox:
         roots = python_roots(kernel_python)
         sandbox = cls(kernel_python, bwrap, limits, uid_base, python_roots=roots, font_cache=font_cache(kernel_python))
         sandbox.self_test()
+        try:
+            cgroup.check(limits)
+        except cgroup.CgroupError as exc:
+            raise Unavailable(f"Code can't run: {exc}.") from exc
         return sandbox
 
     def self_test(self) -> None:
@@ -150,17 +154,19 @@ class Sandbox:
         limits = replace(self.limits, memory_mb=memory_mb)
         cgroups = cgroup.create(name, limits)
         binds = [("ro", root, root) for root in self.python_roots]
-        binds += [("ro", str(Path(__file__).with_name("inside")), OPT_VARRO)]
+        binds += [("copy", str(Path(__file__).with_name("inside")), OPT_VARRO)]
         binds += [("rw", str(workdir), HOME), ("rw", str(rundir), str(rundir))]
         if self.font_cache is not None:
-            binds.append(("ro", str(self.font_cache), f"/tmp/matplotlib/{self.font_cache.name}"))
+            binds.append(("copy", str(self.font_cache), f"/tmp/matplotlib/{self.font_cache.name}"))
         stage = rundir / "binds"
         stage.mkdir()
         plan = self.plan_dict(uid, binds, argv, cgroups, stage=str(stage), chown=[str(workdir), str(rundir)],
                               limits=limits)
         plan["env"] = env
+        # Root's alone, and removed by the launcher once read: the kernel never reads the host's paths, uid, cgroups.
         path = rundir / "launch.json"
-        path.write_text(json.dumps(plan))
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(json.dumps(plan))
         return path, cgroups
 
     def plan_dict(self, uid: int, binds: list[tuple[str, str, str]], argv: list[str], cgroups: list[str],

@@ -1,53 +1,24 @@
-"""Where a chat's namespace snapshots live, which one a restore may use, and which cells it must still replay.
-
-A snapshot `turn-K.pkl` holds the kernel's names as they were at the end of turn K (varro/shell/inside/snapshot.py
-writes and reads it, inside the kernel). They sit in the chat's working directory under `.snapshots/`, so they
-belong to the chat's owner, count against its quota, and go with the chat. The server only lists and deletes them.
-"""
+"""Which snapshot a restore may use, and which cells it must still replay (the web tier's side; the kernel host keeps
+the snapshots themselves, named by turn id: varro/kernels/snapshots.py)."""
 
 from __future__ import annotations
 
 import ast
-import re
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # replay imports the kernel, which imports this module
+if TYPE_CHECKING:
     from varro.shell.replay import StoredCell
 
-FOLDER = ".snapshots"
-KEEP = 3  # the latest few: an edit a few turns back still finds one
-_NAME = re.compile(r"^turn-(\d+)\.pkl$")
+ROOT = ".snapshots"  # in the chat's folder
+FOLDER = f"{ROOT}/by-id"  # snapshots named by turn id; the ones directly in ROOT were named by position (before)
 
 
-@dataclass(frozen=True)
-class Snapshots:
-    workdir: Path
-
-    def path(self, turn: int) -> Path:
-        return self.workdir / FOLDER / f"turn-{turn}.pkl"
-
-    def turns(self) -> list[int]:
-        folder = self.workdir / FOLDER
-        if not folder.is_dir():
-            return []
-        return sorted(int(m[1]) for p in folder.iterdir() if (m := _NAME.match(p.name)))
-
-    def best(self, valid: range) -> int | None:
-        """The latest snapshot whose turn is still there and after the last shell reset."""
-        usable = [k for k in self.turns() if k in valid]
-        return usable[-1] if usable else None
-
-    def forget_from(self, turn: int) -> None:
-        """Turns from `turn` on are gone (an edit): their snapshots describe a namespace that no longer was."""
-        for k in self.turns():
-            if k >= turn:
-                self.path(k).unlink(missing_ok=True)
-
-    def prune(self, keep: int = KEEP) -> None:
-        for k in self.turns()[:-keep]:
-            self.path(k).unlink(missing_ok=True)
+def best_turn(turn_ids: list[int], valid: Mapping[int, int]) -> int | None:
+    """The snapshot to restore from: of the turns in `valid` (the shown branch's turns after the last shell reset,
+    id -> position), the latest one that has a snapshot; its turn id."""
+    usable = [tid for tid in turn_ids if tid in valid]
+    return max(usable, key=lambda tid: valid[tid]) if usable else None
 
 
 def defined_names(code: str) -> set[str]:
@@ -66,7 +37,7 @@ def defined_names(code: str) -> set[str]:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names.update((a.asname or a.name).split(".")[0] for a in node.names)
                 continue
-            for child in ast.walk(node):
+            for child in _walk_scope(node):
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
                     names.add(child.id)
             for field in ("body", "orelse", "finalbody", "handlers"):
@@ -76,6 +47,23 @@ def defined_names(code: str) -> set[str]:
 
     visit(tree.body)
     return names
+
+
+_INNER_SCOPES = (ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp, ast.Lambda)
+
+
+def _walk_scope(node: ast.AST) -> list[ast.AST]:
+    """`node` and what it holds, but not the inside of a comprehension or lambda: `i` in `(i for i in x)` is not a
+    name of the cell's (a `:=` in one is, and is kept)."""
+    found, todo = [], [node]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        if isinstance(current, _INNER_SCOPES):
+            found += [n.target for n in ast.walk(current) if isinstance(n, ast.NamedExpr)]
+            continue
+        todo.extend(ast.iter_child_nodes(current))
+    return found
 
 
 def cells_to_replay(cells: list[StoredCell], snapshot_turn: int, failed: list[str]) -> list[StoredCell]:

@@ -10,7 +10,10 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +48,7 @@ def command(server: Path, model: Path, port: int, ctx: int, answer_cap: int) -> 
     """The exact command the README shows: Hermes-style template with --jinja, short answers, one slot."""
     return [str(server), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
             "--jinja", "--chat-template-file", str(TEMPLATE), "-c", str(ctx), "-n", str(answer_cap),
-            "-np", "1", "--temp", "0", "--slots", "-t", "2"]
+            "-np", "1", "--temp", "0", "--slots", "--metrics", "-t", "2"]
 
 
 @dataclass
@@ -101,6 +104,37 @@ class Llama:
         """Whether the server is generating (its one slot is processing)."""
         with LOCAL.open(f"{self.base}/slots", timeout=5) as resp:
             return any(slot.get("is_processing") for slot in json.loads(resp.read()))
+
+    def served_model(self) -> str:
+        """The name the server lists its model under (`GET /v1/models`), whatever name a request asks for."""
+        with LOCAL.open(f"{self.url}/models", timeout=5) as resp:
+            return str(json.loads(resp.read())["data"][0]["id"])
+
+    def queued(self) -> int:
+        """Requests waiting for the one slot (`llamacpp:requests_deferred` in `/metrics`): a request beside another."""
+        with LOCAL.open(f"{self.base}/metrics", timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("llamacpp:requests_deferred"):
+                    return int(float(line.split()[-1]))
+        raise AssertionError("llama-server's /metrics has no llamacpp:requests_deferred")
+
+    @contextmanager
+    def watching_queue(self) -> Iterator[list[int]]:
+        """While the block runs, how many requests were ever waiting at once (polled every 20 ms): [max]."""
+        most, done = [0], threading.Event()
+
+        def poll() -> None:
+            while not done.is_set():
+                most[0] = max(most[0], self.queued())
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        try:
+            yield most
+        finally:
+            done.set()
+            watcher.join(timeout=5)
 
     def wait_idle(self, within: float) -> float:
         """Seconds until the server stopped generating; fails after `within`."""

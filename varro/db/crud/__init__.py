@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import col, update
 
 from varro.db.crud.chat import ChatCrud, UserChats
+from varro.db.crud.placement import Placements
 from varro.db.crud.turn import ChatTurns
 from varro.db.crud.user import UserCrud
 from varro.db.engine import Sessions
@@ -30,6 +31,10 @@ class Store:
     @property
     def chats(self) -> ChatCrud:
         return ChatCrud(self.sessions)
+
+    @property
+    def placements(self) -> Placements:
+        return Placements(self.sessions)
 
     async def stop_interrupted(self) -> int:
         """At start-up: turns a crash left `running` are `stopped` (their user's words kept); how many."""

@@ -1,4 +1,4 @@
-"""Chats of one user: recent, get, create, rename, delete."""
+"""Chats of one user: recent, get, create, rename, pin, archive, delete."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from varro.db.crud.turn import ChatTurns
+from varro.db.crud.share import SharedLinks
+from varro.db.crud.turn import ChatTurns, raise_fence
 from varro.db.engine import Sessions
 from varro.db.models import Chat, utcnow
 from varro.db.search import Hit, search_chats
@@ -35,16 +36,40 @@ class UserChats:
     user_id: int
     fence: int | None = None
 
-    async def search(self, q: str, limit: int = 30) -> list[Hit]:
-        """This user's chats whose title or messages match `q` (varro/db/search.py)."""
-        return await search_chats(self.sessions, self.user_id, q, limit)
+    @property
+    def links(self) -> SharedLinks:
+        """The shared links of this user's chats."""
+        return SharedLinks(self.sessions, self.user_id)
 
-    async def recent(self, limit: int | None = 20) -> list[Chat]:
-        """Newest first; `limit=None` for every chat."""
+    async def search(self, q: str, limit: int = 30, time_limit: float = 3.0) -> list[Hit]:
+        """This user's chats whose title or messages match `q` (varro/db/search.py: SearchRefused past its caps)."""
+        return await search_chats(self.sessions, self.user_id, q, limit, time_limit)
+
+    async def recent(self, limit: int | None = 20, offset: int = 0, archived: bool = False,
+                     pinned_first: bool = False) -> list[Chat]:
+        """Newest first, without the archived ones (or only those: `archived`); `limit=None` for every chat;
+        `pinned_first`: the pinned chats ahead of the others (the sidebar's order)."""
         async with self.sessions() as s:
-            q = select(Chat).where(Chat.user_id == self.user_id)
-            q = q.order_by(col(Chat.updated_at).desc(), col(Chat.id).desc()).limit(limit)
-            return list(await s.exec(q))
+            q = select(Chat).where(Chat.user_id == self.user_id, col(Chat.archived) == archived)
+            if pinned_first:
+                q = q.order_by(col(Chat.pinned).desc())
+            q = q.order_by(col(Chat.updated_at).desc(), col(Chat.id).desc())
+            return list(await s.exec(q.offset(offset).limit(limit)))
+
+    async def mark(self, chat_id: int, pinned: bool | None = None, archived: bool | None = None) -> Chat | None:
+        """Pin or unpin, archive or restore the chat (its `updated_at` stays: it keeps its place by date)."""
+        async with self.sessions.write() as s:
+            chat = await s.get(Chat, chat_id)
+            if chat is None or chat.user_id != self.user_id:
+                return None
+            if pinned is not None:
+                chat.pinned = pinned
+            if archived is not None:
+                chat.archived = archived
+            s.add(chat)
+            await s.commit()
+            await s.refresh(chat)
+            return chat
 
     async def get(self, chat_id: int) -> Chat | None:
         """The chat if it exists and is this user's; None otherwise (the caller says "not found")."""
@@ -61,11 +86,13 @@ class UserChats:
             return chat
 
     async def rename(self, chat_id: int, title: str, auto: bool = False) -> Chat | None:
-        """Set the title; `auto` marks it as Varro's (from the first message), which an edit of it may replace."""
+        """Set the title; `auto` marks it as Varro's (from the first message), which an edit of it may replace.
+        A session's rename (its titler's) carries its fence: refused (`Fenced`) once a newer session wrote."""
         async with self.sessions.write() as s:
             chat = await s.get(Chat, chat_id)
             if chat is None or chat.user_id != self.user_id:
                 return None
+            await raise_fence(s, chat_id, self.fence)
             chat.title = clean_title(title)
             if auto:
                 chat.auto_title = chat.title

@@ -1,8 +1,10 @@
-"""Turns of one chat whose ownership was already checked: begin and finish a turn, list (or a range), truncate_from.
+"""Turns of one chat whose ownership was already checked: begin and finish a turn, list (or a range), switch versions.
 
 A turn is stored when it starts (`begin`, status `running`, the user's words and nothing else) and completed
-in place when it ends (`finish`): a crash mid-answer keeps what the user wrote. `begin` removes the turns an
-edit replaces in the same transaction, so after a crash the chat has either the old turns or the new one.
+in place when it ends (`finish`): a crash mid-answer keeps what the user wrote. Turns form a tree (varro/db/tree.py):
+`begin` at a position already shown (an edit, a regeneration) adds a version there and moves the shown path to it
+in the same transaction; the turns it hides stay, and `switch` or `show` brings them back. Every read here
+(`list`, `end`, `sizes`) reads the shown path.
 """
 
 from __future__ import annotations
@@ -12,15 +14,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, cast, func
-from sqlmodel import col, delete, select, update
+from sqlmodel import col, delete, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from varro.db import tree
 from varro.db.engine import Sessions
 from varro.db.models import RUNNING, TURN_STATUSES, Chat, Turn, utcnow
 
 
 class Fenced(Exception):
     """A write from a session that another process has taken over since (a newer epoch wrote to the chat)."""
+
+
+async def raise_fence(s: AsyncSession, chat_id: int, fence: int | None) -> None:
+    """Raise the chat's fence to `fence`, or refuse (`Fenced`) when a newer session wrote to it: in the write's own
+    transaction, so nothing older follows. None: one process, nothing to fence."""
+    if fence is None:
+        return
+    stmt = update(Chat).where(col(Chat.id) == chat_id, col(Chat.fence) <= fence).values(fence=fence)
+    if (await s.exec(stmt)).rowcount == 0:
+        raise Fenced(f"chat {chat_id} was taken over by a newer session (epoch > {fence})")
 
 
 @dataclass(frozen=True)
@@ -32,12 +45,7 @@ class ChatTurns:
     fence: int | None = None
 
     async def _check_fence(self, s: AsyncSession) -> None:
-        """Raise the chat's fence to ours, or refuse: in the write's own transaction, so nothing older follows."""
-        if self.fence is None:
-            return
-        stmt = update(Chat).where(col(Chat.id) == self.chat_id, col(Chat.fence) <= self.fence).values(fence=self.fence)
-        if (await s.exec(stmt)).rowcount == 0:
-            raise Fenced(f"chat {self.chat_id} was taken over by a newer session (epoch > {self.fence})")
+        await raise_fence(s, self.chat_id, self.fence)
 
     async def claim(self) -> None:
         """Raise the chat's fence to this session's epoch: from now on an older session's writes are refused."""
@@ -50,7 +58,8 @@ class ChatTurns:
         """The finished turns in order (and the one being answered, with `running`: pages show that one live);
         with `start` and `stop`, only those whose index is in that range."""
         async with self.sessions() as s:
-            q = select(Turn).where(Turn.chat_id == self.chat_id, col(Turn.idx) >= start).order_by(col(Turn.idx))
+            q = select(Turn).where(Turn.chat_id == self.chat_id, col(Turn.on_path), col(Turn.idx) >= start)
+            q = q.order_by(col(Turn.idx))
             if stop is not None:
                 q = q.where(col(Turn.idx) < stop)
             if not running:
@@ -60,7 +69,8 @@ class ChatTurns:
     async def end(self) -> int:
         """The index after the last finished turn (0 for none): what a page showing the whole chat calls `known`."""
         async with self.sessions() as s:
-            last = await s.exec(select(func.max(Turn.idx)).where(Turn.chat_id == self.chat_id, Turn.status != RUNNING))
+            last = await s.exec(select(func.max(Turn.idx)).where(Turn.chat_id == self.chat_id, col(Turn.on_path),
+                                                            Turn.status != RUNNING))
             top = last.one()
             return 0 if top is None else top + 1
 
@@ -68,15 +78,36 @@ class ChatTurns:
         """(index, stored characters) of the finished turns from `start` up to `before`, at most `limit`, newest
         first: what a page needs to choose which turns to read, without reading (decoding) any of them."""
         size = func.length(cast(col(Turn.content), Text)) + func.length(col(Turn.user_text))
-        q = select(col(Turn.idx), size).where(Turn.chat_id == self.chat_id, Turn.status != RUNNING,
+        q = select(col(Turn.idx), size).where(Turn.chat_id == self.chat_id, col(Turn.on_path), Turn.status != RUNNING,
                                              col(Turn.idx) >= start, col(Turn.idx) < before)
         async with self.sessions() as s:
             return [(idx, n or 0) for idx, n in await s.exec(q.order_by(col(Turn.idx).desc()).limit(limit))]
 
     async def begin(self, idx: int, user_text: str, content: dict[str, Any]) -> Turn:
-        """Store turn `idx` as `running`. Turns from `idx` on (those an edit replaces, or one a failed run left
-        running) go in the same transaction."""
-        return await self._write(idx, user_text, content, RUNNING, replace=True)
+        """Store turn `idx` as `running`, after the shown turn `idx - 1`. A turn already shown at `idx` (an edit,
+        a regeneration, or one a failed run left running) becomes an earlier version: it and the turns after it
+        leave the shown path in the same transaction, and stay stored.
+
+        Every turn's start waits for this, so it reads nothing back: four statements (three for the first turn),
+        the shown turns from `idx` taken off the path (usually none), the insert, the parent's link to it, the
+        chat's `updated_at`."""
+        async with self.sessions.write() as s:
+            await self._check_fence(s)
+            await self._hide_from(s, idx)
+            now = utcnow()
+            shown = (col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx - 1, col(Turn.on_path))
+            parent_id = select(Turn.id).where(*shown).scalar_subquery() if idx > 0 else None
+            new = insert(Turn).values(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content,
+                                      status=RUNNING, created_at=now, parent_id=parent_id, on_path=True)
+            turn_id, parent = (await s.exec(new.returning(col(Turn.id), col(Turn.parent_id)))).one()
+            if idx > 0:
+                linked = await s.exec(update(Turn).where(*shown).values(active_child_id=turn_id))
+                if linked.rowcount == 0:
+                    raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
+            await s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now))
+            await s.commit()
+        return Turn(id=turn_id, chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=RUNNING,
+                    created_at=now, parent_id=parent, on_path=True)
 
     async def finish(self, idx: int, content: dict[str, Any], status: str) -> None:
         """Complete the running turn `idx` in place: its content and final status."""
@@ -84,7 +115,8 @@ class ChatTurns:
             raise ValueError(f"unknown turn status {status!r}")
         async with self.sessions.write() as s:
             await self._check_fence(s)
-            turn = (await s.exec(select(Turn).where(Turn.chat_id == self.chat_id, Turn.idx == idx))).one()
+            turn = (await s.exec(select(Turn).where(Turn.chat_id == self.chat_id, Turn.idx == idx,
+                                                    col(Turn.on_path)))).one()
             turn.content, turn.status = content, status
             s.add(turn)
             await self._touch(s)
@@ -101,36 +133,105 @@ class ChatTurns:
             raise ValueError(f"unknown turn status {status!r}")
         return await self._write(idx, user_text, content, status)
 
-    async def _write(self, idx: int, user_text: str, content: dict[str, Any], status: str, replace: bool = False) -> Turn:
+    async def _write(self, idx: int, user_text: str, content: dict[str, Any], status: str) -> Turn:
         async with self.sessions.write() as s:
             await self._check_fence(s)
-            if replace:
-                await self._truncate(s, idx)
-            turn = Turn(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=status)
+            parent = None
+            if idx > 0:
+                parent = (await s.exec(select(Turn).where(Turn.chat_id == self.chat_id, Turn.idx == idx - 1,
+                                                          col(Turn.on_path)))).first()
+                if parent is None:
+                    raise ValueError(f"there is no turn {idx - 1} to follow")
+            await self._hide_from(s, idx)
+            turn = Turn(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=status,
+                        parent_id=parent.id if parent is not None else None)
             s.add(turn)
+            await s.flush()
+            if parent is not None:
+                parent.active_child_id = turn.id
+                s.add(parent)
             await self._touch(s)
             await s.commit()
             await s.refresh(turn)
             return turn
 
+    async def _hide_from(self, s: Any, idx: int) -> None:
+        """Take the shown turns from `idx` on off the shown path (they stay stored, as earlier versions). Shell
+        resets recorded after turn `idx` belong to the branch that is no longer shown and go with it."""
+        stmt = update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx, col(Turn.on_path))
+        # A reset after turn idx was recorded while a shown turn from idx on existed, and whatever took such a turn
+        # off the path dropped it: with none hidden now there is none to drop (a new turn's start reads no chat).
+        if (await s.exec(stmt.values(on_path=False))).rowcount:
+            await self._drop_resets_after(s, idx)
+
+    async def _nodes(self, s: Any, start: int = 0, stop: int | None = None) -> builtins.list[tree.Node]:
+        """The tree's shape (ids and links only); with a range, only the turns at those positions."""
+        q = select(Turn.id, Turn.parent_id, Turn.idx, Turn.active_child_id).where(Turn.chat_id == self.chat_id,
+                                                                                  col(Turn.idx) >= start)
+        if stop is not None:
+            q = q.where(col(Turn.idx) < stop)
+        return [tree.Node(*row) for row in await s.exec(q)]
+
+    async def _shown(self, s: Any) -> dict[int, int]:
+        q = select(Turn.idx, Turn.id).where(Turn.chat_id == self.chat_id, col(Turn.on_path))
+        return {idx: tid for idx, tid in await s.exec(q)}
+
+    async def versions(self, start: int = 0, stop: int | None = None) -> dict[int, tuple[int, int]]:
+        """For each shown turn in the range that has other versions: its id -> (which version, how many)."""
+        async with self.sessions() as s:
+            shown = [tid for idx, tid in (await self._shown(s)).items() if idx >= start and (stop is None or idx < stop)]
+            return tree.versions(await self._nodes(s, start, stop), shown)  # a turn's versions share its position
+
+    async def switch(self, k: int, to: int) -> bool:
+        """Show version `to` (from 0) of turn `k`, with the branch below it that was last shown; False if there is
+        no such version (nothing changes)."""
+        async with self.sessions() as s:
+            chosen = tree.sibling(await self._nodes(s), await self._shown(s), k, to)
+        return chosen is not None and await self.show(chosen)
+
+    async def show(self, turn_id: int) -> bool:
+        """Make turn `turn_id` (of this chat, on any branch) part of the shown path, in one transaction; False if
+        the chat has no such turn. A running turn stays where it is: its path can't change under it."""
+        async with self.sessions.write() as s:
+            await self._check_fence(s)
+            nodes = await self._nodes(s)
+            if turn_id not in {n.id for n in nodes}:
+                return False
+            path, remembered = tree.path_through(nodes, turn_id)
+            running = (await s.exec(select(Turn.id).where(Turn.chat_id == self.chat_id, col(Turn.on_path),
+                                                          Turn.status == RUNNING))).first()
+            if running is not None and running not in path:
+                return False
+            old = await self._shown(s)
+            await s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.on_path)).values(on_path=False))
+            await s.exec(update(Turn).where(col(Turn.id).in_(path)).values(on_path=True))
+            for parent, child in remembered.items():
+                await s.exec(update(Turn).where(col(Turn.id) == parent).values(active_child_id=child))
+            first_change = next((i for i, tid in enumerate(path) if old.get(i) != tid), len(path))
+            await self._drop_resets_after(s, first_change)
+            await s.commit()
+            return True
+
     async def truncate_from(self, idx: int) -> int:
-        """Delete every turn with index >= idx, in one transaction; returns how many went.
+        """Delete every turn with index >= idx, on every branch, in one transaction; returns how many went.
 
         Shell resets recorded after turn idx belong to the discarded future and go with it.
         """
         async with self.sessions.write() as s:
             await self._check_fence(s)
-            removed = await self._truncate(s, idx)
+            going = (col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx)
+            # counted first: a turn's versions go with it by cascade, which the delete's row count leaves out
+            removed = (await s.exec(select(func.count()).select_from(Turn).where(*going))).one()
+            await s.exec(delete(Turn).where(*going))
+            await self._drop_resets_after(s, idx)
             await s.commit()
             return removed
 
-    async def _truncate(self, s: Any, idx: int) -> int:
-        result = await s.exec(delete(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx))
+    async def _drop_resets_after(self, s: Any, idx: int) -> None:
         chat = await s.get(Chat, self.chat_id)
         if chat is not None and any(r > idx for r in chat.shell_resets):
             chat.shell_resets = [r for r in chat.shell_resets if r <= idx]  # a new list: JSON is saved on assignment
             s.add(chat)
-        return result.rowcount or 0
 
     async def record_shell_reset(self, before_turn: int) -> builtins.list[int]:  # `list` is a method here
         """Remember that the shell was reset before turn `before_turn`; returns all resets."""

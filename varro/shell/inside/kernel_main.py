@@ -4,7 +4,7 @@ Runs in the kernel's own Python environment, bound read-only at /opt/varro; it i
 
 ipykernel forwards the output of forked subprocesses over a zmq pipe bound to tcp://127.0.0.1. The sandbox's
 seccomp filter refuses every socket but a Unix one, so that pipe moves to an ipc socket in the sandbox's private
-/tmp (ipykernel is pinned in kernel-requirements.txt: these are its private methods).
+/tmp (ipykernel is pinned in kernel-requirements.in: these are its private methods).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import tempfile
 
 import output_caps  # beside this file (the script's folder is first on sys.path)
+import tables
 import zmq
 from ipykernel import iostream, kernelapp
 from zmq.eventloop.zmqstream import ZMQStream
@@ -57,6 +58,7 @@ def main() -> None:
     app = kernelapp.IPKernelApp.instance()
     app.initialize()
     app.shell.history_manager.outputs = _Forget()
+    tables.install(app.shell)  # DataFrames also as a table the page can sort, filter and download
     app.shell.events.register("post_execute", lambda: output_caps.report(app.shell))
     app.start()
 

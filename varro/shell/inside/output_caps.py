@@ -5,6 +5,10 @@ would still send that GiB over the socket for the server to decode and drop. Her
 `TEXT_CAP` characters per stream, rich outputs have their large parts cut, and at the end of the cell the kernel
 reports what it held back in one display bundle of its own type (`DROPPED_TYPE`), which the server folds into its
 usual truncation note. Keyed by the request that caused the output, so each cell starts with a full budget.
+
+A stream that runs past its cap keeps its head (sent as it is printed) and its tail (the last `TAIL_CAP` characters,
+sent with the report), and the whole of the cell's output is written by the kernel itself into the chat's working
+directory (full_output.py), where the page offers it as a download and later code can read it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import os
 from collections import defaultdict
 from typing import Any
 
+import full_output  # beside this file
 from ipykernel import iostream, zmqshell
 
 TEXT_CAP = int(os.environ.get("VARRO_KERNEL_TEXT_CAP", "20000"))  # as the server's MAX_TEXT_CHARS
+TAIL_CAP = TEXT_CAP // 4  # of those, kept for the end of a stream that ran past them: the head gets the rest
+HEAD_CAP = TEXT_CAP - TAIL_CAP
 HTML_CAP = 200_000  # as the server's MAX_HTML_CHARS
 IMAGE_CAP = 8 * 2**20  # base64 characters of one image
 IMAGES_PER_CELL = 20
@@ -38,15 +45,40 @@ _write = iostream.OutStream.write
 
 def write(self: iostream.OutStream, string: str) -> int | None:
     key = (_request(self.parent_header), self.name)
-    room = TEXT_CAP - _sent[key]
+    full_output.add(key[0], string)
+    room = HEAD_CAP - _sent[key]
     if room <= 0:
-        _dropped[key[0]][self.name] += len(string)
+        _tails[key].add(string)
         return len(string)
     if len(string) > room:
-        _dropped[key[0]][self.name] += len(string) - room
+        _tails[key].add(string[room:])
         string = string[:room]
     _sent[key] += len(string)
     return _write(self, string)
+
+
+class _Tail:
+    """The last `TAIL_CAP` characters of what a stream held back, and how many came before them."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.before = 0
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 2 * TAIL_CAP:  # joined now and then, not at every write: a loop of prints stays cheap
+            joined = "".join(self.parts)
+            self.before += len(joined) - TAIL_CAP
+            self.parts, self.size = [joined[-TAIL_CAP:]], TAIL_CAP
+
+    def value(self) -> tuple[int, str]:
+        joined = "".join(self.parts)
+        return self.before + max(0, len(joined) - TAIL_CAP), joined[-TAIL_CAP:]
+
+
+_tails: dict[tuple[str, str], _Tail] = defaultdict(_Tail)
 
 
 def cap_bundle(data: dict[str, Any], request: str) -> dict[str, Any]:
@@ -91,15 +123,23 @@ def write_format_data(self: zmqshell.ZMQShellDisplayHook, format_dict: dict[str,
 def report(shell: Any) -> None:
     """After each cell: say what was held back, once, and forget the cell's counts."""
     request = _request(shell.parent_header)
+    dropped: dict[str, Any] = dict(_dropped.pop(request, {}))
+    cut = False
     for name in ("stdout", "stderr"):
         _sent.pop((request, name), None)
+        if (tail := _tails.pop((request, name), None)) is not None:
+            middle, dropped[f"{name}_tail"] = tail.value()
+            dropped[name] = dropped.get(name, 0) + middle
+            cut = True
     _images.pop(request, None)
-    dropped = _dropped.pop(request, None)
+    if (file := full_output.finish(request, cut)) is not None:
+        dropped["file"] = file
     if dropped:
-        shell.display_pub.publish({DROPPED_TYPE: dict(dropped)}, metadata={})
+        shell.display_pub.publish({DROPPED_TYPE: dropped}, metadata={})
 
 
 def install() -> None:
+    full_output.install(HEAD_CAP)
     iostream.OutStream.write = write  # type: ignore[method-assign]
     zmqshell.ZMQDisplayPublisher.publish = publish  # type: ignore[method-assign]
     zmqshell.ZMQShellDisplayHook.write_format_data = write_format_data  # type: ignore[method-assign]

@@ -1,0 +1,84 @@
+"""The chat sidebar on wide screens: chats by date, pin, archive and restore, rename in place, delete, arrow keys,
+folded away and remembered; phones keep the chats menu."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import wait_socket
+from tests.e2e.helpers import chat_id_of, converse, screenshots
+
+SCREENSHOTS = screenshots()
+
+
+def test_pin_archive_restore_and_rename_from_the_sidebar(new_chat: Page) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 1280, "height": 800})
+    converse(page, "Tell me about rivers")
+    first = chat_id_of(page)
+    page.get_by_test_id("new-chat").click()
+    wait_socket(page)
+    converse(page, "Tell me about glaciers")
+    second = chat_id_of(page)
+    page.reload()
+    wait_socket(page)
+    bar = page.get_by_test_id("chat-sidebar")
+    expect(bar).to_be_visible()
+    today = bar.get_by_test_id("group-Today")
+    expect(today).to_be_visible()
+    expect(bar.get_by_test_id(f"sidebar-chat-{second}")).to_have_attribute("aria-current", "page")
+    links = bar.locator(".sidebar-link")
+    assert links.nth(0).get_attribute("data-testid") == f"sidebar-chat-{second}", "newest first"
+
+    bar.get_by_test_id(f"pin-{first}").click()  # pinned: at the top, under its own heading
+    expect(bar.get_by_test_id("group-Pinned")).to_be_visible()
+    expect(links.nth(0)).to_have_attribute("data-testid", f"sidebar-chat-{first}")
+    expect(bar.get_by_test_id(f"pin-{first}")).to_have_text("Unpin")
+
+    bar.get_by_test_id(f"sidebar-chat-{first}").focus()  # arrow keys move between chats
+    page.keyboard.press("ArrowDown")
+    expect(bar.get_by_test_id(f"sidebar-chat-{second}")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(bar.get_by_test_id(f"sidebar-chat-{first}")).to_be_focused()
+
+    bar.get_by_test_id(f"rename-{first}").click()  # rename in place
+    field = bar.locator(f"li[data-chat-id='{first}'] input[name=title]")
+    field.fill("River notes")
+    bar.get_by_test_id(f"rename-save-{first}").click()
+    expect(bar.get_by_test_id(f"sidebar-chat-{first}")).to_have_text("River notes")
+    page.screenshot(path=str(SCREENSHOTS / "sidebar.png"))
+
+    bar.get_by_test_id(f"archive-{first}").click()  # out of the list, still found by search
+    expect(bar.get_by_test_id(f"sidebar-chat-{first}")).to_have_count(0)
+    page.get_by_test_id("chat-menu").click()
+    page.get_by_test_id("chat-search").fill("River notes")
+    expect(page.get_by_test_id(f"search-result-{first}")).to_be_visible()
+    page.keyboard.press("Escape")
+    bar.get_by_test_id("show-archived").click()
+    bar.get_by_test_id(f"restore-{first}").click()
+    expect(bar.get_by_test_id(f"sidebar-chat-{first}")).to_have_count(0)  # gone from the archived list
+    bar.get_by_test_id("sidebar-back").click()
+    expect(bar.get_by_test_id(f"sidebar-chat-{first}")).to_be_visible()
+
+    bar.get_by_test_id(f"sidebar-delete-{first}").click()  # the usual confirmation, for that chat
+    page.get_by_test_id("confirm-delete").click()
+    page.wait_for_load_state()
+    expect(page.get_by_test_id("chat-sidebar").get_by_test_id(f"sidebar-chat-{first}")).to_have_count(0)
+
+
+def test_the_sidebar_folds_away_and_stays_so_and_phones_keep_the_menu(new_chat: Page) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 1280, "height": 800})
+    bar = page.get_by_test_id("chat-sidebar")
+    expect(bar.locator("#sidebar-list")).to_be_visible()
+    page.get_by_test_id("sidebar-toggle").click()
+    expect(bar.locator("#sidebar-list")).to_be_hidden()
+    page.reload()
+    wait_socket(page)
+    expect(page.get_by_test_id("chat-sidebar")).to_have_attribute("data-collapsed", "true")
+    expect(page.locator("#sidebar-list")).to_be_hidden()
+    page.get_by_test_id("sidebar-toggle").click()
+    expect(page.locator("#sidebar-list")).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 760})
+    expect(page.get_by_test_id("chat-sidebar")).to_be_hidden()
+    expect(page.get_by_test_id("chat-menu")).to_be_visible()

@@ -1,0 +1,138 @@
+"""The open block rendered by pieces (ui/open_block.py) shows, after every flush, what rendering it whole shows.
+
+Frames are applied to a small DOM as htmx applies them (tests/unit/test_live_parts.py); after each one the
+open tail on that page must equal ``provisional_html`` of the whole open text, once the open piece's own
+marks (the ``open-…`` id, the ``<span>`` round a last line) are taken away.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bs4 import BeautifulSoup, Tag
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.live_parts import LiveParts
+from tests.unit.test_live_parts import apply, canonical, page_for, renderer
+from tests.unit.test_markdown_xss import FRAGMENTS, markdownish
+from ui.provisional import provisional_html
+from varro.chat.events import Event, NodeStarted, PartDelta, PartStarted
+
+OPEN = "open-0-0-0"  # the open piece's element
+
+
+def without_marks(html: str) -> str:
+    """``html`` without the open piece's marks, nor the caret (text appended into it shows as if rendered)."""
+    tail = BeautifulSoup(html, "html.parser")
+    if (el := tail.find(id=OPEN)) is not None:
+        if el.name == "span":
+            el.unwrap()
+        else:
+            del el["id"]
+    if (caret := tail.find(id="caret-0-0-0")) is not None:
+        caret.unwrap()
+    return canonical(canonical(str(tail)))
+
+
+def events_for(text: str, cuts: list[int]) -> list[Event]:
+    events: list[Event] = [NodeStarted(0, 0), PartStarted(0, 0, 0, "text", text[: cuts[0]])]
+    i = cuts[0]
+    for step in cuts[1:] * (len(text) // max(1, sum(cuts)) + 2):
+        if text[i : i + step]:
+            events.append(PartDelta(0, 0, 0, text[i : i + step]))
+        i += step
+    return events
+
+
+def check_every_flush(text: str, cuts: list[int]) -> int:
+    """Stream ``text`` in deltas of the ``cuts`` sizes; return how many frames of its second half rendered the tail whole."""
+    r, page, whole_renders = renderer(), page_for(0), 0
+    live: LiveParts = r.live
+    events = events_for(text, cuts)
+    for i, event in enumerate(events):
+        frame = r.frame([event])
+        whole_renders += 'id="part-0-0-0"' in frame and i > len(events) // 2
+        apply(page, frame)
+        part = live._parts.get((0, 0, 0))
+        if part is None or 'id="caret-0-0-0"' in frame:
+            continue  # the node, before its part; characters appended at the caret (tests/unit/test_provisional.py)
+        assert part.md is not None
+        tail = page.find(id="part-0-0-0")
+        assert isinstance(tail, Tag)
+        whole, _ = provisional_html(part.md.tail, "caret-0-0-0")
+        assert without_marks(tail.decode_contents()) == without_marks(whole), part.md.tail
+    return whole_renders
+
+
+def table(rows: list[str]) -> str:
+    return "| a | b | c |\n|:--|:-:|--:|\n" + "".join(f"| {r} | x{i} |\n" for i, r in enumerate(rows))
+
+
+def listing(items: list[str], marker: str) -> str:
+    return "".join(f"{marker if marker in '-+*' else f'{i + 1}{marker}'} {it}\n" for i, it in enumerate(items))
+
+
+cell = st.lists(st.sampled_from([*FRAGMENTS, "word", "**b**", "`c`", "*i", "|", "\\|", "$x$", "[l](https://x)"]),
+                max_size=4).map("".join).map(lambda s: s.replace("\n", " "))
+line = st.lists(st.sampled_from([*FRAGMENTS, "word", "more words", "**b**", "`c`", "a_b", "1. x"]),
+                max_size=5).map("".join).map(lambda s: s.replace("\n", " "))
+# Inline syntax that may open on one line of a paragraph and close on a later one.
+spanning = st.lists(st.sampled_from(["word ", "w", " ", "*", "**", "_", "`", "[", "](https://x)", "$", "~~", "2*3"]),
+                    max_size=8).map("".join)
+blocks = st.one_of(
+    st.lists(spanning, min_size=2, max_size=8).map(lambda ls: "Words " + "\nwords ".join(ls) + "\n"),
+    st.lists(cell, min_size=1, max_size=8).map(table),
+    st.builds(listing, st.lists(line, min_size=1, max_size=8), st.sampled_from(["-", "*", ".", ")"])),
+    st.lists(line, min_size=1, max_size=8).map(lambda ls: "```py\n" + "\n".join(ls) + "\n```\n"),
+    st.lists(line, min_size=1, max_size=8).map(lambda ls: "Words\n" + "\n".join(ls) + "\n"),
+    st.lists(line, min_size=1, max_size=4).map(lambda ls: "> " + "\n> ".join(ls) + "\n"),
+    markdownish,
+)
+cut_sizes = st.lists(st.integers(min_value=1, max_value=9), min_size=2, max_size=12)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(blocks, min_size=1, max_size=3).map("\n".join), cut_sizes)
+def test_the_open_block_by_pieces_shows_what_the_whole_block_shows(text: str, cuts: list[int]) -> None:
+    check_every_flush(text, cuts)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blocks, blocks, cut_sizes)
+def test_blocks_that_follow_each_other_closely(first: str, second: str, cuts: list[int]) -> None:
+    check_every_flush(first + second, cuts)
+
+
+def test_each_kind_of_block_grows_by_its_open_piece() -> None:
+    # Markup in every line, so that most deltas can't just be appended at the caret.
+    for text in [table([f"row {i} **b**" for i in range(40)]), listing([f"item {i} `c`" for i in range(40)], "-"),
+                 listing([f"step *{i}*" for i in range(40)], "."), "```py\n" + "x = `1`\n" * 40,
+                 "Lines\n" + "a line & words\n" * 40]:
+        assert check_every_flush(text, [3, 4, 5]) == 0, f"rendered whole over and over: {text[:20]}"
+
+
+def test_a_token_costs_the_same_at_the_end_of_a_long_table_as_at_its_start() -> None:
+    parts = LiveParts()
+    parts.started(PartStarted(0, 0, 0, "text", "| a | b |\n|---|---|\n"))
+    row = "| some words | **more** words |\n"
+    chunks = [row[i : i + 4] for i in range(0, len(row), 4)]
+
+    def rows(n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            for chunk in chunks:
+                parts.delta(PartDelta(0, 0, 0, chunk))
+        return time.perf_counter() - started
+
+    first = min(rows(50) for _ in range(3))
+    rows(600)
+    last = min(rows(50) for _ in range(3))
+    assert last < 2 * first, (first, last)
+
+
+def test_a_quote_grows_by_its_lines_and_falls_back_whole_at_a_second_paragraph() -> None:
+    quote = "> " + "\n> ".join(f"quoted line {i} with *emphasis* & `code`" for i in range(40)) + "\n"
+    assert check_every_flush(quote, [3, 4, 5]) == 0, "rendered whole over and over"
+    two = quote + ">\n> " + "\n> ".join(f"second paragraph {i}" for i in range(10)) + "\n"
+    check_every_flush(two, [3, 4, 5])  # whole again once the quote has two paragraphs: still what the page shows

@@ -1,0 +1,307 @@
+"""The open block of a streaming answer, rendered at a cost that does not grow with its length.
+
+``provisional_html`` renders the whole open text: at every flush a table of 2,000 rows is parsed,
+rendered and sanitized again, and the page gets all of it again. But the blocks that grow by lines
+grow at their end only: a table by rows, a list by items, a fence by lines of code, a paragraph (and a
+quote of one paragraph) by lines. Once a row, an item or a line is followed by the next one, nothing that
+comes later can change how it renders. So the open text is split into *settled pieces*, each rendered once
+and sent once, and the *open piece* (the last row, item or line, with the open syntax closed for display as
+``provisional_html`` does it), rendered and sent again with each flush. On the page the open piece is
+the element with id ``open_id`` (the last ``<tr>`` or ``<li>``, or a ``<span>`` round a code block's or a
+paragraph's last line), and settled pieces are inserted before it. The page then shows exactly what
+``provisional_html`` of the whole open text shows (the property test in tests/unit/test_open_block.py).
+
+Each piece is rendered on its own with the context that makes it render as in the whole block (a
+table's delimiter row under a header of empty cells, a fence's opening line), and its rendering must have the one shape
+it can have in the whole block (one row, one item of a tight list with no fence left open, one line
+of a paragraph that no later line can turn into a heading or a table). Anything else (a blank line
+that makes a list loose, a line that ends the table, a quote of more than one paragraph, display maths) and the
+open text is rendered whole, as before, until the block closes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import unescape
+
+from ui.markdown import render_markdown
+from ui.provisional import (
+    _FENCE_RE,
+    _LONE_START_RE,
+    _TABLE_DELIM_RE,
+    MARK,
+    _open_fence,
+    _open_math_block,
+    provisional_html,
+)
+
+_LIST_START_RE = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)]))(?:[ \t]|$)")
+_ORDERED_START_RE = re.compile(r"[0-9]{1,9}[.)]")
+# Delimiters of inline syntax that may span lines: a paragraph's line settles when it shows none as text.
+_SPANNING = frozenset("*_~`$[]")
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class Whole:
+    """The open text rendered whole: the tail's new content."""
+
+    html: str
+    caret: bool
+
+
+@dataclass(frozen=True)
+class Grow:
+    """Settled pieces to insert before the open piece (``settled``, maybe empty) and the open piece's new content."""
+
+    settled: str
+    open_html: str
+    caret: bool
+    tag: str  # the open piece's element
+    wrap: str  # an element that may hold the settled pieces (a <tr> must be parsed inside a table part)
+
+
+@dataclass
+class _Pieces:
+    kind: str
+    tag: str
+    wrap: str
+    context: str  # text each piece is rendered after (a table's delimiter row under empty header cells, a fence's opener)
+    head: str  # the block's HTML before its first piece
+    foot: str  # and after its last
+    lines: int  # complete lines of the open text the settled pieces cover
+    settled: list[str] = field(default_factory=list)
+    item_start: int = 0  # list: the line the open item starts at
+    marker: str = ""  # list: the bullet or the ordered delimiter every item shares
+    page_head: str = ""  # the head the page shows, where pieces are rendered after a cheaper context (a table's)
+
+
+def _render(text: str) -> str:
+    return render_markdown(text.replace(MARK, "\ufffd"), highlight=False)
+
+
+def _between(html: str, head: str, foot: str) -> str | None:
+    """``html`` without ``head`` and ``foot`` (final newlines aside), or None if it is not wrapped in them."""
+    html, foot = html.rstrip("\n"), foot.rstrip("\n")
+    if not html.startswith(head) or not html.endswith(foot) or len(html) < len(head) + len(foot):
+        return None
+    return html[len(head) : len(html) - len(foot)]
+
+
+def _list_marker(line: str) -> str | None:
+    m = _LIST_START_RE.match(line)
+    return None if m is None else (m[1] or m[2])
+
+
+def _safe_start(line: str) -> bool:
+    """A line that continues a paragraph and cannot end it or turn it into something else."""
+    return bool(line) and line[0].isalnum() and not _ORDERED_START_RE.match(line)
+
+
+def _quoted_safe(line: str) -> bool:
+    """A line of a quote's paragraph that is, after its "> ", a line `_safe_start` allows."""
+    return line.startswith("> ") and _safe_start(line[2:])
+
+
+class OpenBlock:
+    """The open text of one text part, rendered as settled pieces and an open piece while it can be."""
+
+    def __init__(self, mark_id: str, open_id: str) -> None:
+        self.mark_id = mark_id
+        self.open_id = open_id
+        self._pieces: _Pieces | None = None
+        self._whole = False  # this block can't be split: render it whole until it closes
+        self._on_page = False  # the page holds the pieces' elements (the last frame was not a whole render)
+
+    def reset(self) -> None:
+        """The open text was rendered as finished blocks: a new one starts."""
+        self._pieces, self._whole, self._on_page = None, False, False
+
+    def open_text(self, lines: Sequence[str], partial: str) -> str:
+        """What decides whether a delta can go in at the caret: the open piece's text, with the context it needs."""
+        p = self._pieces
+        if p is None or not self._on_page:
+            return "".join(lines) + partial
+        return p.context + "".join(lines[p.lines :]) + partial
+
+    def render(self, lines: Sequence[str], partial: str) -> Whole | Grow:
+        """The tail's update for open text ``lines`` (complete, each ending in "\\n") and ``partial`` (the last line so far)."""
+        if not self._whole and (self._pieces is not None or self._start(lines)):
+            out = self._grow(lines, partial)
+            if out is not None:
+                return out
+        html, caret = provisional_html("".join(lines) + partial, self.mark_id)
+        self._on_page = False
+        return Whole(html, caret)
+
+    # --- the kinds of block that can be split -------------------------------------------------------
+
+    def _start(self, lines: Sequence[str]) -> bool:
+        """Recognise a block that can be split, from its first lines; False while it is too short to say."""
+        if len(lines) < 3:
+            return False
+        first = lines[0]
+        if first.startswith("|") and "-" in lines[1] and _TABLE_DELIM_RE.fullmatch(lines[1].rstrip("\n")):
+            head, sep, _ = _render(lines[0] + lines[1] + lines[2]).partition("<tbody>\n")
+            # A row renders after a header of empty cells: a body row depends only on the header's number of
+            # columns and the delimiter row's alignments, and the header's own markup is not parsed at every flush.
+            columns = lines[1].strip(" \t\n").strip("|").count("|") + 1
+            context = "|" + " |" * columns + "\n" + lines[1]
+            probe, probe_sep, _ = _render(context + lines[2]).partition("<tbody>\n")
+            if not sep or not probe_sep:
+                return self._give_up()
+            self._pieces = _Pieces("table", "tr", "tbody", context, probe + probe_sep, "</tbody>\n</table>\n", 2,
+                                   page_head=head + sep)
+            return True
+        m = _FENCE_RE.match(first)
+        if m and m.start(1) == 0 and not (m[1][0] == "`" and "`" in m[2]):
+            empty = _render(first + m[1] + "\n")
+            head, sep, foot = empty.partition("</code>")
+            if not sep:
+                return self._give_up()
+            self._pieces = _Pieces("code", "span", "span", first, head, sep + foot, 1, marker=m[1])
+            return True
+        if (marker := _list_marker(first)) is not None:
+            self._pieces = _Pieces("list", "li", "ul", "", "", "", 0, marker=marker)
+            return True
+        if _safe_start(first):
+            self._pieces = _Pieces("para", "span", "span", "", "<p>", "</p>\n", 0)
+            return True
+        if _quoted_safe(first):  # a quote of one paragraph: its lines, as a paragraph's
+            self._pieces = _Pieces("quote", "span", "span", "", "<blockquote>\n<p>", "</p>\n</blockquote>\n", 0)
+            return True
+        return self._give_up()
+
+    def _give_up(self) -> bool:
+        self._pieces, self._whole = None, True
+        return False
+
+    def _grow(self, lines: Sequence[str], partial: str) -> Whole | Grow | None:
+        p = self._pieces
+        assert p is not None
+        before = len(p.settled)
+        ok = {"table": self._settle_rows, "code": self._settle_code, "list": self._settle_items,
+              "para": self._settle_para, "quote": self._settle_para}[p.kind](p, lines, partial)
+        if not ok:
+            self._give_up()
+            return None
+        opened = self._open_piece(p, lines, partial)
+        if opened is None:
+            if p.kind in ("para", "quote"):
+                self._on_page = False  # perhaps a table or heading is forming: whole, and try again next time
+                return None
+            self._give_up()
+            return None
+        open_html, caret = opened
+        if not self._on_page:
+            self._on_page = True
+            after = "\n" if p.tag in ("tr", "li") else ""  # as markdown-it ends a row or an item
+            whole = (f"{p.page_head or p.head}{''.join(p.settled)}<{p.tag} id=\"{self.open_id}\">{open_html}</{p.tag}>"
+                     f"{after}{p.foot}")
+            return Whole(whole, caret)
+        return Grow("".join(p.settled[before:]), open_html, caret, p.tag, p.wrap)
+
+    def _settle_rows(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        for line in lines[p.lines : self._open_from(lines, partial)]:
+            row = _between(_render(p.context + line), p.head, p.foot)
+            if row is None or not row.startswith("<tr>") or row.count("<tr>") != 1:
+                return False
+            p.settled.append(row)
+            p.lines += 1
+        return True
+
+    def _settle_code(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        char, length = p.marker[0], len(p.marker)
+        for line in lines[p.lines :]:
+            body = line.rstrip(" \t\n")
+            if len(body) - len(body.lstrip(" ")) <= 3 and len(body.strip()) >= length and set(body.strip()) == {char}:
+                return False  # a closing line: the block is about to be rendered as finished
+            code = _between(_render(p.context + line + char * length + "\n"), p.head, p.foot)
+            if code is None:
+                return False
+            p.settled.append(code)
+            p.lines += 1
+        return True
+
+    def _settle_items(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        starts = [i for i in range(p.item_start + 1, len(lines)) if _list_marker(lines[i]) == p.marker]
+        if len(lines) > p.item_start and _list_marker(partial) == p.marker and not _LONE_START_RE.fullmatch(partial):
+            starts.append(len(lines))
+        if any(not line.strip(" \t\n") for line in lines[p.item_start :]):
+            return False  # a blank line: the list may become loose, which changes every item
+        for start in starts:
+            item = "".join(lines[p.item_start : start])
+            html = _render(item)
+            open_tag, sep, rest = html.partition(">\n")
+            close = "</ol>\n" if open_tag.startswith("<ol") else "</ul>\n"
+            li = rest[: -len(close)] if rest.endswith(close) else None
+            if not sep or li is None or not _one_item(li) or _open_construct(item):
+                return False
+            if not p.settled:
+                p.head, p.foot = open_tag + sep, close
+            elif not html.startswith(p.head[:3]):
+                return False
+            p.settled.append(li)
+            p.item_start = p.lines = start
+        return True
+
+    def _settle_para(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        # A line settles once the next one is there and safe: nothing later can make it a heading or a table's header.
+        safe = _safe_start if p.kind == "para" else _quoted_safe
+        while p.lines + 1 < len(lines) and safe(lines[p.lines + 1]):
+            line = lines[p.lines]
+            if not safe(line):
+                break
+            inner = _between(_render(line), p.head, p.foot)
+            # Every delimiter of the line used up in it (none left as text): no later line can pair with one.
+            if inner is None or "<p>" in inner or _SPANNING.intersection(unescape(_TAG_RE.sub("", inner))):
+                break
+            p.settled.append(inner + "<br>\n")
+            p.lines += 1
+        return True
+
+    @staticmethod
+    def _open_from(lines: Sequence[str], partial: str) -> int:
+        """The first line of the open piece: the partial line once it shows something, else the last complete line."""
+        return len(lines) if partial and not _LONE_START_RE.fullmatch(partial) else len(lines) - 1
+
+    def _open_piece(self, p: _Pieces, lines: Sequence[str], partial: str) -> tuple[str, bool] | None:
+        """The open piece's content (inside its element) and whether it holds the caret; None if it is not one piece."""
+        html, caret = provisional_html(p.context + "".join(lines[p.lines :]) + partial, self.mark_id)
+        if p.kind == "list":
+            open_tag, sep, rest = html.partition(">\n")
+            close = "</ol>\n" if open_tag.startswith("<ol") else "</ul>\n"
+            li = _between(rest, "", close)
+            if not sep or li is None or not _one_item(li):
+                return None
+            if not p.settled:
+                p.head, p.foot = open_tag + sep, close  # the first item's number starts the list
+            return li[4:-6], caret
+        inner = _between(html, p.head, p.foot)
+        if inner is None or (p.kind in ("para", "quote") and "<p>" in inner):
+            return None
+        if p.kind == "table":
+            return (inner[4:-6], caret) if (
+                inner.startswith("<tr>") and inner.endswith("</tr>\n") and inner.count("<tr>") == 1) else None
+        return inner, caret
+
+
+def _one_item(li: str) -> bool:
+    """``li`` is one list item (``<li>…</li>\\n``), whatever lists it holds."""
+    if not li.startswith("<li>") or not li.endswith("</li>\n"):
+        return False
+    depth = 0
+    for m in re.finditer(r"<(/?)li>", li):
+        depth += -1 if m[1] else 1
+        if depth == 0 and m.end() != len(li) - 1:
+            return False
+    return depth == 0
+
+
+def _open_construct(item: str) -> bool:
+    """A fence or display formula the item leaves open: the whole block's display closing would see it."""
+    lines = item.split("\n")
+    # Display maths after an item's marker runs on past the item's end (the plugin does not stop there).
+    return _open_fence(lines) is not None or _open_math_block(lines) is not None or "$$" in item or "\\[" in item
