@@ -26,7 +26,8 @@ class CellWatch:
         self._stop_kernel = stop_kernel
         self._before: Listing = {}
         self._files: chat_folder.Listing = {}
-        self.removed: list[str] | None = None  # set once the quota tripped
+        self.removed: list[str] | None = None  # set once the quota tripped and the cell's files are gone
+        self._tripped = False  # the kernel is being stopped: the trip must finish, not be cancelled
         self._task: asyncio.Task[None] | None = None
 
     async def begin(self) -> None:
@@ -42,6 +43,7 @@ class CellWatch:
                 return
 
     async def _trip(self) -> None:
+        self._tripped = True
         log.info("%s passed its quota: kernel restarted, the cell's files removed", self.quota.workdir)
         await self._stop_kernel()
         self.removed = await asyncio.to_thread(self.quota.undo_growth, self._before)
@@ -49,7 +51,10 @@ class CellWatch:
     async def end(self) -> dict[str, Any]:
         """The cell is over: what it changed at the top of the folder, and the quota's verdict."""
         if self._task is not None:
-            self._task.cancel()
+            # A trip under way has killed the kernel, which is why the cell ended: cancelling it then would lose the
+            # verdict (and leave its removal running in a thread), so the cell's end waits for it.
+            if not self._tripped:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self.removed is None and await asyncio.to_thread(self.quota.over):  # written faster than the watch looked
             await self._trip()
