@@ -16,10 +16,10 @@ import pytest
 
 from tests.kernels import TestHost
 from tests.waits import until
+from varro.kernels.sandbox.plan import HOME
 from varro.shell import CellResult, Image, StoredCell, replay
 from varro.shell.host import HostClient
 from varro.shell.remote import INTERRUPT_GRACE, RemoteKernel
-from varro.shell.sandbox import HOME
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -271,19 +271,21 @@ async def test_dead_kernel_is_reported_and_replaced(shell: RemoteKernel) -> None
     # Killed between cells, from outside: the next cell runs in a fresh kernel, and says so.
     await shell.execute("before = 1")
     uid = await kernel_uid(shell, f"60.{os.getpid()}2")
-    for p in processes_of(uid):
+    old = processes_of(uid)
+    for p in old:
         with contextlib.suppress(psutil.NoSuchProcess):
             p.send_signal(signal.SIGKILL)
-    # The host finds it dead and starts a fresh one (the same uid, without the child).
-    await until(lambda: _kernel_replaced(uid), "the host to replace the kernel", within_s=20)
+    # The host finds it dead and starts a fresh one (the same uid, none of the old processes: a process killed a
+    # moment ago may still be listed, and the host has not noticed anything until a new one runs).
+    await until(lambda: _kernel_replaced(uid, {p.pid for p in old}), "the host to replace the kernel", within_s=20)
     after = await shell.execute("2 + 2")
     assert after.result == "4" and after.kernel_restarted
     assert (await shell.execute("before")).error is not None
 
 
-def _kernel_replaced(uid: int) -> bool:
+def _kernel_replaced(uid: int, old: set[int]) -> bool:
     running = processes_of(uid)
-    return bool(running) and all("sleep" not in (p.info["cmdline"] or []) for p in running)
+    return bool(running) and not {p.pid for p in running} & old
 
 
 async def test_kernels_die_with_their_host() -> None:
