@@ -34,7 +34,8 @@ def chat_headers(static_url: str = STATIC_URL, asset: Callable[[str], str] | Non
 
 # In this order: htmx before its ws extension, our files before Alpine (they register on `alpine:init`).
 SCRIPTS = ("vendor/htmx.min.js", "vendor/ws.js", "js/files.js", "js/charts.js", "js/tables.js", "js/stream-frames.js",
-           "js/earlier.js", "js/follow.js", "js/blocks.js", "js/keys.js", "js/chat.js", "js/turn-keys.js", "vendor/alpine-csp.min.js")
+           "js/earlier.js", "js/follow.js", "js/blocks.js", "js/keys.js", "js/turns.js", "js/chat.js", "js/widgets.js",
+           "js/turn-keys.js", "vendor/alpine-csp.min.js")
 
 
 def daisy_app(*, static_url: str = STATIC_URL, hdrs: tuple[Any, ...] = (), asset: Callable[[str], str] | None = None,

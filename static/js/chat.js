@@ -1,6 +1,7 @@
-// The chat page's Alpine component (the socket, the composer, the turns' actions) and small ones for inline editing
-// and menus; it listens to htmx's websocket events, never patches htmx. Spread into it: follow.js (scrolling, the
+// The chat page's Alpine component: the socket and the composer. It listens to htmx's websocket events, never
+// patches htmx. Spread into it: turns.js (truncateAfter and the turns' own actions), follow.js (scrolling, the
 // running state), blocks.js (copy, show more), keys.js (keys, the sidebar), files, charts, tables, earlier turns.
+// The small components for inline editing and menus are widgets.js.
 // Written for Alpine's CSP build: directives in the page name a property or method, nothing more.
 
 // A socket that dropped is reopened quickly (htmx-ext-ws's default backs off to a minute): within about two
@@ -32,6 +33,7 @@ document.addEventListener("alpine:init", () => {
     ...window.varroFollow,
     ...window.varroBlocks,
     ...window.varroKeys,
+    ...window.varroTurns,
     running: false,
     replaced: false,
     offline: false,
@@ -272,7 +274,6 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
-    /** Page keys: Esc, Alt+R (regenerate), ? (the shortcuts sheet); docs in ui/header.py SHORTCUTS. */
     /** The browser tab's title follows the chat's (a rename, the automatic title). */
     syncTitle() {
       const title = document.querySelector('[data-testid="chat-title-text"]');
@@ -285,48 +286,7 @@ document.addEventListener("alpine:init", () => {
       el.style.height = Math.min(el.scrollHeight, 192) + "px";
     },
 
-    /** Remove every turn after k and clear turn k's answer: the page as it will be after an edit. */
-    /** An edit of turn k: its answer and every later turn go at once. Returns what went, for `untruncate`. */
-    truncateAfter(k) {
-      const later = [...document.querySelectorAll("#chat-turns > .turn, #chat-turns > .shell-reset")]
-        .filter((el) => Number(el.dataset.turn ?? el.dataset.beforeTurn) > k);
-      const answer = document.getElementById(`assistant-${k}`);
-      const meta = document.getElementById(`meta-${k}`);
-      const went = { k, later, answer: [...(answer?.childNodes ?? [])], meta: [...(meta?.childNodes ?? [])],
-        status: meta?.dataset.status };
-      later.forEach((el) => el.remove());
-      if (answer) answer.replaceChildren();
-      if (meta) { meta.replaceChildren(); meta.removeAttribute("data-status"); }
-      return went;
-    },
-
-    /** The server refused the edit (too many answers running, or turns a minute): show turn k and after as before. */
-    untruncate(went) {
-      document.getElementById(`assistant-${went.k}`)?.replaceChildren(...went.answer);
-      const meta = document.getElementById(`meta-${went.k}`);
-      if (meta) {
-        meta.replaceChildren(...went.meta);
-        if (went.status) meta.dataset.status = went.status;
-      }
-      document.getElementById(`turn-${went.k}`)?.after(...went.later);
-      this.markLastTurn();
-    },
-
     showShortcuts() { this.closeMenu(); this.$refs.shortcuts.showModal(); },
-
-    /** Mark the last turn: its Regenerate button shows (CSS). */
-    markLastTurn() {
-      const turns = document.querySelectorAll("#chat-turns > .turn");
-      turns.forEach((t, i) => t.classList.toggle("last-turn", i === turns.length - 1));
-    },
-
-    /** Regenerate a turn's answer: an edit of it with the message's own text. */
-    regenerate(turn) {
-      const form = turn.querySelector("form[data-turn]");
-      const editor = form.querySelector("textarea");
-      editor.value = editor.defaultValue;
-      form.requestSubmit();
-    },
 
     focusInput() { this.$refs.input.focus(); },
 
@@ -342,72 +302,5 @@ document.addEventListener("alpine:init", () => {
 
     /** DaisyUI dropdowns stay open while focused: a chosen action closes its menu. */
     closeMenu() { document.activeElement?.blur(); },
-  }));
-
-  Alpine.data("editable", () => ({
-    editing: false,
-    get notEditing() { return !this.editing; },
-    /** Open the inline editor with the message's text (saving keeps this version: the page shows "‹ i/n ›"). */
-    start() {
-      this.editing = true;
-      this.$nextTick(() => { this.$refs.editor.focus(); this.$refs.editor.select(); });
-    },
-    /** Close the editor and give focus back to the Edit button, where the user left off. */
-    cancel() {
-      this.editing = false;
-      this.$nextTick(() => this.$refs.editButton.focus());
-    },
-  }));
-
-  Alpine.data("chatMenu", () => ({
-    open: false,
-    get expanded() { return this.open ? "true" : "false"; },
-    /** The button opens or closes the menu (htmx fetches a fresh list on each click); open, the search has focus. */
-    toggle() {
-      this.open = !this.open;
-      if (this.open) {
-        this.$refs.search.value = "";
-        this.$nextTick(() => this.$refs.search.focus());
-      }
-    },
-    /** Close, and give focus back to the button when it was in the menu. */
-    close() {
-      if (!this.open) return;
-      this.open = false;
-      if (this.$root.contains(document.activeElement)) this.$refs.menuButton.focus();
-    },
-    items() { return [...this.$root.querySelectorAll('[role="menuitem"]')]; },
-    /** Arrows, Home and End move through the chats; Esc and Tab close the menu. */
-    menuKey(e) {
-      if (!this.open) return;
-      const items = this.items();
-      const at = items.indexOf(document.activeElement);
-      const keys = at < 0 ? { ArrowDown: 0, ArrowUp: items.length - 1 } // in the search box Home/End move the caret
-        : { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
-      const to = keys[e.key];
-      if (to !== undefined && items.length) {
-        e.preventDefault();
-        items[(to + items.length) % items.length].focus();
-      } else if (e.key === "Escape") {
-        e.preventDefault();
-        e.stopPropagation();
-        this.close();
-      } else if (e.key === "Tab") {
-        this.open = false;
-      }
-    },
-  }));
-
-  Alpine.data("rename", () => ({
-    renaming: false,
-    get notRenaming() { return !this.renaming; },
-    startRename() {
-      this.renaming = true;
-      this.$nextTick(() => { this.$refs.titleInput.focus(); this.$refs.titleInput.select(); });
-    },
-    cancelRename() {
-      this.renaming = false;
-      this.$nextTick(() => this.$refs.titleButton.focus());
-    },
   }));
 });

@@ -1,5 +1,5 @@
 // Tables for the chat component (spread into Alpine.data("chat") by chat.js): a DataFrame a cell shows comes with its
-// first rows as text, exactly as pandas' to_csv writes them (varro/shell/inside/tables.py). Grid.js (from npm, served
+// first rows as text, exactly as pandas' to_csv writes them (varro/kernels/sandbox/inside/tables.py). Grid.js (from npm, served
 // by the app, loaded only when a table is on the page) shows them with sort, filter and scroll; "Download CSV" saves
 // the same rows. Grid.js sets styles through the CSSOM only, which the Content-Security-Policy allows.
 
