@@ -24,8 +24,8 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from varro.config import Settings
+from varro.kernels.sandbox.isolation import kernel_python
 from varro.shell.host import HostClient
-from varro.shell.isolation import kernel_python
 from varro.shell.local_host import start_local_host
 from varro.shell.remote import RemoteKernel
 

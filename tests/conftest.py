@@ -16,7 +16,7 @@ from tests.services import pg_database
 from varro.db.crud import Store
 from varro.db.engine import make_engine, make_sessions
 from varro.db.migrate import migrate
-from varro.shell.sandbox import Sandbox
+from varro.kernels.sandbox.plan import Sandbox
 
 # No test may reach a model provider; the demo model and FunctionModels run locally.
 models.ALLOW_MODEL_REQUESTS = False

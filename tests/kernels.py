@@ -16,11 +16,11 @@ import uuid
 from pathlib import Path
 
 from varro.config import Settings
+from varro.kernels.sandbox.isolation import kernel_python, limits
+from varro.kernels.sandbox.plan import Sandbox
 from varro.shell.host import HostClient
 from varro.shell.hosts import KernelHosts
-from varro.shell.isolation import kernel_python, limits
 from varro.shell.local_host import LocalHost, start_local_host
-from varro.shell.sandbox import Sandbox
 
 
 @functools.cache

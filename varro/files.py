@@ -10,6 +10,12 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# The kernel's snapshots, in the chat's folder: the kernel host keeps them (varro/kernels/snapshots.py), the web tier
+# names the one a restore uses (varro/shell/snapshots.py). Named by turn id under SNAPSHOT_FOLDER; the ones directly
+# in SNAPSHOT_ROOT were named by position (before turns had versions).
+SNAPSHOT_ROOT = ".snapshots"
+SNAPSHOT_FOLDER = f"{SNAPSHOT_ROOT}/by-id"
+
 _FORBIDDEN = set('/\\\x00:*?"<>|')
 
 

@@ -112,7 +112,7 @@ def wait_for_a_spinning_kernel(server: Server) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for child in psutil.Process(server.process.pid).children(recursive=True):
-            # The kernel runs varro/shell/inside/kernel_main.py, below bwrap (a descendant, not a child).
+            # The kernel runs varro/kernels/sandbox/inside/kernel_main.py, below bwrap (a descendant, not a child).
             if "kernel_main.py" in " ".join(child.cmdline()) and child.cpu_percent(interval=0.3) > 80:
                 return
         time.sleep(0.2)

@@ -31,8 +31,8 @@ from tests.kernels import shared_sandbox
 from tests.security.client import Tab
 from tests.security.conftest import host_server
 from tests.security.sandbox_console import Console
-from varro.shell.sandbox import launcher
-from varro.shell.seccomp import filter_bpf
+from varro.kernels.sandbox.plan import launcher
+from varro.kernels.sandbox.seccomp import filter_bpf
 
 CANARY = "sk-varro-escape-canary-5f2c9d"  # the server's (fake) provider key: no cell may ever print it
 SECRET = "bob-private-numbers-8812"  # in bob's working directory and uploads

@@ -18,9 +18,9 @@ import pytest
 
 from varro.kernels import fs
 from varro.kernels.fs import beneath
+from varro.kernels.quota import ENTRY_BYTES, WorkdirQuota
+from varro.kernels.sandbox.launch import chown_tree as launch_chown_tree
 from varro.kernels.snapshots import FOLDER, ROOT, Snapshots
-from varro.shell.launch import chown_tree as launch_chown_tree
-from varro.shell.quota import ENTRY_BYTES, WorkdirQuota
 
 SECRET = b"host-secret-canary\n"
 # Tries go on until both sides of the race were seen (the swapper may wait for a core on a loaded machine), up to this.

@@ -19,8 +19,8 @@ from varro.chat.content import build_content
 from varro.config import Settings
 from varro.db.models import Turn
 from varro.export import to_markdown, to_notebook
+from varro.kernels.sandbox.isolation import kernel_python
 from varro.packages import environment
-from varro.shell.isolation import kernel_python
 
 # (code, what the chat stored for it): stdout, the value's text, an error; a cell stopped or timed out by the chat.
 CELLS: list[tuple[str, dict[str, Any]]] = [

@@ -14,12 +14,12 @@ import pytest
 
 from tests.kernels import TestHost, shared_sandbox
 from varro.config import Settings
-from varro.shell import cgroup
-from varro.shell.isolation import OFF_WARNING, make_isolation
-from varro.shell.quota import ENTRY_BYTES, WorkdirQuota
+from varro.kernels.quota import ENTRY_BYTES, WorkdirQuota
+from varro.kernels.sandbox import cgroup
+from varro.kernels.sandbox.isolation import OFF_WARNING, make_isolation
+from varro.kernels.sandbox.plan import HOME, Limits, NoSandbox, Refused, Sandbox, Unavailable
+from varro.kernels.sandbox.seccomp import filter_bpf
 from varro.shell.remote import RemoteKernel
-from varro.shell.sandbox import HOME, Limits, NoSandbox, Refused, Sandbox, Unavailable
-from varro.shell.seccomp import filter_bpf
 
 PYTHON = shared_sandbox().kernel_python
 
@@ -87,7 +87,7 @@ def test_a_plan_binds_only_what_the_kernel_needs(tmp_path: Path) -> None:
     assert writable == [(str(workdir), HOME), (str(rundir), str(rundir))]
     sources = [src for _, src, _ in plan["binds"]]
     repo = Path(__file__).resolve().parents[2]
-    # Nothing of the server: not its venv, its data, its database; only the kernel's env and varro/shell/inside.
+    # Nothing of the server: not its venv, its data, its database; only the kernel's env and varro/kernels/sandbox/inside.
     server_venv = repo / ".venv"
     assert not any(Path(src) == repo or Path(src) == server_venv or server_venv in Path(src).parents
                    or "data" in Path(src).parts for src in sources)
@@ -115,7 +115,7 @@ def test_another_server_process_never_gets_the_same_uid() -> None:
     """Two servers on one machine (two processes: here, the other takes its uids in a child process)."""
     mine = Sandbox(PYTHON, "bwrap", uid_base=410_000, uid_count=4)
     held = [mine.take_uid(), mine.take_uid()]
-    script = ("from pathlib import Path\nfrom varro.shell.sandbox import Sandbox\n"
+    script = ("from pathlib import Path\nfrom varro.kernels.sandbox.plan import Sandbox\n"
               "s = Sandbox(Path('python'), 'bwrap', uid_base=410_000, uid_count=4)\nprint(s.take_uid(), s.take_uid())")
     repo = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo, check=True)
@@ -169,8 +169,8 @@ def test_kernel_cgroups_hold_the_limits_and_go_away() -> None:
 # controllers (v1 holds them), so a kernel's cgroup there cannot hold its limits: that must be said, file by file.
 CONTAINER = """
 import ctypes, json, os, sys
-from varro.shell import cgroup
-from varro.shell.sandbox import Limits
+from varro.kernels.sandbox import cgroup
+from varro.kernels.sandbox.plan import Limits
 libc = ctypes.CDLL(None, use_errno=True)
 def check(ok, what):
     if not ok:

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from varro.shell.seccomp import ARCHES, REFUSED, filter_bpf
+from varro.kernels.sandbox.seccomp import ARCHES, REFUSED, filter_bpf
 
 # Installs the program given in hex (none if empty), then makes each call [name, number, args] and prints its errno.
 PROBE = r"""

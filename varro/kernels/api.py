@@ -38,9 +38,9 @@ from varro import files as chat_files
 from varro.kernels import folder as chat_folder
 from varro.kernels.chats import SPACE, ChatKey
 from varro.kernels.manager import ChatKernelManager
+from varro.kernels.sandbox.plan import NoSandbox, Refused
 from varro.kernels.snapshots import Snapshots, copy_snapshot
 from varro.packages import environment
-from varro.shell.sandbox import NoSandbox, Refused
 
 CHAT = rf"/varro/chats/({SPACE})/(\d{{1,12}})/(\d{{1,12}})"
 CHUNK = 256 * 1024

@@ -101,7 +101,7 @@ def describe(workdir: Path, name: str) -> ChatFile | None:
     return ChatFile(fs.shown(name), size, media_type_of(name))
 
 
-OUTPUTS = ".outputs"  # where the kernel writes a cell's whole output (varro/shell/inside/full_output.py)
+OUTPUTS = ".outputs"  # where the kernel writes a cell's whole output (varro/kernels/sandbox/inside/full_output.py)
 _OUTPUT_NAME = re.compile(r"cell-[A-Za-z0-9_-]{1,80}\.txt")
 
 

@@ -23,11 +23,11 @@ from tornado import web
 
 from varro.kernels import fs
 from varro.kernels.chats import ChatKey
+from varro.kernels.quota import WorkdirQuota
+from varro.kernels.sandbox.launch import chown_tree
+from varro.kernels.sandbox.plan import Isolation, NoSandbox, Refused, Sandbox, Unavailable
 from varro.kernels.store import ChatStore, LocalStore
 from varro.kernels.watch import CellWatch
-from varro.shell.launch import chown_tree
-from varro.shell.quota import WorkdirQuota
-from varro.shell.sandbox import Isolation, NoSandbox, Refused, Sandbox, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Launching a kernel in the sandbox, through jupyter_client's kernel provisioner API.
 
 jupyter_server starts every kernel through a provisioner named by the kernel spec (`varro-sandbox`, registered as an
-entry point in pyproject.toml): this one writes the sandbox's launch plan (varro/shell/sandbox.py) into a run
+entry point in pyproject.toml): this one writes the sandbox's launch plan (varro/kernels/sandbox/plan.py) into a run
 directory of the kernel's own, points the kernel's ZeroMQ sockets at Unix sockets there (a sandbox has no network),
 and runs the launcher, which drops to the kernel's uid and execs bubblewrap. Everything else (polling, signals,
 shutdown) is jupyter_client's `LocalProvisioner`, since the launcher keeps the kernel our direct child.
@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from varro.shell import cgroup
-from varro.shell.launch import unsandboxed_plan
-from varro.shell.sandbox import OPT_VARRO, NoSandbox, Refused, Sandbox, Unavailable, kernel_env, launcher
+from varro.kernels.sandbox import cgroup
+from varro.kernels.sandbox.launch import unsandboxed_plan
+from varro.kernels.sandbox.plan import OPT_VARRO, NoSandbox, Refused, Sandbox, Unavailable, kernel_env, launcher
 
 if TYPE_CHECKING:
     from varro.kernels.manager import ChatKernelManager
 
 log = logging.getLogger(__name__)
 
-INSIDE = Path(__file__).resolve().parents[1] / "shell" / "inside"  # the kernel's entry point (read-only inside)
+INSIDE = Path(__file__).resolve().parent / "sandbox" / "inside"  # the kernel's entry point (read-only inside)
 
 
 def kernel_args(inside: str) -> list[str]:

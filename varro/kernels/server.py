@@ -20,10 +20,10 @@ from traitlets.config import Config
 
 from varro.kernels import api
 from varro.kernels.manager import ChatKernelManager
+from varro.kernels.sandbox.isolation import make_isolation
 from varro.kernels.settings import HostSettings
 from varro.kernels.specs import VarroSpecs
 from varro.kernels.store import open_store
-from varro.shell.isolation import make_isolation
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Where a chat's namespace snapshots live on its kernel host: listed and pruned by the host only.
 
 A snapshot `turn-N.pkl` holds the kernel's names as they were at the end of the turn whose id is N
-(varro/shell/inside/snapshot.py writes and reads it, inside the kernel). Named by the turn's id rather than its
+(varro/kernels/sandbox/inside/snapshot.py writes and reads it, inside the kernel). Named by the turn's id rather than its
 position, because a chat's turns form a tree (docs/design.md, "Versions"): two versions of turn 3 have snapshots of
 their own, and a restore uses the one of the branch shown (varro/shell/snapshots.py chooses). They sit in the chat's
 folder under `.snapshots/by-id/`, so they belong to the chat's owner, count against its quota, and go with the chat.
@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from varro.files import SNAPSHOT_FOLDER as FOLDER
+from varro.files import SNAPSHOT_ROOT as ROOT
 from varro.kernels import fs
-from varro.shell.snapshots import FOLDER, ROOT
 
 KEEP = 6  # the latest few: an edit a few turns back, or a switch to a recent branch, still finds one
 _NAME = re.compile(r"^turn-(\d+)\.pkl$")

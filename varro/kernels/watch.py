@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from varro.kernels import folder as chat_folder
-from varro.shell.quota import Listing, WorkdirQuota
+from varro.kernels.quota import Listing, WorkdirQuota
 
 log = logging.getLogger(__name__)
 

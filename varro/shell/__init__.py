@@ -1,6 +1,6 @@
 """The web tier's side of the code interpreter: a chat's kernel on a kernel host (`remote.py`, over `host.py` and
-`channels.py`), cell results, and replaying stored cells. The sandbox modules here (`sandbox.py`, `launch.py`,
-`cgroup.py`, `seccomp.py`, `isolation.py`, `quota.py`, `inside/`) are the kernel host's, never the web tier's."""
+`channels.py`), cell results, and replaying stored cells. The sandbox the kernels run in is the kernel host's
+(`varro.kernels.sandbox`), never imported here."""
 
 from __future__ import annotations
 

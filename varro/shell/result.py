@@ -18,7 +18,7 @@ MAX_IMAGES = 20
 MAX_HTML_CHARS = 200_000
 # One image per display bundle, best first: a figure often carries png and svg of the same picture.
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
-# What the kernel held back under its own caps (varro/shell/inside/output_caps.py), reported once per cell.
+# What the kernel held back under its own caps (varro/kernels/sandbox/inside/output_caps.py), reported once per cell.
 DROPPED_TYPE = "application/vnd.varro.dropped+json"
 PLOTLY_TYPE = "application/vnd.plotly.v1+json"
 MAX_CHART_CHARS = 2_000_000
@@ -31,11 +31,11 @@ MAX_IMAGE_BYTES = 8 * 2**20  # one image, decoded
 # and the cell runs on. Its result keeps the usual capped text.
 MAX_LIVE_CHARS = 100_000
 LIVE_STOPPED = "\n… [live output stops here; the cell runs on, and its result follows]\n"
-# A DataFrame's first rows for the page's grid (varro/shell/inside/tables.py caps them at about 500,000 characters).
+# A DataFrame's first rows for the page's grid (varro/kernels/sandbox/inside/tables.py caps them at about 500,000 characters).
 TABLE_TYPE = "application/vnd.varro.table+json"
 MAX_TABLE_CHARS = 1_000_000
 # A cell that printed past the cap: the kernel wrote all of it here, in the chat's working directory
-# (varro/shell/inside/full_output.py).
+# (varro/kernels/sandbox/inside/full_output.py).
 OUTPUT_FILE = re.compile(r"\.outputs/cell-[A-Za-z0-9_-]{1,80}\.txt")
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")

@@ -7,11 +7,12 @@ import ast
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from varro.files import SNAPSHOT_FOLDER, SNAPSHOT_ROOT
+
 if TYPE_CHECKING:
     from varro.shell.replay import StoredCell
 
-ROOT = ".snapshots"  # in the chat's folder
-FOLDER = f"{ROOT}/by-id"  # snapshots named by turn id; the ones directly in ROOT were named by position (before)
+ROOT, FOLDER = SNAPSHOT_ROOT, SNAPSHOT_FOLDER
 
 
 def best_turn(turn_ids: list[int], valid: Mapping[int, int]) -> int | None:

@@ -5,7 +5,7 @@ call, or change while it is walked (code in the kernel renames, swaps and links 
 opened from its parent's descriptor by one name, with O_NOFOLLOW | O_DIRECTORY: a name swapped for a link fails to
 open and is skipped, never followed, and nothing is ever looked up by a full path.
 
-The standard library only (varro/shell/launch.py runs before anything of varro can be imported, and loads this
+The standard library only (varro/kernels/sandbox/launch.py runs before anything of varro can be imported, and loads this
 file by its path).
 """
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from varro.shell.sandbox import Limits
+    from varro.kernels.sandbox.plan import Limits
 
 log = logging.getLogger(__name__)
 

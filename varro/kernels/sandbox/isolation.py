@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Literal, Protocol
 
-from varro.shell import cgroup
-from varro.shell.sandbox import Isolation, Limits, NoSandbox, Refused, Sandbox, Unavailable
+from varro.kernels.sandbox import cgroup
+from varro.kernels.sandbox.plan import Isolation, Limits, NoSandbox, Refused, Sandbox, Unavailable
 
 log = logging.getLogger(__name__)
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 OFF_WARNING = ("VARRO_SANDBOX=off: code cells run unsandboxed, as the server's own user, with the server's view of "
                "the machine; this is only for a single trusted user on their own machine")
 

@@ -1,6 +1,6 @@
 """Start one kernel process from a plan: as a script, `python launch.py PLAN [CONNECTION_FILE]`.
 
-PLAN is a JSON object (or the path of a file holding one) written by varro/shell/sandbox.py or by
+PLAN is a JSON object (or the path of a file holding one) written by varro/kernels/sandbox/plan.py or by
 `unsandboxed_plan` below. For a sandboxed kernel, the launcher runs as root and, in this order: hands the kernel's
 directories to its uid, joins the kernel's cgroups, stages every directory to bind where the kernel's uid can
 reach it (`stage_binds`), sets the rlimits, drops to the kernel's uid (bwrap maps the sandbox's uid to whoever
@@ -34,7 +34,7 @@ def _fs_walk() -> Any:
     """varro/kernels/fs/walk.py, loaded by its path (it needs only the standard library, like this file)."""
     name = "varro_kernels_fs_walk"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "kernels/fs/walk.py")
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fs/walk.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # before it runs: its dataclass looks itself up there

@@ -23,12 +23,12 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from varro.shell import cgroup
-from varro.shell.seccomp import filter_bpf
+from varro.kernels.sandbox import cgroup
+from varro.kernels.sandbox.seccomp import filter_bpf
 
 log = logging.getLogger(__name__)
 
-OPT_VARRO = "/opt/varro"  # varro/shell/inside/, read-only: the kernel's entry point
+OPT_VARRO = "/opt/varro"  # varro/kernels/sandbox/inside/, read-only: the kernel's entry point
 HOME = "/home/user"  # the chat's working directory, as code in the kernel sees it
 INSIDE_UID = 1000  # what `os.getuid()` says inside; outside, the kernel has a uid from the pool
 SYSTEM_DIRS = ("/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
@@ -60,7 +60,7 @@ class Limits:
     max_procs: int = 128  # processes and threads of one kernel: a fork bomb stops here
     open_files: int = 512
     file_mb: int = 1024  # the largest single file a cell may write
-    workdir_mb: int = 1024  # the chat's working directory as a whole (see varro/shell/quota.py)
+    workdir_mb: int = 1024  # the chat's working directory as a whole (see varro/kernels/quota.py)
     tmp_mb: int = 256  # /tmp and /dev/shm, each a private tmpfs
     # cgroup cpu.shares: a kernel with all its processes weighs as much as one ordinary process (1024), so a fork
     # bomb gets one process's share of the CPU, not one share per process it forks.

@@ -107,7 +107,7 @@ def _stop(request: str) -> None:
 
 def _room() -> int:
     """The bytes a new file may take: at most `FILE_CAP`, and at most half of what the chat's quota has left. In the
-    sandbox the largest file the kernel may write (RLIMIT_FSIZE) is the chat's quota (varro/shell/isolation.py)."""
+    sandbox the largest file the kernel may write (RLIMIT_FSIZE) is the chat's quota (varro/kernels/sandbox/isolation.py)."""
     quota = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
     if quota == resource.RLIM_INFINITY:
         return FILE_CAP
