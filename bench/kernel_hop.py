@@ -1,14 +1,14 @@
 """What the kernel host's hop costs: a `1+1` cell's round trip straight to a kernel over ZeroMQ, and through a kernel
-host (REST + the Jupyter websocket channels, as the web tier runs every cell), side by side; and a kernel's start.
+host (the Jupyter websocket channels, as the web tier runs every cell), side by side; and a kernel's start.
 
     .venv/bin/python -m bench.kernel_hop [--runs N] [--cells N]
 
 Both kinds run the same unsandboxed ipykernel from .venv-kernel: directly through jupyter_client (the baseline:
 what a single-tier server did), and through `python -m varro.kernels` with VARRO_SANDBOX=off and no pool, reached
-with `RemoteKernel` (begin and end of the cell on the files API included, as for every cell). So the difference is
-the hop alone, not the sandbox (bench/sandbox.py measures that). Each run starts a fresh kernel of each kind,
-times its start, then `--cells` round trips; kinds alternate so both meet the same machine load; the table gives
-medians over runs of each run's median round trip.
+with `RemoteKernel` (the host's watch on the chat's folder from the cell's begin to its end included, as for every
+cell). So the difference is the hop alone, not the sandbox (bench/sandbox.py measures that). Each run starts a
+fresh kernel of each kind, times its start, then `--cells` round trips; kinds alternate so both meet the same
+machine load; the table gives medians over runs of each run's median round trip.
 """
 
 from __future__ import annotations

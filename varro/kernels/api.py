@@ -8,8 +8,8 @@ Names travel percent-encoded as bytes, so a name that is not UTF-8 round-trips (
     GET    /varro/environment                    the kernels' packages, for exported notebooks
     GET    /varro/chats/S/U/C/kernel               {"id": ...} of the chat's running kernel, else 404
     DELETE /varro/chats/S/U/C                      the chat is gone: its kernel stops, its folder is deleted
-    POST   /varro/chats/S/U/C/cell                 a cell starts: the folder is held to its quota from now
-    DELETE /varro/chats/S/U/C/cell                 it ended: {"changed": [names], "quota": null | {...}, "ended": ...}
+    DELETE /varro/chats/S/U/C/cell                 a cell that did not go idle ended: {"changed": [names],
+                                                   "quota": null | {...}, "ended": ...} (it began on the channels)
     GET    /varro/chats/S/U/C/files                [{"name", "raw", "size", "media_type"}] at the top of the folder
     PUT    /varro/chats/S/U/C/files/NAME?max=N     the body becomes a new file (renamed if taken); its description
     GET    /varro/chats/S/U/C/files/NAME           the file's bytes (plain files only, never through a link)
@@ -110,11 +110,8 @@ class Chat(VarroHandler):
 
 
 class Cell(VarroHandler):
-    @web.authenticated
-    async def post(self, space: str, user: str, chat: str) -> None:
-        await self.chats.begin_cell(self.key(space, user, chat))
-        self.answer({})
-
+    # A cell begins on its channels (varro/kernels/connection.py); one that went idle ends there too. This ends one
+    # that did not (its kernel died, or it was stuck past its interrupt).
     @web.authenticated
     async def delete(self, space: str, user: str, chat: str) -> None:
         self.answer(await self.chats.end_cell(self.key(space, user, chat)))

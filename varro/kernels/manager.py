@@ -10,6 +10,7 @@ the least recently active go; kernels nobody is connected to are culled after `i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -32,6 +33,7 @@ from varro.kernels.watch import CellWatch
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "varro"
+RESTART_WAIT = 30.0  # how long a shutdown waits for a restart under way
 
 
 class ChatKernelManager(AsyncMappingKernelManager):
@@ -204,9 +206,19 @@ class ChatKernelManager(AsyncMappingKernelManager):
     def _oldest_first(self, kernel_ids: list[str]) -> list[str]:
         return sorted(kernel_ids, key=lambda k: self._kernels[k].last_activity)
 
+    async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:  # type: ignore[override]
+        """jupyter_server's shutdown, once a restart under way is over. jupyter_client's reads the kernel's `ready`
+        future, which a restart (the restarter's, right after the kernel died) has replaced with one not done yet:
+        InvalidStateError, and a chat deleted or reset just then answered 500."""
+        if kernel_id in self and not (ready := self.get_kernel(kernel_id).ready).done():
+            waiting = ready if isinstance(ready, asyncio.Future) else asyncio.wrap_future(ready)
+            with contextlib.suppress(Exception):  # a restart that failed or hangs is the shutdown's to end
+                await asyncio.wait_for(asyncio.shield(waiting), RESTART_WAIT)
+        await super().shutdown_kernel(kernel_id, now=now, restart=restart)  # type: ignore[no-untyped-call]
+
     async def _let_go(self, kernel_id: str) -> None:
         try:
-            await self.shutdown_kernel(kernel_id, now=True)  # type: ignore[no-untyped-call]
+            await self.shutdown_kernel(kernel_id, now=True)
         except (KeyError, web.HTTPError):
             pass
 

@@ -14,11 +14,11 @@ import threading
 from typing import Any
 
 from jupyter_server.serverapp import ServerApp
-from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.utils import url_path_join
 from traitlets.config import Config
 
 from varro.kernels import api
+from varro.kernels.connection import ChatConnection
 from varro.kernels.manager import ChatKernelManager
 from varro.kernels.sandbox.isolation import make_isolation
 from varro.kernels.settings import HostSettings
@@ -26,15 +26,6 @@ from varro.kernels.specs import VarroSpecs
 from varro.kernels.store import open_store
 
 log = logging.getLogger(__name__)
-
-
-class NoDelayConnection(ZMQChannelsWebsocketConnection):
-    """Small kernel messages go out at once: without TCP_NODELAY, Nagle's algorithm and the client's delayed ACK
-    held every reply ~40 ms on loopback."""
-
-    def connect(self) -> Any:
-        self.websocket_handler.set_nodelay(True)
-        return super().connect()
 
 
 class KernelHost(ServerApp):
@@ -59,7 +50,7 @@ def config_for(settings: HostSettings) -> Config:
     c.ServerApp.root_dir = str(settings.kernels_dir.resolve())
     c.ServerApp.kernel_manager_class = ChatKernelManager
     c.ServerApp.kernel_spec_manager_class = VarroSpecs
-    c.ServerApp.kernel_websocket_connection_class = NoDelayConnection
+    c.ServerApp.kernel_websocket_connection_class = ChatConnection
     # No other server extension (a terminal would be a root shell), nothing served but the kernels and files APIs.
     c.ServerApp.jpserver_extensions = {"jupyter_server_terminals": False}
     c.ServerApp.terminals_enabled = False

@@ -66,14 +66,15 @@ class Channels:
             for queue in self._queues.values():
                 queue.put_nowait(None)
 
-    async def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
+    async def send(self, channel: str, msg_type: str, content: dict[str, Any],
+                   metadata: dict[str, Any] | None = None) -> str:
         """Queue a request on `channel`; its msg_id, which replies and output name as their parent."""
         if self.closed:
             raise ChannelsClosed("the kernel host's connection is closed")
         msg_id = uuid.uuid4().hex
         header = {"msg_id": msg_id, "msg_type": msg_type, "username": "varro", "session": self._session,
                   "date": datetime.now(UTC).isoformat(), "version": PROTOCOL_VERSION}
-        frame = json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
+        frame = json.dumps({"header": header, "parent_header": {}, "metadata": metadata or {}, "content": content,
                             "channel": channel, "buffers": []})
         try:
             await self._socket.send(frame)
@@ -104,6 +105,14 @@ class Channels:
                 break
             taken.append(msg)
         return taken
+
+    def put_back(self, channel: str, messages: list[Message]) -> None:
+        """Return `messages`, taken out of turn, to the front of `channel`'s queue, in their order."""
+        if not messages or self.closed:  # closed: every wait ends with ChannelsClosed; nothing is read any more
+            return
+        queue = self._queues[channel]
+        for msg in [*messages, *self.drain(channel)]:
+            queue.put_nowait(msg)
 
     async def close(self) -> None:
         await self._socket.close()

@@ -106,9 +106,6 @@ class HostClient:
     async def shutdown(self, kernel_id: str) -> None:
         await self._call("DELETE", f"/api/kernels/{kernel_id}")
 
-    async def begin_cell(self, user_id: int, chat_id: int) -> None:
-        await self._json("POST", f"/varro/chats/{self.space}/{user_id}/{chat_id}/cell", ok=(200, 404))
-
     async def end_cell(self, user_id: int, chat_id: int) -> dict[str, Any]:
         """{"changed": [names], "quota": None | {"removed": [...], "limit_mb": n}, "ended": None | {...}}"""
         return await self._json("DELETE", f"/varro/chats/{self.space}/{user_id}/{chat_id}/cell")  # type: ignore[no-any-return]

@@ -135,9 +135,6 @@ class KernelHosts:
         await self._host_of(kernel_id).shutdown(kernel_id)
         self._by_kernel.pop(kernel_id, None)
 
-    async def begin_cell(self, user_id: int, chat_id: int) -> None:
-        await (await self.of(user_id, chat_id)).begin_cell(user_id, chat_id)
-
     async def end_cell(self, user_id: int, chat_id: int) -> dict[str, Any]:
         return await (await self.of(user_id, chat_id)).end_cell(user_id, chat_id)
 

@@ -2,7 +2,8 @@
 
 The host owns the kernel's process, sandbox, folder and quota; this side sends cells and reads their output over the
 kernels API's websocket, with the cell's time limit, interrupts and output caps of the web tier. Whether a cell
-passed the folder's quota or killed its kernel, the host says when the cell ends (`HostClient.end_cell`).
+passed the folder's quota or killed its kernel, the host says when the cell ends (after its idle status, on the
+channels; otherwise `HostClient.end_cell`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
+from varro.kernel_protocol import CELL_END, CELL_MARK
 from varro.shell.channels import Channels, ChannelsClosed
 from varro.shell.host import HostClient, HostLost, Unavailable
 from varro.shell.hosts import KernelHosts
@@ -31,6 +33,7 @@ START_TIMEOUT = 60.0
 INTERRUPT_GRACE = 5.0  # how long an interrupted cell may take to unwind before its kernel is deemed stuck
 POLL_INTERVAL = 0.5
 SNAPSHOT_TIMEOUT = 60.0  # saving or loading a namespace snapshot
+END_WAIT = 60.0  # how long a cell's end may take the host after its idle status (storing the folder included)
 
 
 class SnapshotError(RuntimeError):
@@ -211,12 +214,12 @@ class RemoteKernel:
         assert channels is not None
         collector = OutputCollector()
         started = time.monotonic()
-        await self.host.begin_cell(self.user_id, self.chat_id)
-        # stop_on_error=False: otherwise ipykernel aborts requests queued behind a failing (or interrupted) cell.
+        # The host begins the cell's watch on the chat's folder as the request arrives (CELL_MARK), before the kernel
+        # sees it; stop_on_error=False: otherwise ipykernel aborts requests queued behind a failing (or interrupted) cell.
         try:
             msg_id = await channels.send("shell", "execute_request", {
                 "code": code, "silent": False, "store_history": store_history, "user_expressions": {},
-                "allow_stdin": False, "stop_on_error": False})
+                "allow_stdin": False, "stop_on_error": False}, metadata={CELL_MARK: True})
         except ChannelsClosed:  # shut down (or the host lost) between the cell's start and its sending
             msg_id, outcome = "", "lost"
         else:
@@ -240,7 +243,7 @@ class RemoteKernel:
                                     "starts a new shell", [])
             return collector.build(timed_out=timed_out, kernel_restarted=True, timeout=limit,
                                    duration=time.monotonic() - started)
-        fate = await self.host.end_cell(self.user_id, self.chat_id)
+        fate = await self._fate(channels, msg_id, went_idle=outcome == "idle")
         if (quota := fate.get("quota")) is not None:
             outcome = "dead"
             removed = ", ".join(quota.get("removed", []))
@@ -290,6 +293,27 @@ class RemoteKernel:
             if on_output is not None and msg_type == "stream":
                 if live := collector.live(strip_ansi(str(content.get("text", "")))):
                     await on_output(live)
+
+    async def _fate(self, channels: Channels, msg_id: str, *, went_idle: bool) -> dict[str, Any]:
+        """What the host says of the ended cell (the files it changed, the quota, how the kernel ended). After the
+        cell's idle status the host sends it on its own (CELL_END); a cell that did not go idle is ended over REST."""
+        if went_idle:
+            aside: list[dict[str, Any]] = []  # news that is not the cell's end: the next cell reads it
+            deadline = time.monotonic() + END_WAIT
+            try:
+                while (remaining := deadline - time.monotonic()) > 0:
+                    msg = await channels.receive("iopub", remaining)
+                    if msg is None:
+                        break
+                    if msg["header"].get("msg_type") == CELL_END and msg["parent_header"].get("msg_id") == msg_id:
+                        return dict(msg["content"])
+                    aside.append(msg)
+            except ChannelsClosed:
+                pass
+            finally:
+                channels.put_back("iopub", aside)
+            log.warning("the host did not end cell %s on its channels: asking it", msg_id)
+        return await self.host.end_cell(self.user_id, self.chat_id)
 
     async def _read_reply(self, channels: Channels, msg_id: str, collector: OutputCollector) -> None:
         # Sent before the idle status, so normally already waiting; read so that the shell queue does not grow.
