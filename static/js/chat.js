@@ -22,6 +22,10 @@ document.addEventListener("alpine:init", () => {
   let truncated = null;
   // The versions arrow last pressed, to give it focus back once the server has redrawn its turn.
   let switching = null;
+  // A form sent before the page's socket first opened: it goes once the page has said hello. Sent earlier, htmx's
+  // queue would deliver it after the hello, which an edit or a switch had already made from a truncated page (so the
+  // server would send back the very turns it took off).
+  let waiting = null;
   // Phones and tablets: Enter makes a new line (multi-line messages and code), the button sends.
   const TOUCH = matchMedia("(pointer: coarse)").matches;
 
@@ -35,6 +39,7 @@ document.addEventListener("alpine:init", () => {
     ...window.varroKeys,
     ...window.varroTurns,
     running: false,
+    opened: false, // the socket has opened once and the page said hello
     replaced: false,
     offline: false,
     shut: "", // why the server closed the socket for good (its close reason), when it went past a budget
@@ -110,6 +115,12 @@ document.addEventListener("alpine:init", () => {
       this.offline = false;
       // `running`: the page shows a run going on; if the server has none (it restarted), it says so and we unlock.
       e.detail.socketWrapper.send(JSON.stringify({ action: "hello", known, running: this.running }), this.$el);
+      this.opened = true;
+      if (waiting) {
+        const form = waiting;
+        waiting = null;
+        form.requestSubmit();
+      }
     },
 
     /** The socket closed: for a moment (say so: it is being reopened), or for good (too large, another tab). */
@@ -167,6 +178,12 @@ document.addEventListener("alpine:init", () => {
     configSend(e) {
       const p = e.detail.parameters;
       const action = p.action;
+      if (!this.opened && !this.offline) {
+        // The page is still connecting: the form waits for the socket (its text stays where it is meanwhile).
+        e.preventDefault();
+        waiting = e.detail.elt?.closest?.("form") ?? null;
+        return;
+      }
       if (action === "switch") {
         // A version of turn k and its branch: what follows turn k goes now and the server sends the branch (the
         // same rule as an edit); while an answer is written the page stays as it is.

@@ -61,6 +61,52 @@ def test_an_edit_keeps_the_old_branch_and_a_new_message_continues_the_shown_one(
     assert [r[1] for r in rows if r[2]] == ["Tell me about rivers", "Tell me about glaciers"]
 
 
+# The page's socket is held in "connecting" until the test lets it go: htmx's ws extension takes its sockets from
+# htmx.createWebSocket, set here the moment htmx defines itself (before the extension reads it).
+HOLD_SOCKET = """(() => {
+  class HeldSocket extends EventTarget {
+    constructor(url) {
+      super();
+      Object.assign(this, { url, readyState: 0, CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+      window.__held.push(this);
+    }
+    release() {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = (e) => { this.readyState = 1; this.onopen?.(e); };
+      ws.onclose = (e) => { this.readyState = 3; this.onclose?.(e); };
+      ws.onerror = (e) => this.onerror?.(e);
+      ws.onmessage = (e) => this.dispatchEvent(new MessageEvent("message", { data: e.data }));
+    }
+    send(message) { this.ws.send(message); }
+    close(code, reason) { if (this.ws) this.ws.close(code, reason); else this.readyState = 3; }
+  }
+  window.__held = [];
+  let real;
+  Object.defineProperty(window, "htmx", { configurable: true, get: () => real,
+    set: (v) => { real = v; v.createWebSocket = (url) => new HeldSocket(url); } });
+})();"""
+
+
+def test_a_switch_pressed_while_the_page_connects_goes_once_it_has_said_hello(new_chat: Page) -> None:
+    page = new_chat
+    converse(page, "Tell me about rivers", "Tell me about lakes", "Tell me about seas")
+    edit(page, 1, "Tell me about glaciers")
+    page.get_by_test_id("version-prev-1").click()
+    expect(page.get_by_test_id("versions-1")).to_contain_text("1/2")
+    page.add_init_script(HOLD_SOCKET)
+    page.reload()
+    page.wait_for_function("() => window.__held?.length === 1 && window.__held[0].readyState === 0")
+    page.get_by_test_id("version-next-1").click()  # before the socket is open
+    assert shown(page) == ["Tell me about rivers", "Tell me about lakes", "Tell me about seas"], "it waits"
+    page.evaluate("() => window.__held[0].release()")
+    expect(page.get_by_test_id("versions-1")).to_contain_text("2/2")
+    # Sent before the hello, the switch would have made the hello from a page without turn 2, and the server would
+    # have sent that turn back as missing.
+    expect(page.locator("#turn-2")).to_have_count(0)
+    assert shown(page) == ["Tell me about rivers", "Tell me about glaciers"]
+
+
 def test_regenerate_keeps_both_answers(new_chat: Page) -> None:
     page = new_chat
     converse(page, "Tell me about tides")
