@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import WS_FLAG, wait_socket
 from tests.e2e.helpers import chat_id_of, py, send, wait_idle, wait_turn_done
@@ -40,8 +41,7 @@ def test_a_long_chat_opens_at_its_true_end_and_jump_to_latest_reaches_it(new_cha
         wait_turn_done(page, k, timeout=90_000)
     page.reload()
     wait_socket(page)
-    page.wait_for_timeout(600)
-    assert page.evaluate(DISTANCE_TO_END) < 2, "a reopened chat lands at its last line"
+    reaches_the_end(page, 2, "a reopened chat lands at its last line")
     send(page, "/stream 1500 at 150")
     wait_running(page)
     page.locator("#chat-scroll").hover()
@@ -49,11 +49,17 @@ def test_a_long_chat_opens_at_its_true_end_and_jump_to_latest_reaches_it(new_cha
     jump = page.get_by_test_id("jump-latest")
     expect(jump).to_be_visible()
     jump.click()
-    page.wait_for_timeout(500)
-    assert page.evaluate(DISTANCE_TO_END) < 48, "Jump to latest follows the stream from its true end"
+    reaches_the_end(page, 48, "Jump to latest follows the stream from its true end")
     wait_turn_done(page, 3, timeout=60_000)
-    page.wait_for_timeout(300)
-    assert page.evaluate(DISTANCE_TO_END) < 2, page.evaluate(STATE)
+    reaches_the_end(page, 2, "the finished answer ends at the last line")
+
+
+def reaches_the_end(page: Page, within: int, why: str) -> None:
+    """The scroller comes to `within` pixels of its end (waited for: a loaded machine paints late)."""
+    try:
+        page.wait_for_function(f"() => {DISTANCE_TO_END} < {within}", timeout=15_000)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"{why}: [stick, showJump, lastDist] = {page.evaluate(STATE)}") from None
 
 
 def test_escape_closes_the_innermost_open_thing_and_stops_an_answer_only_when_nothing_is_open(new_chat: Page) -> None:
