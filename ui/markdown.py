@@ -233,6 +233,12 @@ def sanitize_html(html_text: str) -> str:
     return out
 
 
+def shown_verbatim(text: str) -> bool:
+    """True if ``render_markdown`` takes ``text`` as it is: no carriage return or NUL (markdown-it normalises them),
+    no lone surrogate, no placeholder of typeset maths."""
+    return not any(c in text for c in "\r\x00" + _MATH_OPEN + _MATH_CLOSE) and _valid_unicode(text) == text
+
+
 def render_markdown(text: str, highlight: bool = True) -> str:
     """Markdown (raw HTML off) to sanitized HTML; ``highlight=False`` leaves code plain (a provisional render).
 

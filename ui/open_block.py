@@ -15,8 +15,12 @@ Each piece is rendered on its own with the context that makes it render as in th
 table's delimiter row under a header of empty cells, a fence's opening line), and its rendering must have the one shape
 it can have in the whole block (one row, one item of a tight list with no fence left open, one line
 of a paragraph that no later line can turn into a heading or a table). Anything else (a blank line
-that makes a list loose, a line that ends the table, a quote of more than one paragraph, display maths) and the
+that makes a list loose, a line that ends the table, a quote of more than one paragraph) and the
 open text is rendered whole, as before, until the block closes.
+
+Display maths (``$$`` on a line of its own) is typeset whole while it is short, at a cost bounded by the longest
+formula ui/maths.py typesets (``MAX_TEX``); past that the formula is shown as its source, whose lines are escaped
+text, and it grows by them like a fence.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import unescape
+from html import escape, unescape
 
-from ui.markdown import render_markdown
+from ui.markdown import render_markdown, shown_verbatim
+from ui.maths import MAX_TEX
 from ui.provisional import (
     _FENCE_RE,
     _LONE_START_RE,
@@ -42,6 +47,8 @@ _ORDERED_START_RE = re.compile(r"[0-9]{1,9}[.)]")
 # Delimiters of inline syntax that may span lines: a paragraph's line settles when it shows none as text.
 _SPANNING = frozenset("*_~`$[]")
 _TAG_RE = re.compile(r"<[^>]*>")
+# Display maths past this many characters is surely shown as its source (ui/maths.py); below it, typeset whole.
+_SOURCE_FROM = MAX_TEX + 100
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,12 @@ class OpenBlock:
                 return self._give_up()
             self._pieces = _Pieces("code", "span", "span", first, head, sep + foot, 1, marker=m[1])
             return True
+        if first.rstrip(" \t\n") == "$$":  # display maths: its source shown in a code element once it is long
+            head, sep, foot = _render("$$\n" + "x" * _SOURCE_FROM + "\n$$\n").partition("x" * _SOURCE_FROM)
+            if not sep:
+                return self._give_up()
+            self._pieces = _Pieces("maths", "span", "span", "", head.removesuffix("\n") + "\n", foot.removeprefix("\n"), 1)
+            return True
         if (marker := _list_marker(first)) is not None:
             self._pieces = _Pieces("list", "li", "ul", "", "", "", 0, marker=marker)
             return True
@@ -182,8 +195,12 @@ class OpenBlock:
         p = self._pieces
         assert p is not None
         before = len(p.settled)
+        if p.kind == "maths" and not p.settled and sum(map(len, lines)) + len(partial) <= _SOURCE_FROM:
+            self._on_page = False  # typeset whole, at a bounded cost, until it is long enough to be its source
+            return None
         ok = {"table": self._settle_rows, "code": self._settle_code, "list": self._settle_items,
-              "para": self._settle_para, "quote": self._settle_para}[p.kind](p, lines, partial)
+              "para": self._settle_para, "quote": self._settle_para, "maths": self._settle_maths}[p.kind](
+            p, lines, partial)
         if not ok:
             self._give_up()
             return None
@@ -222,6 +239,14 @@ class OpenBlock:
             if code is None:
                 return False
             p.settled.append(code)
+            p.lines += 1
+        return True
+
+    def _settle_maths(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        for line in lines[p.lines :]:
+            if not _maths_line(line.rstrip("\n")):
+                return False
+            p.settled.append(escape(line, quote=False))
             p.lines += 1
         return True
 
@@ -269,6 +294,10 @@ class OpenBlock:
 
     def _open_piece(self, p: _Pieces, lines: Sequence[str], partial: str) -> tuple[str, bool] | None:
         """The open piece's content (inside its element) and whether it holds the caret; None if it is not one piece."""
+        if p.kind == "maths":  # the line being written, as the source shows it; a dollar may be the closer: whole
+            if partial and not _maths_line(partial):
+                return None
+            return escape(partial, quote=False) + "\n" if partial else "", False
         html, caret = provisional_html(p.context + "".join(lines[p.lines :]) + partial, self.mark_id)
         if p.kind == "list":
             open_tag, sep, rest = html.partition(">\n")
@@ -286,6 +315,13 @@ class OpenBlock:
             return (inner[4:-6], caret) if (
                 inner.startswith("<tr>") and inner.endswith("</tr>\n") and inner.count("<tr>") == 1) else None
         return inner, caret
+
+
+def _maths_line(line: str) -> bool:
+    """``line`` shows as itself in a formula's source: not blank (a blank line ends the formula), no dollar (it may
+    close it), no fence's opening (the open text's display would take it for one), nothing markdown-it normalises."""
+    return (bool(line.strip()) and "$" not in line and MARK not in line and not _FENCE_RE.match(line)
+            and shown_verbatim(line))
 
 
 def _one_item(li: str) -> bool:
