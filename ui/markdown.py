@@ -245,9 +245,18 @@ def render_markdown(text: str, highlight: bool = True) -> str:
     Maths is typeset after the sanitizer has run, from the formulas' source, by ui/maths.py (MathML
     under its own allow-list): the general sanitizer never has to let ``<math>`` through.
     """
+    return _rendered(text, _MD.render, highlight)
+
+
+def render_inline(text: str) -> str:
+    """Inline markdown alone (the content of a table's cell, as ``render_markdown`` renders it inside the table)."""
+    return _rendered(text, _MD.renderInline, False)
+
+
+def _rendered(text: str, render: Any, highlight: bool) -> str:
     env: dict[str, Any] = {"highlight": highlight}
     text = _valid_unicode(text).replace(_MATH_OPEN, "\ufffd").replace(_MATH_CLOSE, "\ufffd")
-    out = sanitize_html(_MD.render(text, env))
+    out = sanitize_html(render(text, env))
     formulas = env.get("math")
     if not formulas:
         return out

@@ -32,6 +32,7 @@ from html import escape, unescape
 
 from ui.markdown import render_markdown, shown_verbatim
 from ui.maths import MAX_TEX
+from ui.open_row import OpenRow
 from ui.provisional import (
     _FENCE_RE,
     _LONE_START_RE,
@@ -83,6 +84,7 @@ class _Pieces:
     item_start: int = 0  # list: the line the open item starts at
     marker: str = ""  # list: the bullet or the ordered delimiter every item shares
     page_head: str = ""  # the head the page shows, where pieces are rendered after a cheaper context (a table's)
+    row: OpenRow | None = None  # table: the open row, rendered by its cells
 
 
 def _render(text: str) -> str:
@@ -160,7 +162,7 @@ class OpenBlock:
             if not sep or not probe_sep:
                 return self._give_up()
             self._pieces = _Pieces("table", "tr", "tbody", context, probe + probe_sep, "</tbody>\n</table>\n", 2,
-                                   page_head=head + sep)
+                                   page_head=head + sep, row=OpenRow(context, lines[1]))
             return True
         m = _FENCE_RE.match(first)
         if m and m.start(1) == 0 and not (m[1][0] == "`" and "`" in m[2]):
@@ -222,7 +224,9 @@ class OpenBlock:
 
     def _settle_rows(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
         for line in lines[p.lines : self._open_from(lines, partial)]:
-            row = _between(_render(p.context + line), p.head, p.foot)
+            if _opens_display(line):
+                return False
+            row = (p.row and p.row.settle(line)) or _between(_render(p.context + line), p.head, p.foot)
             if row is None or not row.startswith("<tr>") or row.count("<tr>") != 1:
                 return False
             p.settled.append(row)
@@ -294,6 +298,8 @@ class OpenBlock:
 
     def _open_piece(self, p: _Pieces, lines: Sequence[str], partial: str) -> tuple[str, bool] | None:
         """The open piece's content (inside its element) and whether it holds the caret; None if it is not one piece."""
+        if p.row is not None and (by_cells := p.row.render("".join(lines[p.lines :]) + partial, self.mark_id)):
+            return by_cells
         if p.kind == "maths":  # the line being written, as the source shows it; a dollar may be the closer: whole
             if partial and not _maths_line(partial):
                 return None
@@ -312,9 +318,17 @@ class OpenBlock:
         if inner is None or (p.kind in ("para", "quote") and "<p>" in inner):
             return None
         if p.kind == "table":
+            if _opens_display("".join(lines[p.lines :]) + partial):
+                return None
             return (inner[4:-6], caret) if (
                 inner.startswith("<tr>") and inner.endswith("</tr>\n") and inner.count("<tr>") == 1) else None
         return inner, caret
+
+
+def _opens_display(line: str) -> bool:
+    """``line`` opens what the open text's display closes as a block of its own (a fence, display maths): rendered
+    alone, as a row, it would not show what the whole shows."""
+    return bool(_FENCE_RE.match(line)) or line.strip().startswith(("$$", "\\["))
 
 
 def _maths_line(line: str) -> bool:

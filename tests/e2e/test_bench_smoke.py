@@ -61,3 +61,15 @@ def test_the_kernel_hop_bench_runs_and_prints_its_table() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for line in ["| direct over ZeroMQ (baseline) |", "| through the kernel host |", "the hop adds"]:
         assert line in done.stdout, line
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_answer_cpu_bench_runs_and_prints_its_table() -> None:
+    """`python -m bench.answer_cpu`, small: a table and prose streamed through the provider path (figures not
+    judged)."""
+    done = subprocess.run([sys.executable, "-m", "bench.answer_cpu", "--rows", "10", "--runs", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| rows | characters (table) | table, s | prose, s | table / prose |" in done.stdout
+    assert "| 10 |" in done.stdout

@@ -71,6 +71,12 @@ def table(rows: list[str]) -> str:
     return "| a | b | c |\n|:--|:-:|--:|\n" + "".join(f"| {r} | x{i} |\n" for i, r in enumerate(rows))
 
 
+def wide_table(rows: list[list[str]]) -> str:
+    """Four aligned columns; rows of one to six cells (too few, too many), some with a closing pipe, some without."""
+    return "| a | b | c | d |\n|:--|:-:|--:|---|\n" + "".join(
+        "| " + " | ".join(r) + (" |" if len(r) % 2 else "") + "\n" for r in rows)
+
+
 def listing(items: list[str], marker: str) -> str:
     return "".join(f"{marker if marker in '-+*' else f'{i + 1}{marker}'} {it}\n" for i, it in enumerate(items))
 
@@ -85,6 +91,7 @@ spanning = st.lists(st.sampled_from(["word ", "w", " ", "*", "**", "_", "`", "["
 blocks = st.one_of(
     st.lists(spanning, min_size=2, max_size=8).map(lambda ls: "Words " + "\nwords ".join(ls) + "\n"),
     st.lists(cell, min_size=1, max_size=8).map(table),
+    st.lists(st.lists(cell, min_size=1, max_size=6), min_size=1, max_size=6).map(wide_table),
     st.builds(listing, st.lists(line, min_size=1, max_size=8), st.sampled_from(["-", "*", ".", ")"])),
     st.lists(line, min_size=1, max_size=8).map(lambda ls: "```py\n" + "\n".join(ls) + "\n```\n"),
     st.lists(line, min_size=1, max_size=8).map(lambda ls: "Words\n" + "\n".join(ls) + "\n"),
