@@ -73,3 +73,14 @@ def test_the_answer_cpu_bench_runs_and_prints_its_table() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "| rows | characters (table) | table, s | prose, s | table / prose |" in done.stdout
     assert "| 10 |" in done.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_one_core_bench_runs_and_prints_its_table() -> None:
+    """`python -m bench.one_core`, small: the app and pydantic-ai alone on one core (figures not judged)."""
+    done = subprocess.run([sys.executable, "-m", "bench.one_core", "--counts", "2", "--tokens", "20"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| streams | app, s | pydantic-ai alone, s |" in done.stdout
+    assert "kept at real time" in done.stdout
