@@ -299,6 +299,23 @@ def test_touch_targets_are_44_px_and_code_copy_does_not_cover_code(browser: Brow
     context.close()
 
 
+# The right edge of a code block's text, from its characters' own boxes (a Range), not from the block's.
+CODE_RIGHT = """(pre) => { const r = document.createRange(); r.selectNodeContents(pre.querySelector('code') || pre);
+  return Math.max(...[...r.getClientRects()].map((b) => b.right)); }"""
+
+
+def test_a_short_line_of_code_is_not_covered_by_its_buttons(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "```python\nprint(df['total'].sum())\n```")  # one line in the user's narrow bubble, and a cell
+    wait_turn_done(page, 0)
+    for where in ("#user-0", "#assistant-0 .tool-call"):
+        wrap = page.locator(f"{where} .code-wrap").first
+        actions = wrap.locator(".code-actions").bounding_box()
+        assert actions is not None
+        right = wrap.locator("pre").evaluate(CODE_RIGHT)
+        assert right <= actions["x"], f"{where}: the code runs under its buttons ({right:.0f} > {actions['x']:.0f})"
+
+
 
 def test_copy_answer_copies_the_markdown_as_written(new_chat: Page, context: BrowserContext) -> None:
     context.grant_permissions(["clipboard-read", "clipboard-write"])
