@@ -25,7 +25,8 @@ _FOOT = "\n</tr>\n</tbody>"
 
 
 class OpenRow:
-    """The cells of one table's rows, for a header of ``columns`` cells over the delimiter row ``delimiter``."""
+    """The rows of one table, by their cells: ``context`` is what a row is displayed after (the probe header and the
+    delimiter row), ``delimiter`` the table's delimiter row, which gives the columns and their alignments."""
 
     def __init__(self, context: str, delimiter: str) -> None:
         self._context = context  # what the whole row is displayed after (the table's probe header)
