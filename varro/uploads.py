@@ -80,18 +80,6 @@ class UploadStore:
             return None
         return path
 
-    def collect(self, user_id: int, chat_id: int, keep: set[str]) -> int:
-        """Delete this chat's files that no remaining turn refers to; returns how many went."""
-        folder = self.root / str(user_id) / str(chat_id)
-        if not folder.is_dir():
-            return 0
-        removed = 0
-        for path in folder.iterdir():
-            if f"{user_id}/{chat_id}/{path.name}" not in keep:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
-
     def drop_chat(self, user_id: int, chat_id: int) -> None:
         shutil.rmtree(self.root / str(user_id) / str(chat_id), ignore_errors=True)
 

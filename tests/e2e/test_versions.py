@@ -154,6 +154,32 @@ def test_the_shell_follows_the_branch_shown(new_chat: Page) -> None:
     assert printed(page, 1, "now") == first, "the kernel holds the names of the branch shown"
 
 
+def expect_files(page: Page, *names: str) -> None:
+    """The Files view (opened from the ⋯ menu, then closed) lists exactly `names`."""
+    page.get_by_test_id("more-menu").click()
+    page.get_by_test_id("show-files").click()
+    dialog = page.get_by_test_id("files-dialog")
+    expect(dialog.get_by_test_id("files-entry")).to_have_count(len(names))
+    for name in names:  # each by its own name: the body is fetched anew each time the view opens
+        expect(dialog.locator(f'[data-testid=files-entry][download="{name}"]')).to_have_count(1)
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_the_files_a_branch_wrote_follow_it(new_chat: Page) -> None:
+    page = new_chat
+    converse(page, py("open('report.txt', 'w').write('first draft')"))
+    expect_files(page, "report.txt")
+    edit(page, 0, py("open('summary.txt', 'w').write('second try')"))
+    expect_files(page, "summary.txt")  # the other version's file left with its branch
+    page.get_by_test_id("version-prev-0").click()
+    expect(page.get_by_test_id("versions-0")).to_contain_text("1/2")
+    expect_files(page, "report.txt")
+    send(page, py("print(open('report.txt').read())"))
+    wait_turn_done(page, 1)
+    expect(page.locator("#assistant-1 .tool-result").first).to_contain_text("first draft")
+
+
 def test_search_finds_a_version_not_shown_and_opens_its_branch(new_chat: Page) -> None:
     page = new_chat
     converse(page, "Tell me about rivers", "Tell me about fjords")

@@ -78,7 +78,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # Bob's kernel runs throughout: it is the other user whose files, memory and processes alice goes after.
         assert "ready" in bob.run("open('bob.txt', 'w').write('" + SECRET + "')\nprint('ready')")
         bob.run("open('/dev/shm/bob-shm', 'w').write('" + SECRET + "')")
-        bob_rundir = next(iter(kernel_rundirs() - before))
+        # Asked of the kernel itself: other test workers start kernels of their own under /tmp at the same time.
+        said = bob.run("from ipykernel.connect import get_connection_file\nprint(get_connection_file())")
+        bob_rundir = Path(re.findall(r"/tmp/varro-k-[^/\s]+", said)[0])
+        assert bob_rundir in kernel_rundirs() - before, said
         bob_workdir = srv.chat_folder(bob.user_id, bob.chat_id)
         bob_upload = data / "uploads" / str(bob.user_id) / str(bob.chat_id) / "secret.txt"
         bob_upload.parent.mkdir(parents=True, exist_ok=True)

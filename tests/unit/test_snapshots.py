@@ -4,6 +4,7 @@ would. Plus the pure rules: which snapshot a restore may use, and which cells it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -162,6 +163,37 @@ async def test_an_edit_restores_from_the_turn_before_it_and_a_switch_follows_the
     assert chat.notices[0] == "Restoring Python state from its last snapshot…"
     assert await chat.session.switch(1, 1)
     assert (await chat.run("print(a, r)")).split()[-2:] == ["1", new_r], "and back: the newer branch's own roll"
+
+
+async def test_the_files_a_branch_wrote_follow_it(chat: Chat) -> None:
+    """What the Files view lists and the next cell reads is the shown branch's: an edit takes back what the edited
+    turns wrote, a switch brings the other branch's files again as its cells left them."""
+    await chat.open()
+    await chat.run("open('kept.txt', 'w').write('turn 0')")
+    await chat.run("open('kept.txt', 'w').write('turn 1')\nopen('only-old.txt', 'w').write('old')")
+    await chat.edit(1, "open('only-new.txt', 'w').write('new')")
+    assert (chat.workdir / "kept.txt").read_text() == "turn 0", "the edited turn's write is taken back"
+    assert not (chat.workdir / "only-old.txt").exists()
+    assert (chat.workdir / "only-new.txt").read_text() == "new"
+    assert chat.session is not None and await chat.session.switch(1, 0)
+    assert (chat.workdir / "kept.txt").read_text() == "turn 1"
+    assert (chat.workdir / "only-old.txt").read_text() == "old"
+    assert not (chat.workdir / "only-new.txt").exists()
+    listed = sorted(f.name for f in await chat.deps.host.files(chat.user_id, chat.chat_id))
+    assert listed == ["kept.txt", "only-old.txt"], "the Files view lists the branch's files"
+    assert "turn 1 old" in await chat.run("print(open('kept.txt').read(), open('only-old.txt').read())")
+    assert await chat.session.switch(1, 1)
+    assert "turn 0 new" in await chat.run("print(open('kept.txt').read(), open('only-new.txt').read())")
+
+
+async def test_a_file_with_no_copy_stays_where_a_switch_would_take_it(chat: Chat) -> None:
+    """Past the chat's copy cap a written file has no copy to come back from: a switch leaves it rather than lose it."""
+    chat.deps = dataclasses.replace(chat.deps, uploads=UploadStore(chat.deps.uploads.root, max_bytes=0))
+    await chat.open()
+    await chat.run("a = 0")
+    await chat.run("open('big.txt', 'w').write('no copy')")
+    await chat.edit(1, "b = 1")
+    assert (chat.workdir / "big.txt").read_text() == "no copy"
 
 
 async def test_a_corrupt_snapshot_offers_the_cells_instead(chat: Chat) -> None:

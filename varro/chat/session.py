@@ -108,12 +108,14 @@ class ChatSession(TurnSteps):
 
     async def switch(self, k: int, to: int) -> bool:
         """Show version `to` (from 0) of turn `k` and the branch below it; the model's history and the shell follow
-        that branch (the next cell restores its state). False if there is no such version."""
+        that branch (the next cell restores its state), and so do the files its cells wrote. False if there is no such
+        version."""
         if self.busy:
             raise Busy("a reply is still being written")
+        was = await self.turns.list()
         if not await self.turns.switch(k, to):
             return False
-        await self.load(resume=False)
+        await self._files_follow(was, await self.load(resume=False))
         await self._emit(ShellChanged(self.shell.status, self.shell.names))
         return True
 

@@ -20,6 +20,7 @@ from varro.agent.by_hand import MODEL_NAME as BY_HAND_MODEL
 from varro.agent.by_hand import by_hand_model
 from varro.agent.images import without_images
 from varro.agent.tools import Deps
+from varro.chat import branch_files
 from varro.chat.cells import cells_of
 from varro.chat.content import build_content, files_of
 from varro.chat.context import FitRequests, fit
@@ -49,6 +50,7 @@ from varro.db.crud import ChatTurns
 from varro.db.models import Turn, utcnow
 from varro.files import ChatFile
 from varro.shell import CellResult
+from varro.shell.host import HostLost
 from varro.shell.hosts import KernelHosts
 from varro.shell.result import MAX_TEXT_CHARS
 
@@ -92,7 +94,8 @@ class TurnSteps:
 
     async def _edit(self, k: int, text: str) -> None:
         # The edited message keeps the files it came with (still in the working directory, if code left them).
-        edited = next(iter(await self.turns.list(start=k, stop=k + 1)), None)
+        was = await self.turns.list()
+        edited = next((t for t in was if t.idx == k), None)
         names = [f.name for f in files_of(edited.content)] if edited is not None else []
         present = {f.name: f for f in await self.host.files(self.user_id, self.chat_id)} if names else {}
         kept = tuple(present[n] for n in names if n in present)
@@ -100,12 +103,24 @@ class TurnSteps:
         # the shown path (a crash leaves the old branch shown or the new one).
         ts = utcnow()
         begun = await self.turns.begin(k, text, self._started_content(text, ts, kept))
-        await self.load(resume=False)  # the finished turns before k; the shell restores to the end of turn k - 1
+        # The finished turns before k: the shell restores to the end of turn k - 1, the files go back to it too.
+        await self._files_follow(was, await self.load(resume=False))
         versions = None
         if begun.id is not None:
             self.turn_ids[k] = begun.id
             versions = (await self.turns.versions(k, k + 1)).get(begun.id)
         await self._turn(k, text, replaces=True, files=kept, ts=ts, versions=versions)
+
+    async def _files_follow(self, was: list[Turn], shown: list[Turn]) -> None:
+        """The chat's folder follows the path now shown (varro/chat/branch_files.py); no kernel runs meanwhile."""
+        try:
+            missed = await branch_files.follow(branch_files.plan(was, shown), self.host, self.deps.uploads,
+                                               self.user_id, self.chat_id)
+        except HostLost as exc:  # the folder stays as it was; the Files view says the host is lost
+            log.warning("chat %s: files did not follow the branch: %s", self.chat_id, exc)
+            return
+        if missed:
+            log.warning("chat %s: files not put back for the branch shown: %s", self.chat_id, missed)
 
     def _started_content(self, text: str, ts: datetime, files: tuple[ChatFile, ...]) -> dict[str, Any]:
         """What a turn holds while it is answered: the user's words and files (what a crash then leaves)."""
