@@ -17,6 +17,7 @@ import httpx
 from varro.files import ChatFile, UploadRefused
 
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+REPLAYABLE = frozenset({"GET", "HEAD", "PUT", "DELETE"})  # the same request twice does what it does once
 
 
 class HostLost(ConnectionError):
@@ -52,7 +53,15 @@ class HostClient:
         await self._http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        # A kept-alive connection the host closed while it was idle fails the next request before the host sees
+        # it: a request that can be sent again is, once, on a new connection (a host that is down fails again).
+        again = method in REPLAYABLE and not isinstance(kwargs.get("content"), AsyncIterator)
         try:
+            try:
+                return await self._http.request(method, path, **kwargs)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                if not again:
+                    raise
             return await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise HostLost(f"the kernel host at {self.url} did not answer ({type(exc).__name__})") from None
