@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -104,12 +106,19 @@ class ScaleProcess:
     """The test's side: start it, tell it what to do, kill it."""
 
     def __init__(self, database_url: str, prefix: str, ttl_s: float, folder: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.processes", database_url, prefix, str(ttl_s),
-                                      str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     cwd=Path(__file__).resolve().parents[1])
+        # -X faulthandler: a SIGABRT makes it print every thread's stack (to the test's captured stderr).
+        self.proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "tests.processes", database_url,
+                                      prefix, str(ttl_s), str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=Path(__file__).resolve().parents[1])
 
-    def _expect(self, answer: str) -> None:
+    def _expect(self, answer: str, within_s: float = 60) -> None:
+        """The next line it says is `answer`; a process that says nothing for `within_s` is made to show where it
+        stands and fails the test, rather than hold it until the suite's own timeout."""
         assert self.proc.stdout is not None
+        if not select.select([self.proc.stdout], [], [], within_s)[0]:
+            self.proc.send_signal(signal.SIGABRT)
+            raise AssertionError(f"the other process said nothing for {within_s} s; the test waited for {answer!r} "
+                                 "(its threads' stacks are in the captured stderr)")
         line = self.proc.stdout.readline().strip()
         assert line == answer, f"the other process said {line!r}, not {answer!r}"
 
