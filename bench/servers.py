@@ -67,8 +67,9 @@ class TraceReader:
 
 
 @contextmanager
-def run(kind: Kind, data: Path, root: Path = ROOT, **env: str) -> Iterator[Server]:
-    """`python -m app` (the demo model, VARRO_DEMO_TPS as given) or the baseline app, from the checkout at `root`."""
+def run(kind: Kind, data: Path, root: Path = ROOT, traced: bool = True, **env: str) -> Iterator[Server]:
+    """`python -m app` (the demo model, VARRO_DEMO_TPS as given) or the baseline app, from the checkout at `root`;
+    `traced=False`: no trace file (a line a frame), for a figure that is only the clients' own clock."""
     data.mkdir(parents=True, exist_ok=True)
     reachable(data)  # started as root, the app serves as its unprivileged web user
     port = free_port()
@@ -93,6 +94,8 @@ def run(kind: Kind, data: Path, root: Path = ROOT, **env: str) -> Iterator[Serve
         "VARRO_TURNS_PER_MIN": "100000",
         **env,
     }
+    if not traced:
+        del full_env["VARRO_TRACE_FILE"]
     module = "app" if kind == "app" else "bench.baseline_app"
     log = data / f"server-{port}.log"
     with log.open("ab") as out:
