@@ -114,4 +114,5 @@ class Renderer:
         raise TypeError(f"no fragment for {event!r}")
 
     def frame(self, events: Sequence[Event]) -> str:
-        return "".join(to_xml(f, indent=False) for e in events for f in self.fragments(e))
+        # A fragment already HTML (ui/spliced.py) goes as it is.
+        return "".join(f if isinstance(f, str) else to_xml(f, indent=False) for e in events for f in self.fragments(e))

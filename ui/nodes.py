@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from fasthtml.common import A, Button, Details, Div, Img, NotStr, Pre, Span, Summary, ft_hx
+from fasthtml.common import A, Button, Details, Div, Img, NotStr, Pre, Span, Summary
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ThinkingPart, ToolCallPart, ToolReturnPart
 
 from ui import ids
@@ -19,6 +19,7 @@ from ui.highlight import highlight_code
 from ui.icons import Icon
 from ui.md_blocks import render_blocks
 from ui.outputs import RichOutputs
+from ui.spliced import spliced
 from varro.chat.content import Attachment
 from varro.chat.events import CELL_OUTPUT
 from varro.uploads import EXTENSIONS
@@ -67,13 +68,13 @@ def LivePart(k: int, n: int, p: int, kind: str, content: str, tool_name: str | N
 
 
 def Delta(k: int, n: int, p: int, text: str) -> Any:
-    """A streamed delta: appended to its live part as text (FT escapes it)."""
-    return Span(text, id=ids.part(k, n, p), hx_swap_oob="beforeend")
+    """A streamed delta: appended to its live part as text (escaped; ui/spliced.py)."""
+    return spliced("span", ids.part(k, n, p), "beforeend").text(text)
 
 
 def Append(target: str, text: str) -> Any:
-    """Plain characters appended to a provisionally rendered tail, at its caret (FT escapes them)."""
-    return Span(text, id=target, hx_swap_oob="beforeend")
+    """Plain characters appended to a provisionally rendered tail, at its caret (escaped; ui/spliced.py)."""
+    return spliced("span", target, "beforeend").text(text)
 
 
 def ToChunk(k: int, n: int, p: int, c: int, blocks: Sequence[str]) -> Any:
@@ -88,13 +89,13 @@ def NewChunks(k: int, n: int, p: int, chunks: Sequence[Any]) -> Any:
 
 def TailHtml(k: int, n: int, p: int, html: str) -> Any:
     """The open tail of a streaming text rendered anew (provisionally, ui/provisional.py); `html` is sanitized."""
-    return Div(NotStr(html), id=ids.part(k, n, p), hx_swap_oob="innerHTML")
+    return spliced("div", ids.part(k, n, p), "innerHTML").html(html)
 
 
 def OpenPiece(target: str, tag: str, html: str, swap: str) -> Any:
     """The open piece of a streaming block (ui/open_block.py): its content anew (`innerHTML`), or settled pieces
     inserted before it (`beforebegin`, in a `tag` they can be parsed in: a `<tr>` only parses inside a table part)."""
-    return ft_hx(tag, NotStr(html), id=target, hx_swap_oob=swap)
+    return spliced(tag, target, swap).html(html)
 
 
 def Remove(target: str) -> Any:

@@ -1,54 +1,35 @@
-"""A page with large pre-rendered parts is streamed with them spliced in: the same bytes as FastHTML's own page,
-without the parts going through `to_xml` (which copies them at every level) or one big join."""
+"""A streamed frame spliced into an element made once (ui/spliced.py) is byte for byte what FT makes of the same
+element, for any text or HTML and any of the targets and swaps a stream uses."""
 
 from __future__ import annotations
 
-from typing import Any
+from fasthtml.common import NotStr, Span, ft_hx, to_xml
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fasthtml.common import Div, FastHTML, Main, NotStr, Script, Title, to_xml
-from starlette.testclient import TestClient
+from ui import ids
+from ui.nodes import Append, Delta, OpenPiece, TailHtml
 
-from app import spliced
-from app.spliced import BIG, SLICE, Spliced
-
-TURN = "<div class=\"turn\">" + "río & <b>bold</b> " * (3 * SLICE // 18) + "</div>"  # past one slice; not ASCII
-
-
-def page(*turns: Any) -> Any:
-    return Title("A chat · Varro"), Div(Main(Div("Welcome", *turns, id="turns")), Div("Jump ↓"), id="chat")
+TARGETS = st.sampled_from([ids.caret(0, 1, 2), ids.part(3, 0, 1), ids.open_piece(12, 4, 0), "x-y"])
+SWAPS = st.sampled_from(["beforeend", "innerHTML", "beforebegin"])
+TAGS = st.sampled_from(["span", "div", "tbody", "ul", "li", "tr"])
 
 
-def pages(*turns: Any) -> tuple[str, str, dict[str, str]]:
-    """The page as FastHTML renders it, and as `Spliced` streams it (and the latter's headers)."""
-    def served(route: Any) -> Any:
-        app = FastHTML(default_hdrs=False, hdrs=(Script(src="/x.js"),))
-        app.get("/chat/1")(route)
-        return TestClient(app).get("/chat/1")
-
-    plain, streamed = served(lambda: page(*turns)), served(lambda: Spliced(page(*turns)))
-    return plain.text, streamed.text, dict(streamed.headers)
+@given(st.text(), TARGETS)
+def test_appended_text_is_what_ft_makes(text: str, target: str) -> None:
+    assert Append(target, text) == to_xml(Span(text, id=target, hx_swap_oob="beforeend"), indent=False)
 
 
-def test_the_streamed_page_is_the_page_fastHTML_renders() -> None:
-    small = NotStr("<div>a short turn</div>")
-    plain, streamed, headers = pages(NotStr(TURN), small, NotStr(TURN.replace("río", "rio")), small)
-    assert streamed == plain and TURN in streamed
-    assert headers["content-type"] == "text/html; charset=utf-8" and "content-length" not in headers
-    assert headers["vary"] == "HX-Request, HX-History-Restore-Request"
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))), st.integers(0, 30))
+def test_a_delta_is_what_ft_makes(text: str, k: int) -> None:
+    assert Delta(k, 0, 1, text) == to_xml(Span(text, id=ids.part(k, 0, 1), hx_swap_oob="beforeend"), indent=False)
 
 
-def test_large_parts_never_go_through_to_xml() -> None:
-    response = Spliced(page(NotStr(TURN), NotStr("<p>small</p>")))
-    rendered = to_xml(response.content)  # what FastHTML is given to render: the large part is a marker now
-    assert TURN not in rendered and "<p>small</p>" in rendered and len(rendered) < BIG
+@given(st.text(), TARGETS, TAGS, SWAPS)
+def test_html_put_in_is_what_ft_makes(html: str, target: str, tag: str, swap: str) -> None:
+    assert OpenPiece(target, tag, html, swap) == to_xml(ft_hx(tag, NotStr(html), id=target, hx_swap_oob=swap),
+                                                        indent=False)
 
 
-async def test_a_large_part_goes_out_a_slice_at_a_time() -> None:
-    parts = ["x" * (2 * SLICE + 5)]
-    got = [piece async for piece in spliced.slices(["<head>", "<tail>"], parts)]
-    assert got == ["<head>", "x" * SLICE, "x" * SLICE, "x" * 5, "<tail>"]
-
-
-def test_a_page_without_large_parts_is_sent_as_it_is() -> None:
-    plain, streamed, _ = pages(NotStr("<p>short</p>"), "text")
-    assert streamed == plain
+def test_a_tail_is_the_parts_inner_html() -> None:
+    assert TailHtml(1, 2, 3, "<p>a &amp; b</p>") == f'<div hx-swap-oob="innerHTML" id="{ids.part(1, 2, 3)}"><p>a &amp; b</p></div>'
