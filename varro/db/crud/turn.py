@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, case, cast, func, or_
+from sqlalchemy.exc import NoResultFound
 from sqlmodel import col, delete, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -127,13 +128,14 @@ class ChatTurns:
         """Complete the running turn `idx` in place: its content and final status."""
         if status not in TURN_STATUSES:
             raise ValueError(f"unknown turn status {status!r}")
+        # Two statements and no read: when many answers end at once, SQLite's writes queue (see `start`).
         async with self.sessions.write() as s:
             await self._check_fence(s)
-            turn = (await s.exec(select(Turn).where(Turn.chat_id == self.chat_id, Turn.idx == idx,
-                                                    col(Turn.on_path)))).one()
-            turn.content, turn.status = content, status
-            s.add(turn)
-            await self._touch(s)
+            done = await s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx,
+                                                   col(Turn.on_path)).values(content=content, status=status))
+            if done.rowcount != 1:
+                raise NoResultFound(f"chat {self.chat_id} shows no turn {idx} to finish")
+            await s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=utcnow()))
             await s.commit()
 
     async def _touch(self, s: Any) -> None:
