@@ -106,12 +106,19 @@ async def _drive(server: Server, pairs: list[tuple[int, int]], tokens: int, tps:
     start, received = asyncio.Event(), {}
     tasks = [asyncio.create_task(_session(server, u, c, text, start, received)) for u, c in pairs[1:]]
     await asyncio.sleep(1.0)  # every socket open and attached
-    peak, ticks0, t0 = idle, _cpu_ticks(server.process.pid), time.monotonic()
+    peaks, ticks0, t0 = [idle], _cpu_ticks(server.process.pid), time.monotonic()
+
+    async def sample() -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            peaks.append(server.rss_kib())
+
+    sampler = asyncio.create_task(sample())
     start.set()
-    while not all(t.done() for t in tasks):
-        await asyncio.sleep(0.25)
-        peak = max(peak, server.rss_kib())
+    await asyncio.wait(tasks)  # the wall time to the last answer's end, not to the next sample
     wall = time.monotonic() - t0
+    sampler.cancel()
+    peak = max(peaks)
     cpu = (_cpu_ticks(server.process.pid) - ticks0) / 100 / wall * 100  # USER_HZ is 100 on Linux
     done = sum(1 for t in tasks if t.exception() is None)
     await asyncio.sleep(0.3)

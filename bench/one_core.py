@@ -10,14 +10,16 @@ a turn's set-up, the clients' polling) plus `--slack` of the pacing (0.2: every 
 length late). Printed: the table per count, the largest count each keeps, and the app's over the baseline's (the
 issue's target: at least 0.8). Needs two cores.
 
-    python -m bench.one_core [--counts 20,30,40,50,60,80] [--tokens 300] [--tps 100]
+    python -m bench.one_core [--counts 20,30,40,50,60,80] [--tokens 300] [--tps 100] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=300)
     parser.add_argument("--tps", type=float, default=100)
     parser.add_argument("--slack", type=float, default=0.2, help="lateness allowed, as a share of the pacing")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each count (each kind); the median is kept")
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("needs two cores: one for the server, one for its clients")
@@ -88,17 +91,24 @@ def main() -> None:
     alone: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="one-core-") as tmp:
         data = Path(tmp) / "data"
-        pairs = prepare(data, max(counts))
+        # Every measure its own users with new chats: a chat that has a turn answers a tab's hello with it, and
+        # that tab would be done before it sent anything.
+        pairs = prepare(data, sum(counts) * args.runs)
+        warm, fresh = pairs[0], iter(pairs[1:])
         # Untraced: the figure is the clients' clock, and the baseline writes no line a frame either.
         with run("app", data, traced=False, VARRO_TURNS_PER_MIN="1000000") as server:
             pin_all_threads(server.process.pid, SERVER_CORE)
             for count in counts:  # alternating with the baseline, so both meet the same machine
-                alone[count] = baseline(count, args.tokens, args.tps)
-                result = measure(server, pairs[: count + 1], args.tokens, args.tps)
-                if result.completed != count:
-                    raise RuntimeError(f"{count - result.completed} of {count} streams did not finish")
-                app[count] = result.wall_s
-                print(f"  {count} streams: app {app[count]:.2f} s, pydantic-ai alone {alone[count]:.2f} s "
+                apps, alones = [], []
+                for _ in range(args.runs):
+                    alones.append(baseline(count, args.tokens, args.tps))
+                    result = measure(server, [warm, *itertools.islice(fresh, count)], args.tokens, args.tps)
+                    if result.completed != count:
+                        raise RuntimeError(f"{count - result.completed} of {count} streams did not finish")
+                    apps.append(result.wall_s)
+                app[count], alone[count] = statistics.median(apps), statistics.median(alones)
+                print(f"  {count} streams: app {app[count]:.2f} s ({', '.join(f'{a:.2f}' for a in apps)}), "
+                      f"pydantic-ai alone {alone[count]:.2f} s ({', '.join(f'{a:.2f}' for a in alones)}) "
                       f"(pacing {pacing:.1f} s)", flush=True)
     print(f"\none core (server pinned to core {SERVER_CORE}, clients on core {CLIENT_CORE}), {args.tokens} chunks at "
           f"{args.tps:g}/s a stream ({pacing:.1f} s of pacing); wall time until the last answer ended\n")
