@@ -57,6 +57,7 @@ from varro.shell.hosts import KernelHosts
 from varro.shell.result import MAX_TEXT_CHARS
 
 log = logging.getLogger("varro.chat")
+START_WAIT_S = 0.02  # how long a turn waits for its start to be stored before its model starts anyway
 
 
 class TurnSteps:
@@ -179,6 +180,9 @@ class TurnSteps:
         if ts is None:  # a new turn (an edit stored its own)
             ts = utcnow()
             storing = self._storing = self._store_start(k, text, self._started_content(text, ts, files))
+            # A quiet database stores it in a few milliseconds: the model then starts after it, as it always did, and
+            # the user's bubble is not slowed by the model's first tokens. Only a queue of writes is overlapped.
+            await asyncio.wait({storing}, timeout=START_WAIT_S)
         self.notices, self.printed = [], []
         await self._emit(TurnStarted(k, text, replaces, files, versions))
         self.titler.answer_started()
