@@ -7,7 +7,6 @@ it knows nothing of HTML or websockets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -83,9 +82,6 @@ class ChatSession(TurnSteps):
         self._by_hand = False  # the running turn is a cell the user runs by hand
         self._closing = False
         self._node = 0
-        self._held: list[Event] | None = None  # events of a turn whose start is not stored yet
-        self._releasing: asyncio.Task[None] | None = None
-        self._storing: asyncio.Task[tuple[Turn, bool]] | None = None  # the running turn's start, being stored
         self.printed: list[str] = []  # what the running cell printed so far
 
     # -- loading -------------------------------------------------------------------------------
@@ -212,10 +208,6 @@ class ChatSession(TurnSteps):
             raise
         except Exception as exc:
             log.exception("turn failed in chat %s", self.chat_id)
-            if self._storing is not None:  # the page hears of the failure after the turn it held, if it was stored
-                with contextlib.suppress(Exception):
-                    await self._started(self._storing)
-                self._held = None
             await self._emit(TurnFailed(self.turn_count, describe(exc)))
             await self._emit(ProgressChanged(self.turn_count, "done"))
 
@@ -270,12 +262,6 @@ class ChatSession(TurnSteps):
         return self.inflight.snapshot(known)
 
     async def _emit(self, event: Event) -> None:
-        if self._held is not None:  # the turn's start is being stored: sent once it is (TurnSteps._store_start)
-            self._held.append(event)
-            return
-        await self._emit_now(event)
-
-    async def _emit_now(self, event: Event) -> None:
         if isinstance(event, NodeStarted):
             self._node = event.node  # a cell runs in the latest node: its tool step
         self.inflight.record(event)

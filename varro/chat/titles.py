@@ -36,19 +36,13 @@ class Titler:
         # regenerate) then finds it free, rather than a title it must first notice was cancelled.
         self.idle_s = IDLE_S
 
-    @property
-    def names_chats(self) -> bool:
-        return self.chats is not None
-
-    def first_message(self, text: str, named: bool = False) -> None:
+    def first_message(self, text: str) -> None:
         """Name the chat after `text` (a first message, or its edit) unless the user chose the title; beside the turn,
-        not before it: the title's database write would otherwise hold the answer's first token back (~90 ms).
-        `named`: the turn's start already gave the quick title (ChatTurns.start); only the model's is to come."""
+        not before it: the title's database write would otherwise hold the answer's first token back (~90 ms)."""
         if self.chats is None:
             return
         self.cancel()  # an earlier naming still under way would otherwise land after this one
-        if not named:
-            self._spawn(self._quick(text))
+        self._spawn(self._quick(text))
         if self.model is not None and self.shares_provider:
             self._waiting = text
         elif self.model is not None:

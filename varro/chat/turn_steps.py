@@ -19,7 +19,6 @@ from varro.agent.by_hand import LABEL as BY_HAND_LABEL
 from varro.agent.by_hand import MODEL_NAME as BY_HAND_MODEL
 from varro.agent.by_hand import by_hand_model
 from varro.agent.images import without_images
-from varro.agent.title import quick_title
 from varro.agent.tools import Deps
 from varro.chat import branch_files
 from varro.chat.cells import cells_of
@@ -34,7 +33,6 @@ from varro.chat.events import (
     PartDelta,
     ProgressChanged,
     ShellChanged,
-    TitleChanged,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -57,7 +55,6 @@ from varro.shell.hosts import KernelHosts
 from varro.shell.result import MAX_TEXT_CHARS
 
 log = logging.getLogger("varro.chat")
-START_WAIT_S = 0.02  # how long a turn waits for its start to be stored before its model starts anyway
 
 
 class TurnSteps:
@@ -84,18 +81,12 @@ class TurnSteps:
     _closing: bool
     _node: int
     _run: TurnRun | None
-    _held: list[Event] | None
-    _storing: asyncio.Task[tuple[Turn, bool]] | None
-    _releasing: asyncio.Task[None] | None
 
     @property
     def model(self) -> Model:
         raise NotImplementedError
 
     async def _emit(self, event: Event) -> None:
-        raise NotImplementedError
-
-    async def _emit_now(self, event: Event) -> None:
         raise NotImplementedError
 
     async def load(self, resume: bool = True) -> list[Turn]:
@@ -176,20 +167,18 @@ class TurnSteps:
         """Turn k for the user's `text`; with `by_hand`, that code runs in the shell as the user's own cell (the
         chat's model does not answer it: agent/by_hand.py)."""
         started = time.monotonic()
-        storing = self._storing = None
-        if ts is None:  # a new turn (an edit stored its own)
+        if ts is None:  # a new turn (an edit stored its own): the user's words are kept before anything else
             ts = utcnow()
-            storing = self._storing = self._store_start(k, text, self._started_content(text, ts, files))
-            # A quiet database stores it in a few milliseconds: the model then starts after it, as it always did, and
-            # the user's bubble is not slowed by the model's first tokens. Only a queue of writes is overlapped.
-            await asyncio.wait({storing}, timeout=START_WAIT_S)
+            begun = await self.turns.begin(k, text, self._started_content(text, ts, files))
+            if begun.id is not None:
+                self.turn_ids[k] = begun.id
         self.notices, self.printed = [], []
         await self._emit(TurnStarted(k, text, replaces, files, versions))
         self.titler.answer_started()
         # The model reads what was attached with the message; the page shows the message and the files' chips.
         prompt = f"{text}\n\n{await self.host.for_model(self.user_id, self.chat_id, list(files))}" if files else text
         if k == 0:
-            self.titler.first_message(text, named=storing is not None)
+            self.titler.first_message(text)
         deps = Deps(
             run_cell=partial(self._run_cell, k),
             save_image=partial(self.deps.uploads.save, self.user_id, self.chat_id),
@@ -219,8 +208,6 @@ class TurnSteps:
             # The session is closing (server shutdown): keep what was produced, then let the cancel through.
             rc = RunCancelled.from_cancellation(exc)
             messages = turn.new_messages(rc.new_messages() if rc else None)
-            if storing is not None:
-                await self._started(storing)
             await self._finish(k, text, ts, started, "stopped", messages, deps, turn.usage, files=files, cut=True)
             raise
         except Exception as exc:
@@ -229,58 +216,9 @@ class TurnSteps:
             messages, usage = turn.new_messages(), turn.usage
         finally:
             self._run = None
-        if storing is not None:
-            await self._started(storing)  # raises, as a start that could not be stored did before it ran
         if error:
             await self._emit(TurnFailed(k, error))
         await self._finish(k, text, ts, started, status, messages, deps, usage, error, files, cut)
-
-    def _store_start(self, k: int, text: str, content: dict[str, Any]) -> asyncio.Task[tuple[Turn, bool]]:
-        """Store the turn's start (the user's words, `running`) while the model starts.
-
-        When many turns start at once, SQLite's writes queue one after another, each a few hops to the database's
-        thread on a busy event loop: the last of 20 waited 0.8 s (docs/benchmarks.md). The model need not wait for
-        it; the page must, since a turn it shows is a turn the server has (a crash then keeps the user's words). So
-        what the turn emits is held (`_emit`) until the start is stored, then sent in order; if it cannot be stored,
-        the run is cancelled and the turn fails as it did when the start came first."""
-        self._held, self._releasing = [], None
-        # A first message names the chat in the same transaction (its quick title; the model's comes later).
-        title = quick_title(text) if k == 0 and self.titler.names_chats else None
-        storing = asyncio.create_task(self.turns.start(k, text, content, title))
-
-        def stored(task: asyncio.Task[tuple[Turn, bool]]) -> None:
-            if task.cancelled() or task.exception() is not None:
-                if self._run is not None:  # what it emits stays held, never sent (`_started` raises)
-                    self._run.cancel()
-                return
-            turn, named = task.result()
-            if turn.id is not None:
-                self.turn_ids[k] = turn.id
-            if named and title is not None and self._held is not None:
-                self._held.append(TitleChanged(title))
-            self._releasing = asyncio.create_task(self._release())
-
-        storing.add_done_callback(stored)
-        return storing
-
-    async def _started(self, storing: asyncio.Task[tuple[Turn, bool]]) -> None:
-        """The start is stored and everything held for it sent; or the error storing it raised, once nothing is held
-        any more (the turn's failure then reaches the page)."""
-        try:
-            await storing
-        except BaseException:
-            self._held = None
-            raise
-        if self._releasing is not None:
-            await self._releasing
-
-    async def _release(self) -> None:
-        """Send what was held, in order, and what is emitted meanwhile; then emit directly again."""
-        while self._held:
-            held, self._held = self._held, []
-            for event in held:
-                await self._emit_now(event)
-        self._held = None
 
     async def _model_history(self, k: int, text: str, fitting: FitRequests | None) -> list[ModelMessage]:
         """The history the model is sent: without images if it reads none, and within its context window (the

@@ -13,7 +13,7 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, case, cast, func, or_
+from sqlalchemy import Text, cast, func
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import col, delete, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -87,17 +87,11 @@ class ChatTurns:
     async def begin(self, idx: int, user_text: str, content: dict[str, Any]) -> Turn:
         """Store turn `idx` as `running`, after the shown turn `idx - 1`. A turn already shown at `idx` (an edit,
         a regeneration, or one a failed run left running) becomes an earlier version: it and the turns after it
-        leave the shown path in the same transaction, and stay stored."""
-        return (await self.start(idx, user_text, content))[0]
-
-    async def start(self, idx: int, user_text: str, content: dict[str, Any], title: str | None = None) -> tuple[Turn, bool]:
-        """`begin`, and with `title` the chat named by it in the same statement that touches the chat, unless the user
-        chose the chat's title; True if it was named.
+        leave the shown path in the same transaction, and stay stored.
 
         Every turn's start waits for this, so it reads nothing back: four statements (three for the first turn),
         the shown turns from `idx` taken off the path (usually none), the insert, the parent's link to it, the
-        chat's `updated_at` (and title). A first turn's quick title used to be a transaction of its own: when many
-        chats start at once, SQLite's writes queue, and each costs its hops to the database's thread."""
+        chat's `updated_at`."""
         async with self.sessions.write() as s:
             await self._check_fence(s)
             await self._hide_from(s, idx)
@@ -111,18 +105,10 @@ class ChatTurns:
                 linked = await s.exec(update(Turn).where(*shown).values(active_child_id=turn_id))
                 if linked.rowcount == 0:
                     raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
-            values: dict[str, Any] = {"updated_at": now}
-            if title is not None:  # the old row's values decide both: a title the user chose is left alone
-                named = or_(col(Chat.title) == "", col(Chat.title) == col(Chat.auto_title))
-                values.update(title=case((named, title), else_=col(Chat.title)),
-                              auto_title=case((named, title), else_=col(Chat.auto_title)))
-            touched = await s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(**values)
-                                   .returning(col(Chat.title), col(Chat.auto_title)))
-            shown_title, auto = touched.one()
+            await s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now))
             await s.commit()
-        turn = Turn(id=turn_id, chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=RUNNING,
+        return Turn(id=turn_id, chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=RUNNING,
                     created_at=now, parent_id=parent, on_path=True)
-        return turn, title is not None and shown_title == auto == title
 
     async def finish(self, idx: int, content: dict[str, Any], status: str) -> None:
         """Complete the running turn `idx` in place: its content and final status."""
