@@ -46,6 +46,9 @@ def test_a_long_chat_opens_at_its_true_end_and_jump_to_latest_reaches_it(new_cha
     wait_running(page)
     page.locator("#chat-scroll").hover()
     page.mouse.wheel(0, -100_000)  # the user scrolls up to the start to read
+    # ... and gets there: on a loaded machine the wheel's scrolling still runs after a click that comes sooner, and
+    # would scroll the page away from the end that "Jump to latest" just reached.
+    page.wait_for_function("() => document.getElementById('chat-scroll').scrollTop === 0", timeout=15_000)
     jump = page.get_by_test_id("jump-latest")
     expect(jump).to_be_visible()
     jump.click()
