@@ -54,7 +54,7 @@ def ChatTitle(chat: Chat, rename_url: str) -> Any:
             # Above its neighbours: on a narrow header the form may reach over the shell badge.
             x_show="renaming", x_cloak=True, cls="flex gap-1 min-w-0 relative z-10 bg-base-100",
         ),
-        id=ids.TITLE, x_data="rename", cls="min-w-0 flex-1",
+        id=ids.TITLE, x_data="rename", cls="min-w-0 flex-1", **on("htmx:oob-before-swap.self", "takeTitle"),
     )
 
 

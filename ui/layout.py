@@ -119,6 +119,7 @@ def ChatPage(chat: Chat, turns: Any, model_label: str, urls: dict[str, Any], she
                         data_placing="",  # hidden until chat.js has put it at its end: the first paint is the last one
                         cls="flex flex-col gap-4 max-w-3xl mx-auto w-full p-3"),
                     id=ids.SCROLL, cls="flex-1 overflow-y-auto overflow-x-hidden", x_ref="scroller", **on("scroll", "onScroll"),
+                    **on("wheel.passive", "onWheel"),
                 ),
                 Button("Jump to latest ↓", cls="btn btn-sm btn-neutral fixed bottom-24 left-1/2 -translate-x-1/2 z-10",
                        x_show="showJump", x_cloak=True, **on("click", "jumpToLatest"), data_testid="jump-latest"),

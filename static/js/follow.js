@@ -91,6 +91,14 @@ window.varroFollow = {
     this.lastDist = dist;
   },
 
+  /**
+   * A wheel turned up says "let me read" before the scroll it starts has happened: stop following at once. A
+   * frame that lands first would otherwise pin the end again and cancel the wheel's (smooth) scrolling.
+   */
+  onWheel(e) {
+    if (e.deltaY < 0) this.stick = false;
+  },
+
   jumpToLatest() {
     this.stick = true;
     this.scrollToBottom();

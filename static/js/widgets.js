@@ -67,5 +67,17 @@ document.addEventListener("alpine:init", () => {
       this.renaming = false;
       this.$nextTick(() => this.$refs.titleButton.focus());
     },
+    /**
+     * The automatic title arrives while the user is on the title (renaming, or back on it by Escape): change its
+     * words in place, so that neither the open form nor the focus is swapped away under them.
+     */
+    takeTitle(e) {
+      if (!this.renaming && !this.$el.contains(document.activeElement)) return;
+      const fresh = e.detail.fragment.querySelector('[data-testid="chat-title-text"]');
+      if (!fresh) return;
+      e.detail.shouldSwap = false;
+      this.$refs.titleButton.replaceChildren(...fresh.childNodes);
+      this.$refs.titleButton.setAttribute("aria-label", fresh.getAttribute("aria-label"));
+    },
   }));
 });

@@ -39,6 +39,19 @@ def test_a_new_chat_is_titled_from_its_first_message(new_chat: Page, server: Ser
     expect(entry).to_have_attribute("aria-current", "page")
 
 
+def test_a_title_that_arrives_while_the_user_renames_leaves_the_form_open(new_chat: Page) -> None:
+    page = new_chat
+    page.get_by_test_id("chat-title-text").click()
+    page.locator("#chat-title input[name=title]").fill("Field notes")
+    send(page, "Tell me about glaciers and how they move")
+    wait_turn_done(page, 0)  # both automatic titles (the quick one and the model's) have come by now
+    title_input = page.locator("#chat-title input[name=title]")
+    expect(title_input).to_be_visible()
+    expect(title_input).to_have_value("Field notes")
+    title_input.press("Enter")
+    expect(page.get_by_test_id("chat-title-text")).to_have_text("Field notes")
+
+
 @pytest.mark.parametrize(("example", "expect_in_answer"), [(0, ".assistant-text"), (1, ".tool-result pre"),
                                                            (2, ".tool-result img")])
 def test_welcome_prompts_work_with_the_demo_model(new_chat: Page, example: int, expect_in_answer: str) -> None:

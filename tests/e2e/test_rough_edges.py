@@ -57,6 +57,23 @@ def test_a_long_chat_opens_at_its_true_end_and_jump_to_latest_reaches_it(new_cha
     reaches_the_end(page, 2, "the finished answer ends at the last line")
 
 
+def test_a_wheel_turned_up_stops_following_before_the_page_has_scrolled(new_chat: Page) -> None:
+    page = new_chat
+    send(page, "/stream 1500 at 150")
+    wait_running(page)
+    # A frame that lands between the wheel and its scroll must not pin the end again: the wheel alone decides.
+    # (A script's wheel event scrolls nothing, so only the wheel itself can have stopped the following.)
+    stick = page.evaluate("""() => {
+        const scroller = document.getElementById('chat-scroll');
+        scroller.dispatchEvent(new WheelEvent('wheel', {deltaY: -120, bubbles: true}));
+        return Alpine.$data(document.getElementById('chat')).stick;
+    }""")
+    assert stick is False
+    expect(page.get_by_test_id("jump-latest")).to_be_visible()
+    page.get_by_test_id("stop").click()
+    wait_idle(page)
+
+
 def reaches_the_end(page: Page, within: int, why: str) -> None:
     """The scroller comes to `within` pixels of its end (waited for: a loaded machine paints late)."""
     try:
