@@ -106,7 +106,7 @@ _MATH_RE = re.compile(f"{_MATH_OPEN}([0-9]+){_MATH_CLOSE}")
 def _render_math(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[idx]
     formulas = env.setdefault("math", [])
-    formulas.append((token.content, token.block or token.type == "math_inline_double"))
+    formulas.append((token.content, token.block or token.type == "math_inline_double", token.block))
     return f"{_MATH_OPEN}{len(formulas) - 1}{_MATH_CLOSE}" + ("\n" if token.block else "")
 
 

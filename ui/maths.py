@@ -47,21 +47,24 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def _source(tex: str, display: bool) -> str:
-    """What cannot be typeset is shown as the TeX the model wrote, as code."""
-    code = f'<code class="math-source">{html.escape(tex, quote=False)}</code>'
-    return f"<p>{code}</p>" if display else code
+def _source(tex: str, block: bool) -> str:
+    """What cannot be typeset is shown as the TeX the model wrote, as code (a block of its own in a paragraph)."""
+    # A no-break space written as the sanitizer writes it: the rest of the answer has been through it, this has not.
+    code = f'<code class="math-source">{html.escape(tex, quote=False).replace(chr(0xA0), "&nbsp;")}</code>'
+    return f"<p>{code}</p>" if block else code
 
 
 @lru_cache(maxsize=512)  # a streaming block renders the same formulas again and again
-def math_html(tex: str, display: bool) -> str:
-    """A MathML ``<math>`` element for ``tex`` (``display`` for a block), or the source as code."""
+def math_html(tex: str, display: bool, block: bool) -> str:
+    """A MathML ``<math>`` element for ``tex`` (``display``: typeset as a display formula), or the source as code.
+    ``block``: the formula is a block of its own, not ``$$…$$`` inside a paragraph's line, whose source must not
+    open a paragraph inside the paragraph."""
     if len(tex) > MAX_TEX or not tex.strip():
-        return _source(tex, display)
+        return _source(tex, block)
     try:
         root = convert_to_element(tex, display="block" if display else "inline")
     except Exception:  # latex2mathml raises many kinds of error for TeX it cannot read
-        return _source(tex, display)
+        return _source(tex, block)
     for el in root.iter():
         el.attrib.pop("xmlns", None)
         if el.text:

@@ -37,6 +37,10 @@ def test_tex_that_cannot_be_read_shows_as_its_source() -> None:
     assert render_markdown("$\\frac{1}{$") == '<p><code class="math-source">\\frac{1}{</code></p>\n'
 
 
+def test_display_tex_inside_a_line_that_cannot_be_read_stays_in_its_paragraph() -> None:
+    assert render_markdown("<script>$$\\frac{$$") == '<p>&lt;script&gt;<code class="math-source">\\frac{</code></p>\n'
+
+
 def test_placeholders_cannot_be_forged_by_the_model() -> None:
     assert "<math" not in render_markdown("\ue0010\ue002 and \ue001")
 
