@@ -14,9 +14,10 @@ paragraph's last line), and settled pieces are inserted before it. The page then
 Each piece is rendered on its own with the context that makes it render as in the whole block (a
 table's delimiter row under a header of empty cells, a fence's opening line), and its rendering must have the one shape
 it can have in the whole block (one row, one item of a tight list with no fence left open, one line
-of a paragraph that no later line can turn into a heading or a table). Anything else (a blank line
-that makes a list loose, a line that ends the table, a quote of more than one paragraph) and the
-open text is rendered whole, as before, until the block closes.
+of a paragraph that no later line can turn into a heading or a table). A list that a blank line makes
+loose (its items then hold their text in paragraphs) is rendered again, settled items and all, once: from then
+on each item is rendered as the second item of a loose list of two. Anything else (a line that ends the table,
+a quote of more than one paragraph) and the open text is rendered whole, as before, until the block closes.
 
 Display maths (``$$`` on a line of its own) is typeset whole while it is short, at a cost bounded by the longest
 formula ui/maths.py typesets (``MAX_TEX``); past that the formula is shown as its source, whose lines are escaped
@@ -83,6 +84,7 @@ class _Pieces:
     settled: list[str] = field(default_factory=list)
     item_start: int = 0  # list: the line the open item starts at
     marker: str = ""  # list: the bullet or the ordered delimiter every item shares
+    sources: list[str] = field(default_factory=list)  # list: the settled items' text, to render again if it loosens
     page_head: str = ""  # the head the page shows, where pieces are rendered after a cheaper context (a table's)
     row: OpenRow | None = None  # table: the open row, rendered by its cells
 
@@ -258,22 +260,55 @@ class OpenBlock:
         starts = [i for i in range(p.item_start + 1, len(lines)) if _list_marker(lines[i]) == p.marker]
         if len(lines) > p.item_start and _list_marker(partial) == p.marker and not _LONE_START_RE.fullmatch(partial):
             starts.append(len(lines))
-        if any(not line.strip(" \t\n") for line in lines[p.item_start :]):
-            return False  # a blank line: the list may become loose, which changes every item
         for start in starts:
             item = "".join(lines[p.item_start : start])
-            html = _render(item)
+            # An item that ends in a blank line, or holds one between its blocks, makes the whole list loose.
+            if not p.context and _has_blank(item) and not self._loosen_if(p, item + self._probe(p)):
+                return False
+            html = _render(p.context + item)
             open_tag, sep, rest = html.partition(">\n")
             close = "</ol>\n" if open_tag.startswith("<ol") else "</ul>\n"
-            li = rest[: -len(close)] if rest.endswith(close) else None
+            li = _strip_context(rest, p.context, close)
             if not sep or li is None or not _one_item(li) or _open_construct(item):
                 return False
-            if not p.settled:
-                p.head, p.foot = open_tag + sep, close
+            if not p.settled:  # the first item's number starts the list (the context's would start it at 1)
+                p.head, p.foot = (_render(item).partition(">\n")[0] + sep if p.context else open_tag + sep), close
             elif not html.startswith(p.head[:3]):
                 return False
             p.settled.append(li)
+            p.sources.append(item)
             p.item_start = p.lines = start
+        # The open item loosens the list once a block follows a blank line in it (a blank line at its end may yet
+        # end the list, and an item must follow it to count). A first item shows alone, loose or not, as it is.
+        shown = partial if partial.strip(" \t") and not _LONE_START_RE.fullmatch(partial) else ""  # as displayed
+        open_item = "".join(lines[p.item_start :]) + shown
+        if p.sources and not p.context and _has_blank(open_item.rstrip(" \t\n") + "\n"):
+            return self._loosen_if(p, open_item.rstrip(" \t\n") + "\n" + self._probe(p))
+        return True
+
+    @staticmethod
+    def _probe(p: _Pieces) -> str:
+        """An item of the list: what markdown-it makes of it, after an item, says whether that item loosens the list."""
+        return f"{p.marker if p.marker in '-+*' else '1' + p.marker} x\n"
+
+    def _loosen_if(self, p: _Pieces, probed: str) -> bool:
+        """If the probe item that ends ``probed`` renders in a loose list, render the settled items again as loose
+        ones, and from now on every item after the context of a loose list's first item. False: can't tell."""
+        html = _render(probed).rstrip("\n")
+        if html.endswith(("<li>x</li>\n</ul>", "<li>x</li>\n</ol>")):
+            return True
+        if not html.endswith(("<li>\n<p>x</p>\n</li>\n</ul>", "<li>\n<p>x</p>\n</li>\n</ol>")):
+            return False
+        p.context = self._probe(p).replace(" x", " x\n")  # an item and a blank line: what follows is loose
+        p.settled.clear()
+        for source in p.sources:
+            html = _render(p.context + source)
+            close = "</ol>\n" if html.startswith("<ol") else "</ul>\n"
+            li = _strip_context(html.partition(">\n")[2], p.context, close)
+            if li is None or not _one_item(li):
+                return False
+            p.settled.append(li)
+        self._on_page = False  # every item changed: the next frame renders them all
         return True
 
     def _settle_para(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
@@ -308,7 +343,7 @@ class OpenBlock:
         if p.kind == "list":
             open_tag, sep, rest = html.partition(">\n")
             close = "</ol>\n" if open_tag.startswith("<ol") else "</ul>\n"
-            li = _between(rest, "", close)
+            li = _strip_context(rest, p.context, close)
             if not sep or li is None or not _one_item(li):
                 return None
             if not p.settled:
@@ -336,6 +371,19 @@ def _maths_line(line: str) -> bool:
     close it), no fence's opening (the open text's display would take it for one), nothing markdown-it normalises."""
     return (bool(line.strip()) and "$" not in line and MARK not in line and not _FENCE_RE.match(line)
             and shown_verbatim(line))
+
+
+def _has_blank(text: str) -> bool:
+    return any(not line.strip(" \t") for line in text.split("\n")[:-1])
+
+
+def _strip_context(items: str, context: str, close: str) -> str | None:
+    """The list items ``items`` (what follows ``<ul>``) without the one the ``context`` rendered, and without ``close``."""
+    if context:
+        first, sep, items = items.partition("</li>\n")
+        if first != "<li>\n<p>x</p>\n" or not sep:
+            return None
+    return _between(items, "", close)
 
 
 def _one_item(li: str) -> bool:

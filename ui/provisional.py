@@ -98,9 +98,11 @@ def close_for_display(text: str) -> Display:
         done = lines[:-1] if last.strip() and closer.startswith(last.strip()) else lines
         return Display("\n".join(done).rstrip("\n") + "\n" + closer, False)
     # At the start of a line nothing can be appended (the next delta renders again), so no mark there.
-    exact = bool(last)
-    if not last:
-        lines = lines[:-1]  # the final newline changes nothing shown; the open paragraph or item goes on
+    exact = bool(last.strip(" \t"))
+    if not exact:
+        # The final newline, or a line of spaces so far, changes nothing shown: the open paragraph or item goes on
+        # (after a blank line, spaces may be an item's next paragraph being indented, or the end of the list).
+        lines = lines[:-1]
     elif (_LONE_START_RE.fullmatch(last) or _FENCE_RE.match(last)):
         lines, exact = lines[:-1], False  # a fence's opening line shows once it is whole
     body = "\n".join(lines)

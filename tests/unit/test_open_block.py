@@ -81,6 +81,17 @@ def listing(items: list[str], marker: str) -> str:
     return "".join(f"{marker if marker in '-+*' else f'{i + 1}{marker}'} {it}\n" for i, it in enumerate(items))
 
 
+def loose_listing(items: list[tuple[str, str, bool]], marker: str) -> str:
+    """Items that may hold a second paragraph (or an indented fence, whose blank line loosens nothing), and may
+    end in a blank line: a list that turns loose somewhere along the way, or never."""
+    out = []
+    for i, (first, more, blank_after) in enumerate(items):
+        start = marker if marker in "-+*" else f"{i + 3}{marker}"
+        pad = " " * (len(start) + 1)
+        out.append(f"{start} {first}\n" + (more.replace("\n", "\n" + pad) if more else "") + ("\n" if blank_after else ""))
+    return "".join(out)
+
+
 cell = st.lists(st.sampled_from([*FRAGMENTS, "word", "**b**", "`c`", "*i", "|", "\\|", "$x$", "[l](https://x)"]),
                 max_size=4).map("".join).map(lambda s: s.replace("\n", " "))
 line = st.lists(st.sampled_from([*FRAGMENTS, "word", "more words", "**b**", "`c`", "a_b", "1. x"]),
@@ -93,6 +104,9 @@ blocks = st.one_of(
     st.lists(cell, min_size=1, max_size=8).map(table),
     st.lists(st.lists(cell, min_size=1, max_size=6), min_size=1, max_size=6).map(wide_table),
     st.builds(listing, st.lists(line, min_size=1, max_size=8), st.sampled_from(["-", "*", ".", ")"])),
+    st.builds(loose_listing, st.lists(st.tuples(line, st.sampled_from(
+        ["", "", "\nmore words\n", "\n```\ncode\n\nmore\n```\n", "- nested\n\n- nested\n", "\n> quoted\n"]), st.booleans()),
+        min_size=1, max_size=6), st.sampled_from(["-", "+", ".", ")"])),
     st.lists(line, min_size=1, max_size=8).map(lambda ls: "```py\n" + "\n".join(ls) + "\n```\n"),
     st.lists(line, min_size=1, max_size=8).map(lambda ls: "Words\n" + "\n".join(ls) + "\n"),
     st.lists(line, min_size=1, max_size=4).map(lambda ls: "> " + "\n> ".join(ls) + "\n"),
@@ -117,6 +131,7 @@ def test_each_kind_of_block_grows_by_its_open_piece() -> None:
     # Markup in every line, so that most deltas can't just be appended at the caret.
     for text in [table([f"row {i} **b**" for i in range(40)]), listing([f"item {i} `c`" for i in range(40)], "-"),
                  listing([f"step *{i}*" for i in range(40)], "."), "```py\n" + "x = `1`\n" * 40,
+                 "".join(f"- item {i} `c`\n\n" for i in range(40)), "".join(f"{i + 1}. *a*\n\n{' ' * len(f'{i + 1}. ')}b\n" for i in range(40)),
                  "Lines\n" + "a line & words\n" * 40]:
         assert check_every_flush(text, [3, 4, 5]) == 0, f"rendered whole over and over: {text[:20]}"
 
@@ -126,6 +141,8 @@ LONG_BLOCKS = {
     "table": ("| a | b |\n|---|:-:|\n", lambda i: f"| some words {i} | **more** `words` |\n"),
     "list": ("", lambda i: f"- item {i} with *emphasis* and `code`\n"),
     "numbered": ("", lambda i: f"{i + 1}. step {i}: do **this**\n"),
+    "loose list": ("- a first item\n\n", lambda i: f"- item {i} with *emphasis*\n\n  and a second `paragraph`\n\n"),
+    "steps with details": ("", lambda i: f"{i + 1}. **Step {i}**\n    - a detail with `code`\n    - another one\n\n"),
     "code": ("```py\n", lambda i: f"x_{i} = f(`{i}`)  # *not* emphasis\n"),
     "paragraph": ("Lines\n", lambda i: f"line {i} of a paragraph & **bold**\n"),
     "quote": ("", lambda i: f"> quoted line {i} with *emphasis*\n"),
