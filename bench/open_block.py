@@ -1,8 +1,9 @@
 """`python -m bench.open_block`: server CPU per token against the open block's length, for each kind of block.
 
 One long block of each kind (a table, a bulleted and a numbered list, a loose list, numbered steps with
-sub-points, a fence of code, a paragraph of many lines, a quote, display maths) is streamed through the server's own rendering of a connection's frames
-(`app.render.Renderer`, what `app/ws.py` sends), 4 characters a token and a frame every 4 tokens, as a model
+sub-points, a fence of code, a paragraph of many lines, a quote of one paragraph and one of many, display
+maths) is streamed through the server's own rendering of a connection's frames (`app.render.Renderer`, what
+`app/ws.py` sends), 4 characters a token and a frame every 4 tokens, as a model
 at about 1,000 tokens a second fills 16 ms windows. Printed per kind: CPU per token over the block's first
 fifth and its last fifth and their ratio (1.0 = a token costs the same at any length), and CPU per token
 over the whole block beside the baseline measured in the same run: prose, the same characters as the
@@ -35,6 +36,7 @@ KINDS: dict[str, tuple[str, Callable[[int], str]]] = {
     "code": ("```python\n", lambda i: f"    result = compute(values[{i}], `x`)  # step {i}\n"),
     "paragraph": ("Lines\n", lambda i: f"line {i} of a long paragraph, with **bold** and plain words\n"),
     "quote": ("", lambda i: f"> quoted line {i} with *emphasis* and some more words\n"),
+    "quote paragraphs": ("", lambda i: f"> paragraph {i} with *emphasis* and words\n> and a second line\n>\n"),
     # a blank line between items makes a list loose; an answer's steps often hold sub-points
     "loose list": ("", lambda i: f"- item {i} with *emphasis*, `code` and a few more words\n\n"),
     "steps": ("", lambda i: f"{i + 1}. **Step {i}**: do this\n    - a detail with `code`\n    - and another\n\n"),

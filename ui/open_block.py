@@ -16,8 +16,11 @@ table's delimiter row under a header of empty cells, a fence's opening line), an
 it can have in the whole block (one row, one item of a tight list with no fence left open, one line
 of a paragraph that no later line can turn into a heading or a table). A list that a blank line makes
 loose (its items then hold their text in paragraphs) is rendered again, settled items and all, once: from then
-on each item is rendered as the second item of a loose list of two. Anything else (a line that ends the table,
-a quote of more than one paragraph) and the open text is rendered whole, as before, until the block closes.
+on each item is rendered as the second item of a loose list of two. A quote that a blank quoted line (``>``)
+gives a second paragraph is rendered again by its paragraphs, once: from then on a paragraph settles when the
+next one starts, and only the open paragraph is rendered per flush (its cost grows with that paragraph, not with
+the quote). Anything else (a line that ends the table, a list inside a quote) and the open text is rendered
+whole, as before, until the block closes.
 
 Display maths (``$$`` on a line of its own) is typeset whole while it is short, at a cost bounded by the longest
 formula ui/maths.py typesets (``MAX_TEX``); past that the formula is shown as its source, whose lines are escaped
@@ -42,6 +45,7 @@ from ui.provisional import (
     _open_fence,
     _open_math_block,
     provisional_html,
+    shows_last_line,
 )
 
 _LIST_START_RE = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)]))(?:[ \t]|$)")
@@ -49,6 +53,7 @@ _ORDERED_START_RE = re.compile(r"[0-9]{1,9}[.)]")
 # Delimiters of inline syntax that may span lines: a paragraph's line settles when it shows none as text.
 _SPANNING = frozenset("*_~`$[]")
 _TAG_RE = re.compile(r"<[^>]*>")
+_QUOTE_BLANK_RE = re.compile(r" {0,3}>[ \t]*\n?")  # a blank line inside a quote: it ends the quote's paragraph
 # Display maths past this many characters is surely shown as its source (ui/maths.py); below it, typeset whole.
 _SOURCE_FROM = MAX_TEX + 100
 
@@ -203,14 +208,14 @@ class OpenBlock:
             self._on_page = False  # typeset whole, at a bounded cost, until it is long enough to be its source
             return None
         ok = {"table": self._settle_rows, "code": self._settle_code, "list": self._settle_items,
-              "para": self._settle_para, "quote": self._settle_para, "maths": self._settle_maths}[p.kind](
-            p, lines, partial)
+              "para": self._settle_para, "quote": self._settle_para, "quote paragraphs": self._settle_quote_paras,
+              "maths": self._settle_maths}[p.kind](p, lines, partial)
         if not ok:
             self._give_up()
             return None
         opened = self._open_piece(p, lines, partial)
         if opened is None:
-            if p.kind in ("para", "quote"):
+            if p.kind in ("para", "quote", "quote paragraphs"):
                 self._on_page = False  # perhaps a table or heading is forming: whole, and try again next time
                 return None
             self._give_up()
@@ -218,7 +223,7 @@ class OpenBlock:
         open_html, caret = opened
         if not self._on_page:
             self._on_page = True
-            after = "\n" if p.tag in ("tr", "li") else ""  # as markdown-it ends a row or an item
+            after = "\n" if p.tag in ("tr", "li", "p") else ""  # as markdown-it ends a row, an item or a paragraph
             whole = (f"{p.page_head or p.head}{''.join(p.settled)}<{p.tag} id=\"{self.open_id}\">{open_html}</{p.tag}>"
                      f"{after}{p.foot}")
             return Whole(whole, caret)
@@ -280,8 +285,7 @@ class OpenBlock:
             p.item_start = p.lines = start
         # The open item loosens the list once a block follows a blank line in it (a blank line at its end may yet
         # end the list, and an item must follow it to count). A first item shows alone, loose or not, as it is.
-        shown = partial if partial.strip(" \t") and not _LONE_START_RE.fullmatch(partial) else ""  # as displayed
-        open_item = "".join(lines[p.item_start :]) + shown
+        open_item = "".join(lines[p.item_start :]) + (partial if shows_last_line(partial) else "")  # as displayed
         if p.sources and not p.context and _has_blank(open_item.rstrip(" \t\n") + "\n"):
             return self._loosen_if(p, open_item.rstrip(" \t\n") + "\n" + self._probe(p))
         return True
@@ -312,6 +316,12 @@ class OpenBlock:
         return True
 
     def _settle_para(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        if p.kind == "quote" and any(_QUOTE_BLANK_RE.fullmatch(line) for line in lines[p.lines :]):
+            # A second paragraph: the quote is rendered again by its paragraphs, and grows by them from now on.
+            p.kind, p.tag, p.wrap, p.head, p.foot, p.lines = "quote paragraphs", "p", "div", "<blockquote>\n", "</blockquote>\n", 0
+            p.settled.clear()
+            self._on_page = False
+            return self._settle_quote_paras(p, lines, partial)
         # A line settles once the next one is there and safe: nothing later can make it a heading or a table's header.
         safe = _safe_start if p.kind == "para" else _quoted_safe
         while p.lines + 1 < len(lines) and safe(lines[p.lines + 1]):
@@ -324,6 +334,28 @@ class OpenBlock:
                 break
             p.settled.append(inner + "<br>\n")
             p.lines += 1
+        return True
+
+    def _settle_quote_paras(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
+        """A quote's paragraph settles once a blank quoted line has ended it and the next paragraph has begun."""
+        def blank(i: int) -> bool:
+            return bool(_QUOTE_BLANK_RE.fullmatch(lines[i]))
+
+        begun = partial.strip(" \t>") != ""
+        at = p.lines
+        while at < len(lines):
+            end = next((i for i in range(at, len(lines)) if blank(i)), None)
+            if end is None:
+                break
+            nxt = next((i for i in range(end, len(lines)) if not blank(i)), len(lines) if begun else None)
+            if nxt is None:
+                break  # the next paragraph has not begun: the last one is still the open piece
+            if end > at:
+                inner = _between(_render("".join(lines[at:end])), p.head, p.foot)
+                if inner is None or not inner.startswith("<p>") or not inner.endswith("</p>\n") or inner.count("<p>") != 1:
+                    return False  # not a paragraph (a list, a heading inside the quote): whole, as before
+                p.settled.append(inner)
+            at = p.lines = nxt
         return True
 
     @staticmethod
@@ -352,6 +384,9 @@ class OpenBlock:
         inner = _between(html, p.head, p.foot)
         if inner is None or (p.kind in ("para", "quote") and "<p>" in inner):
             return None
+        if p.kind == "quote paragraphs":
+            one = inner.startswith("<p>") and inner.endswith("</p>\n") and inner.count("<p>") == 1
+            return (inner[3:-5], caret) if one else None
         if p.kind == "table":
             if _opens_display("".join(lines[p.lines :]) + partial):
                 return None

@@ -31,7 +31,7 @@ _TRIGGERS = frozenset("\n*_`~[]\\<>&$|#") | _REPLACED
 _FENCE_RE = re.compile(r" {0,3}(`{3,}|~{3,})([^\n]*)")
 _BLOCK_START_RE = re.compile(r" {0,3}(?:[-+*][ \t]+|[0-9]{1,9}[.)][ \t]+|#{1,6}[ \t]+|>[ \t]?)")
 # A last line that is only the start of some syntax: it shows nothing until more of it comes.
-_LONE_START_RE = re.compile(r"[ \t]*(?:[-+*]|[0-9]{1,9}[.)]?|#{1,6}|=+|-{2,}|`{1,2}|~{1,2}|>|\|[ \t:|-]*|\$\$?)")
+_LONE_START_RE = re.compile(r"[ \t]*(?:[-+*]|[0-9]{1,9}[.)]?|#{1,6}|=+|-{2,}|`{1,2}|~{1,2}|>[ \t]*|\|[ \t:|-]*|\$\$?)")
 _OPEN_LINK_RE = re.compile(r"""!?\[([^\[\]\n]*)(?:\](?:\([^()\s]*(?:[ \t]+(?:"[^"\n]*"?|'[^'\n]*'?)?)?)?)?$""")
 _TABLE_DELIM_RE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 
@@ -98,13 +98,9 @@ def close_for_display(text: str) -> Display:
         done = lines[:-1] if last.strip() and closer.startswith(last.strip()) else lines
         return Display("\n".join(done).rstrip("\n") + "\n" + closer, False)
     # At the start of a line nothing can be appended (the next delta renders again), so no mark there.
-    exact = bool(last.strip(" \t"))
+    exact = shows_last_line(last)
     if not exact:
-        # The final newline, or a line of spaces so far, changes nothing shown: the open paragraph or item goes on
-        # (after a blank line, spaces may be an item's next paragraph being indented, or the end of the list).
         lines = lines[:-1]
-    elif (_LONE_START_RE.fullmatch(last) or _FENCE_RE.match(last)):
-        lines, exact = lines[:-1], False  # a fence's opening line shows once it is whole
     body = "\n".join(lines)
     if table := _close_table(lines):
         return Display(table, False)
@@ -226,6 +222,14 @@ def _inline_closers(segment: str) -> tuple[str, str, bool]:
 
 def _close(stack: list[str]) -> str:
     return "".join(reversed(stack))
+
+
+def shows_last_line(last: str) -> bool:
+    """Whether the open text's unfinished last line shows (outside a fence or a formula). The final newline, or a
+    line of spaces so far, changes nothing shown: the open paragraph or item goes on (after a blank line, spaces may
+    be an item's next paragraph being indented, or the end of a list). A lone start (``-``, ``#``, ``|``) or a
+    fence's opening line shows once it is more."""
+    return bool(last.strip(" \t")) and not (_LONE_START_RE.fullmatch(last) or _FENCE_RE.match(last))
 
 
 def provisional_html(text: str, mark_id: str) -> tuple[str, bool]:
