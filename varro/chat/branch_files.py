@@ -84,6 +84,19 @@ def plan(old: Sequence[Turn], new: Sequence[Turn]) -> Plan:
     return Plan(put, remove)
 
 
+async def follow_path(was: Sequence[Turn], shown: Sequence[Turn], host: KernelHosts, uploads: UploadStore,
+                      user_id: int, chat_id: int) -> None:
+    """The chat's folder follows the path now shown, from the path `was`. A lost host leaves the folder as it was
+    (the Files view says the host is lost); what could not be put back stays as it was, and is logged."""
+    try:
+        missed = await follow(plan(was, shown), host, uploads, user_id, chat_id)
+    except HostLost as exc:
+        log.warning("chat %s: files did not follow the branch: %s", chat_id, exc)
+        return
+    if missed:
+        log.warning("chat %s: files not put back for the branch shown: %s", chat_id, missed)
+
+
 async def follow(change: Plan, host: KernelHosts, uploads: UploadStore, user_id: int, chat_id: int) -> list[str]:
     """Carry out `change` in the chat's folder on its kernel host (no kernel runs then: the shell was reset); the
     names it could not put back, which stay as they were."""

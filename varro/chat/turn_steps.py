@@ -50,7 +50,6 @@ from varro.db.crud import ChatTurns
 from varro.db.models import Turn, utcnow
 from varro.files import ChatFile
 from varro.shell import CellResult
-from varro.shell.host import HostLost
 from varro.shell.hosts import KernelHosts
 from varro.shell.result import MAX_TEXT_CHARS
 
@@ -113,14 +112,7 @@ class TurnSteps:
 
     async def _files_follow(self, was: list[Turn], shown: list[Turn]) -> None:
         """The chat's folder follows the path now shown (varro/chat/branch_files.py); no kernel runs meanwhile."""
-        try:
-            missed = await branch_files.follow(branch_files.plan(was, shown), self.host, self.deps.uploads,
-                                               self.user_id, self.chat_id)
-        except HostLost as exc:  # the folder stays as it was; the Files view says the host is lost
-            log.warning("chat %s: files did not follow the branch: %s", self.chat_id, exc)
-            return
-        if missed:
-            log.warning("chat %s: files not put back for the branch shown: %s", self.chat_id, missed)
+        await branch_files.follow_path(was, shown, self.host, self.deps.uploads, self.user_id, self.chat_id)
 
     def _started_content(self, text: str, ts: datetime, files: tuple[ChatFile, ...]) -> dict[str, Any]:
         """What a turn holds while it is answered: the user's words and files (what a crash then leaves)."""
