@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,11 @@ WATCH_TAIL = """([raw, rendered]) => {
     for (const el of tail.querySelectorAll(rendered)) window.__rendered.add(el.tagName.toUpperCase());
   }).observe(document.getElementById('chat-turns'), {childList: true, subtree: true, characterData: true});
 }"""
+
+
+def tidy(html: str) -> str:
+    """Markup without the indentation between tags (the full page is indented, frames are not)."""
+    return re.sub(r">\s+<", "><", html).strip()
 
 
 def send(page: Page, text: str) -> None:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import wait_socket
-from tests.e2e.helpers import WATCH_LIVE_TEXT, converse, send, wait_turn_done
+from tests.e2e.helpers import WATCH_LIVE_TEXT, converse, send, tidy, wait_turn_done
 from tests.e2e.server import Server
-
-
-def tidy(html: str) -> str:
-    """Markup without the indentation between tags (the full page is indented, frames are not)."""
-    return re.sub(r">\s+<", "><", html).strip()
 
 
 def test_answer_grows_token_by_token_then_renders_markdown(new_chat: Page) -> None:

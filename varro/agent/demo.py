@@ -63,6 +63,7 @@ _UNTIL = re.compile(r"\n[ \t]*until[ \t]+([\w-]{1,64})[ \t]*\Z")  # a code messa
 _TITLE = re.compile(r"\btitle\b", re.IGNORECASE)
 _TABLE = re.compile(r"\bin a table\b", re.IGNORECASE)
 _MATHS = re.compile(r"\b(?:formula|equation|maths?)\b", re.IGNORECASE)
+_STEPS = re.compile(r"\bstep[- ]by[- ]step\b", re.IGNORECASE)
 
 
 def split_tokens(text: str) -> Iterator[str]:
@@ -213,6 +214,8 @@ def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
         return Reply(thinking="A short title is wanted.", text=split_tokens(txt.title_text(topic)))
     if _MATHS.search(latest):
         return Reply(thinking=f"Some maths about {topic}, typeset.", text=split_tokens(txt.maths_markdown(topic)))
+    if _STEPS.search(latest):
+        return Reply(thinking=f"How to go about {topic}, in steps.", text=split_tokens(txt.steps_markdown(topic)))
     if _TABLE.search(latest):
         return Reply(thinking=f"A comparison of {topic}, best shown as a table.", text=split_tokens(txt.table_markdown(topic)))
     earlier = txt.topic_of(prompts[-2]) if len(prompts) > 1 else None

@@ -104,6 +104,22 @@ def table_markdown(topic: str) -> str:
     )
 
 
+_STEPS = ("Name", "Gather", "Sketch", "Try", "Measure", "Compare", "Trim", "Check", "Write up", "Share", "Revisit",
+          "Teach")
+
+
+def steps_markdown(topic: str) -> str:
+    """An answer in steps ("... step by step"): a loose numbered list whose steps hold sub-points, then a quote of
+    paragraphs, as models like to write them."""
+    steps = "".join(
+        f"{i}. **{verb} the parts of {topic}**\n    - what to look at in step {i}, in a line\n"
+        f"    - and one thing to try: `step_{i}()`\n\n"
+        for i, verb in enumerate(_STEPS, 1))
+    note = ("> A note to keep in mind: each step builds on the one before it,\n> so take them in order.\n>\n"
+            "> If a step goes wrong, go back *one* step, not to the start.\n>\n> And write down what you tried.\n\n")
+    return f"Step by step ({topic}):\n\n{steps}{note}Ask about any step in more detail."
+
+
 def maths_markdown(topic: str) -> str:
     """An answer with typeset maths ("... formula", "equation", "maths"), inline and displayed."""
     return (
