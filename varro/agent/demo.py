@@ -215,6 +215,7 @@ def plan_reply(messages: list[ModelMessage], info: AgentInfo) -> Reply:
     if _MATHS.search(latest):
         return Reply(thinking=f"Some maths about {topic}, typeset.", text=split_tokens(txt.maths_markdown(topic)))
     if _STEPS.search(latest):
+        topic = txt.topic_of(_STEPS.sub(" ", latest))
         return Reply(thinking=f"How to go about {topic}, in steps.", text=split_tokens(txt.steps_markdown(topic)))
     if _TABLE.search(latest):
         return Reply(thinking=f"A comparison of {topic}, best shown as a table.", text=split_tokens(txt.table_markdown(topic)))

@@ -112,7 +112,7 @@ def steps_markdown(topic: str) -> str:
     """An answer in steps ("... step by step"): a loose numbered list whose steps hold sub-points, then a quote of
     paragraphs, as models like to write them."""
     steps = "".join(
-        f"{i}. **{verb} the parts of {topic}**\n    - what to look at in step {i}, in a line\n"
+        f"{i}. **{verb}** ({topic})\n    - what to look at in step {i}, in a line\n"
         f"    - and one thing to try: `step_{i}()`\n\n"
         for i, verb in enumerate(_STEPS, 1))
     note = ("> A note to keep in mind: each step builds on the one before it,\n> so take them in order.\n>\n"
