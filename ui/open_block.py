@@ -16,7 +16,7 @@ table's delimiter row under a header of empty cells, a fence's opening line), an
 it can have in the whole block (one row, one item of a tight list with no fence left open, one line
 of a paragraph that no later line can turn into a heading or a table). A list that a blank line makes
 loose (its items then hold their text in paragraphs) is rendered again, settled items and all, once: from then
-on each item is rendered as the second item of a loose list of two. A quote that a blank quoted line (``>``)
+on each item is rendered as the second item of a loose list of two (ui/open_list.py). A quote that a blank quoted line (``>``)
 gives a second paragraph is rendered again by its paragraphs, once: from then on a paragraph settles when the
 next one starts, and only the open paragraph is rendered per flush (its cost grows with that paragraph, not with
 the quote). Anything else (a line that ends the table, a list inside a quote) and the open text is rendered
@@ -34,21 +34,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape, unescape
 
-from ui.markdown import render_markdown, shown_verbatim
+from ui.markdown import shown_verbatim
 from ui.maths import MAX_TEX
+from ui.open_list import (
+    between,
+    has_blank,
+    items_of,
+    list_marker,
+    loose_context,
+    loosens,
+    one_item,
+    open_construct,
+    probe,
+    render,
+)
 from ui.open_row import OpenRow
 from ui.provisional import (
     _FENCE_RE,
     _LONE_START_RE,
     _TABLE_DELIM_RE,
     MARK,
-    _open_fence,
-    _open_math_block,
     provisional_html,
     shows_last_line,
 )
 
-_LIST_START_RE = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)]))(?:[ \t]|$)")
 _ORDERED_START_RE = re.compile(r"[0-9]{1,9}[.)]")
 # Delimiters of inline syntax that may span lines: a paragraph's line settles when it shows none as text.
 _SPANNING = frozenset("*_~`$[]")
@@ -92,23 +101,6 @@ class _Pieces:
     sources: list[str] = field(default_factory=list)  # list: the settled items' text, to render again if it loosens
     page_head: str = ""  # the head the page shows, where pieces are rendered after a cheaper context (a table's)
     row: OpenRow | None = None  # table: the open row, rendered by its cells
-
-
-def _render(text: str) -> str:
-    return render_markdown(text.replace(MARK, "\ufffd"), highlight=False)
-
-
-def _between(html: str, head: str, foot: str) -> str | None:
-    """``html`` without ``head`` and ``foot`` (final newlines aside), or None if it is not wrapped in them."""
-    html, foot = html.rstrip("\n"), foot.rstrip("\n")
-    if not html.startswith(head) or not html.endswith(foot) or len(html) < len(head) + len(foot):
-        return None
-    return html[len(head) : len(html) - len(foot)]
-
-
-def _list_marker(line: str) -> str | None:
-    m = _LIST_START_RE.match(line)
-    return None if m is None else (m[1] or m[2])
 
 
 def _safe_start(line: str) -> bool:
@@ -160,12 +152,12 @@ class OpenBlock:
             return False
         first = lines[0]
         if first.startswith("|") and "-" in lines[1] and _TABLE_DELIM_RE.fullmatch(lines[1].rstrip("\n")):
-            head, sep, _ = _render(lines[0] + lines[1] + lines[2]).partition("<tbody>\n")
+            head, sep, _ = render(lines[0] + lines[1] + lines[2]).partition("<tbody>\n")
             # A row renders after a header of empty cells: a body row depends only on the header's number of
             # columns and the delimiter row's alignments, and the header's own markup is not parsed at every flush.
             columns = lines[1].strip(" \t\n").strip("|").count("|") + 1
             context = "|" + " |" * columns + "\n" + lines[1]
-            probe, probe_sep, _ = _render(context + lines[2]).partition("<tbody>\n")
+            probe, probe_sep, _ = render(context + lines[2]).partition("<tbody>\n")
             if not sep or not probe_sep:
                 return self._give_up()
             self._pieces = _Pieces("table", "tr", "tbody", context, probe + probe_sep, "</tbody>\n</table>\n", 2,
@@ -173,19 +165,19 @@ class OpenBlock:
             return True
         m = _FENCE_RE.match(first)
         if m and m.start(1) == 0 and not (m[1][0] == "`" and "`" in m[2]):
-            empty = _render(first + m[1] + "\n")
+            empty = render(first + m[1] + "\n")
             head, sep, foot = empty.partition("</code>")
             if not sep:
                 return self._give_up()
             self._pieces = _Pieces("code", "span", "span", first, head, sep + foot, 1, marker=m[1])
             return True
         if first.rstrip(" \t\n") == "$$":  # display maths: its source shown in a code element once it is long
-            head, sep, foot = _render("$$\n" + "x" * _SOURCE_FROM + "\n$$\n").partition("x" * _SOURCE_FROM)
+            head, sep, foot = render("$$\n" + "x" * _SOURCE_FROM + "\n$$\n").partition("x" * _SOURCE_FROM)
             if not sep:
                 return self._give_up()
             self._pieces = _Pieces("maths", "span", "span", "", head.removesuffix("\n") + "\n", foot.removeprefix("\n"), 1)
             return True
-        if (marker := _list_marker(first)) is not None:
+        if (marker := list_marker(first)) is not None:
             self._pieces = _Pieces("list", "li", "ul", "", "", "", 0, marker=marker)
             return True
         if _safe_start(first):
@@ -233,7 +225,7 @@ class OpenBlock:
         for line in lines[p.lines : self._open_from(lines, partial)]:
             if _opens_display(line):
                 return False
-            row = (p.row and p.row.settle(line)) or _between(_render(p.context + line), p.head, p.foot)
+            row = (p.row and p.row.settle(line)) or between(render(p.context + line), p.head, p.foot)
             if row is None or not row.startswith("<tr>") or row.count("<tr>") != 1:
                 return False
             p.settled.append(row)
@@ -246,7 +238,7 @@ class OpenBlock:
             body = line.rstrip(" \t\n")
             if len(body) - len(body.lstrip(" ")) <= 3 and len(body.strip()) >= length and set(body.strip()) == {char}:
                 return False  # a closing line: the block is about to be rendered as finished
-            code = _between(_render(p.context + line + char * length + "\n"), p.head, p.foot)
+            code = between(render(p.context + line + char * length + "\n"), p.head, p.foot)
             if code is None:
                 return False
             p.settled.append(code)
@@ -262,22 +254,21 @@ class OpenBlock:
         return True
 
     def _settle_items(self, p: _Pieces, lines: Sequence[str], partial: str) -> bool:
-        starts = [i for i in range(p.item_start + 1, len(lines)) if _list_marker(lines[i]) == p.marker]
-        if len(lines) > p.item_start and _list_marker(partial) == p.marker and not _LONE_START_RE.fullmatch(partial):
+        starts = [i for i in range(p.item_start + 1, len(lines)) if list_marker(lines[i]) == p.marker]
+        if len(lines) > p.item_start and list_marker(partial) == p.marker and not _LONE_START_RE.fullmatch(partial):
             starts.append(len(lines))
         for start in starts:
             item = "".join(lines[p.item_start : start])
             # An item that ends in a blank line, or holds one between its blocks, makes the whole list loose.
-            if not p.context and _has_blank(item) and not self._loosen_if(p, item + self._probe(p)):
+            if not p.context and has_blank(item) and not self._loosen_if(p, item + probe(p.marker)):
                 return False
-            html = _render(p.context + item)
-            open_tag, sep, rest = html.partition(">\n")
-            close = "</ol>\n" if open_tag.startswith("<ol") else "</ul>\n"
-            li = _strip_context(rest, p.context, close)
-            if not sep or li is None or not _one_item(li) or _open_construct(item):
+            html = render(p.context + item)
+            split = items_of(html, p.context)
+            if split is None or not one_item(split[1]) or open_construct(item):
                 return False
+            list_open, li, close = split
             if not p.settled:  # the first item's number starts the list (the context's would start it at 1)
-                p.head, p.foot = (_render(item).partition(">\n")[0] + sep if p.context else open_tag + sep), close
+                p.head, p.foot = (render(item).partition(">\n")[0] + ">\n" if p.context else list_open), close
             elif not html.startswith(p.head[:3]):
                 return False
             p.settled.append(li)
@@ -286,32 +277,23 @@ class OpenBlock:
         # The open item loosens the list once a block follows a blank line in it (a blank line at its end may yet
         # end the list, and an item must follow it to count). A first item shows alone, loose or not, as it is.
         open_item = "".join(lines[p.item_start :]) + (partial if shows_last_line(partial) else "")  # as displayed
-        if p.sources and not p.context and _has_blank(open_item.rstrip(" \t\n") + "\n"):
-            return self._loosen_if(p, open_item.rstrip(" \t\n") + "\n" + self._probe(p))
+        if p.sources and not p.context and has_blank(open_item.rstrip(" \t\n") + "\n"):
+            return self._loosen_if(p, open_item.rstrip(" \t\n") + "\n" + probe(p.marker))
         return True
 
-    @staticmethod
-    def _probe(p: _Pieces) -> str:
-        """An item of the list: what markdown-it makes of it, after an item, says whether that item loosens the list."""
-        return f"{p.marker if p.marker in '-+*' else '1' + p.marker} x\n"
-
     def _loosen_if(self, p: _Pieces, probed: str) -> bool:
-        """If the probe item that ends ``probed`` renders in a loose list, render the settled items again as loose
-        ones, and from now on every item after the context of a loose list's first item. False: can't tell."""
-        html = _render(probed).rstrip("\n")
-        if html.endswith(("<li>x</li>\n</ul>", "<li>x</li>\n</ol>")):
-            return True
-        if not html.endswith(("<li>\n<p>x</p>\n</li>\n</ul>", "<li>\n<p>x</p>\n</li>\n</ol>")):
-            return False
-        p.context = self._probe(p).replace(" x", " x\n")  # an item and a blank line: what follows is loose
+        """If ``probed`` makes a loose list, render the settled items again as loose ones, and from now on every
+        item after a loose list's first item (ui/open_list.py). False: it can't tell."""
+        loose = loosens(probed)
+        if not loose:
+            return loose is not None
+        p.context = loose_context(p.marker)
         p.settled.clear()
         for source in p.sources:
-            html = _render(p.context + source)
-            close = "</ol>\n" if html.startswith("<ol") else "</ul>\n"
-            li = _strip_context(html.partition(">\n")[2], p.context, close)
-            if li is None or not _one_item(li):
+            split = items_of(render(p.context + source), p.context)
+            if split is None or not one_item(split[1]):
                 return False
-            p.settled.append(li)
+            p.settled.append(split[1])
         self._on_page = False  # every item changed: the next frame renders them all
         return True
 
@@ -328,7 +310,7 @@ class OpenBlock:
             line = lines[p.lines]
             if not safe(line):
                 break
-            inner = _between(_render(line), p.head, p.foot)
+            inner = between(render(line), p.head, p.foot)
             # Every delimiter of the line used up in it (none left as text): no later line can pair with one.
             if inner is None or "<p>" in inner or _SPANNING.intersection(unescape(_TAG_RE.sub("", inner))):
                 break
@@ -351,7 +333,7 @@ class OpenBlock:
             if nxt is None:
                 break  # the next paragraph has not begun: the last one is still the open piece
             if end > at:
-                inner = _between(_render("".join(lines[at:end])), p.head, p.foot)
+                inner = between(render("".join(lines[at:end])), p.head, p.foot)
                 if inner is None or not inner.startswith("<p>") or not inner.endswith("</p>\n") or inner.count("<p>") != 1:
                     return False  # not a paragraph (a list, a heading inside the quote): whole, as before
                 p.settled.append(inner)
@@ -373,15 +355,13 @@ class OpenBlock:
             return escape(partial, quote=False) + "\n" if partial else "", False
         html, caret = provisional_html(p.context + "".join(lines[p.lines :]) + partial, self.mark_id)
         if p.kind == "list":
-            open_tag, sep, rest = html.partition(">\n")
-            close = "</ol>\n" if open_tag.startswith("<ol") else "</ul>\n"
-            li = _strip_context(rest, p.context, close)
-            if not sep or li is None or not _one_item(li):
+            split = items_of(html, p.context)
+            if split is None or not one_item(split[1]):
                 return None
             if not p.settled:
-                p.head, p.foot = open_tag + sep, close  # the first item's number starts the list
-            return li[4:-6], caret
-        inner = _between(html, p.head, p.foot)
+                p.head, p.foot = split[0], split[2]  # the first item's number starts the list
+            return split[1][4:-6], caret
+        inner = between(html, p.head, p.foot)
         if inner is None or (p.kind in ("para", "quote") and "<p>" in inner):
             return None
         if p.kind == "quote paragraphs":
@@ -406,35 +386,3 @@ def _maths_line(line: str) -> bool:
     close it), no fence's opening (the open text's display would take it for one), nothing markdown-it normalises."""
     return (bool(line.strip()) and "$" not in line and MARK not in line and not _FENCE_RE.match(line)
             and shown_verbatim(line))
-
-
-def _has_blank(text: str) -> bool:
-    return any(not line.strip(" \t") for line in text.split("\n")[:-1])
-
-
-def _strip_context(items: str, context: str, close: str) -> str | None:
-    """The list items ``items`` (what follows ``<ul>``) without the one the ``context`` rendered, and without ``close``."""
-    if context:
-        first, sep, items = items.partition("</li>\n")
-        if first != "<li>\n<p>x</p>\n" or not sep:
-            return None
-    return _between(items, "", close)
-
-
-def _one_item(li: str) -> bool:
-    """``li`` is one list item (``<li>…</li>\\n``), whatever lists it holds."""
-    if not li.startswith("<li>") or not li.endswith("</li>\n"):
-        return False
-    depth = 0
-    for m in re.finditer(r"<(/?)li>", li):
-        depth += -1 if m[1] else 1
-        if depth == 0 and m.end() != len(li) - 1:
-            return False
-    return depth == 0
-
-
-def _open_construct(item: str) -> bool:
-    """A fence or display formula the item leaves open: the whole block's display closing would see it."""
-    lines = item.split("\n")
-    # Display maths after an item's marker runs on past the item's end (the plugin does not stop there).
-    return _open_fence(lines) is not None or _open_math_block(lines) is not None or "$$" in item or "\\[" in item
