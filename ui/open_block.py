@@ -16,11 +16,11 @@ table's delimiter row under a header of empty cells, a fence's opening line), an
 it can have in the whole block (one row, one item of a tight list with no fence left open, one line
 of a paragraph that no later line can turn into a heading or a table). A list that a blank line makes
 loose (its items then hold their text in paragraphs) is rendered again, settled items and all, once: from then
-on each item is rendered as the second item of a loose list of two (ui/open_list.py). A quote that a blank quoted line (``>``)
-gives a second paragraph is rendered again by its paragraphs, once: from then on a paragraph settles when the
-next one starts, and only the open paragraph is rendered per flush (its cost grows with that paragraph, not with
-the quote). Anything else (a line that ends the table, a list inside a quote) and the open text is rendered
-whole, as before, until the block closes.
+on each item is rendered as the second item of a loose list of two (ui/open_list.py). A quote that a blank
+quoted line (``>``) gives a second paragraph is rendered again by its paragraphs, once: from then on a paragraph
+settles when the next one starts, and only the open paragraph is rendered per flush (its cost grows with that
+paragraph, not with the quote). Anything else (a line that ends the table, a list inside a quote) and the open
+text is rendered whole, as before, until the block closes.
 
 Display maths (``$$`` on a line of its own) is typeset whole while it is short, at a cost bounded by the longest
 formula ui/maths.py typesets (``MAX_TEX``); past that the formula is shown as its source, whose lines are escaped
@@ -157,10 +157,10 @@ class OpenBlock:
             # columns and the delimiter row's alignments, and the header's own markup is not parsed at every flush.
             columns = lines[1].strip(" \t\n").strip("|").count("|") + 1
             context = "|" + " |" * columns + "\n" + lines[1]
-            probe, probe_sep, _ = render(context + lines[2]).partition("<tbody>\n")
-            if not sep or not probe_sep:
+            empty_head, empty_sep, _ = render(context + lines[2]).partition("<tbody>\n")
+            if not sep or not empty_sep:
                 return self._give_up()
-            self._pieces = _Pieces("table", "tr", "tbody", context, probe + probe_sep, "</tbody>\n</table>\n", 2,
+            self._pieces = _Pieces("table", "tr", "tbody", context, empty_head + empty_sep, "</tbody>\n</table>\n", 2,
                                    page_head=head + sep, row=OpenRow(context, lines[1]))
             return True
         m = _FENCE_RE.match(first)
