@@ -276,10 +276,11 @@ class OpenBlock:
             p.item_start = p.lines = start
         # The open item loosens the list once a block follows a blank line in it (a blank line at its end may yet
         # end the list, and an item must follow it to count). A first item shows alone, loose or not, as it is.
-        open_item = "".join(lines[p.item_start :]) + (partial if shows_last_line(partial) else "")  # as displayed
-        if p.sources and not p.context and has_blank(open_item.rstrip(" \t\n") + "\n"):
-            return self._loosen_if(p, open_item.rstrip(" \t\n") + "\n" + probe(p.marker))
-        return True
+        if not p.sources or p.context:
+            return True
+        shown = "".join(lines[p.item_start :]) + (partial if shows_last_line(partial) else "")  # as displayed
+        open_item = shown.rstrip(" \t\n") + "\n"
+        return not has_blank(open_item) or self._loosen_if(p, open_item + probe(p.marker))
 
     def _loosen_if(self, p: _Pieces, probed: str) -> bool:
         """If ``probed`` makes a loose list, render the settled items again as loose ones, and from now on every

@@ -114,7 +114,7 @@ class ChatTurns:
         """Complete the running turn `idx` in place: its content and final status."""
         if status not in TURN_STATUSES:
             raise ValueError(f"unknown turn status {status!r}")
-        # Two statements and no read: when many answers end at once, SQLite's writes queue (see `start`).
+        # Two statements and no read: when many answers end at once, SQLite's writes queue (see `begin`).
         async with self.sessions.write() as s:
             await self._check_fence(s)
             done = await s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx,
