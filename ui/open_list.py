@@ -16,8 +16,7 @@ from ui.markdown import render_markdown
 from ui.provisional import MARK, _open_fence, _open_math_block
 
 LIST_START_RE = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)]))(?:[ \t]|$)")
-_TIGHT_PROBE = ("<li>x</li>\n</ul>", "<li>x</li>\n</ol>")
-_LOOSE_PROBE = ("<li>\n<p>x</p>\n</li>\n</ul>", "<li>\n<p>x</p>\n</li>\n</ol>")
+_PROBED = (("<li>x</li>\n", False), ("<li>\n<p>x</p>\n</li>\n", True))  # the probe item, tight or loose
 
 
 def render(text: str) -> str:
@@ -50,9 +49,15 @@ def loose_context(marker: str) -> str:
 
 
 def loosens(probed: str) -> bool | None:
-    """Whether the list that ``probed`` (items ending with a ``probe``) makes is loose; None: it can't tell."""
-    html = render(probed).rstrip("\n")
-    return True if html.endswith(_LOOSE_PROBE) else False if html.endswith(_TIGHT_PROBE) else None
+    """Whether the list that ``probed`` (an item, then a ``probe``) makes is loose; None: it can't tell, as when the
+    item ends the list (an empty item and a blank line) and the probe starts a list of its own."""
+    split = items_of(render(probed), "")
+    if split is None:
+        return None
+    for probe_li, loose in _PROBED:
+        if split[1].endswith(probe_li) and one_item(split[1][: -len(probe_li)]):
+            return loose
+    return None
 
 
 def has_blank(text: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup, Tag
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.live_parts import LiveParts
@@ -120,6 +120,7 @@ cut_sizes = st.lists(st.integers(min_value=1, max_value=9), min_size=2, max_size
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(blocks, min_size=1, max_size=3).map("\n".join), cut_sizes)
+@example("- \n\n\n- \n", [1, 4])  # an empty item and a blank line end the list: the next item starts another
 def test_the_open_block_by_pieces_shows_what_the_whole_block_shows(text: str, cuts: list[int]) -> None:
     check_every_flush(text, cuts)
 
