@@ -118,6 +118,21 @@ async def test_an_automatic_title_is_marked_and_a_chosen_one_is_not(store: Store
     assert chosen is not None and (chosen.title, chosen.auto_title) == ("Mine", "From the message")
 
 
+async def test_varro_retitles_a_chat_only_while_the_user_has_not_chosen_its_title(store: Store) -> None:
+    alice, bob = await two_users(store)
+    chats = store.chats.for_user(alice)
+    chat = await chats.create()
+    assert await chats.retitle_if_auto(chat.id, "  From the\nmessage ")
+    assert await chats.retitle_if_auto(chat.id, "The model's title")  # Varro's own title: replaced
+    got = await chats.get(chat.id)
+    assert got is not None and got.title == got.auto_title == "The model's title"
+    assert not await store.chats.for_user(bob).retitle_if_auto(chat.id, "Bob's")  # not his chat
+    await chats.rename(chat.id, "Mine")
+    assert not await chats.retitle_if_auto(chat.id, "A late model title")
+    got = await chats.get(chat.id)
+    assert got is not None and (got.title, got.auto_title) == ("Mine", "The model's title")
+
+
 async def test_a_turn_is_stored_when_it_starts_and_an_edit_replaces_in_one_step(store: Store) -> None:
     alice, _ = await two_users(store)
     chats = store.chats.for_user(alice)

@@ -16,6 +16,7 @@ from pydantic_ai.models import Model
 from varro.agent.title import model_title, quick_title
 from varro.chat.events import Event, TitleChanged
 from varro.db.crud import UserChats
+from varro.db.crud.chat import clean_title
 
 log = logging.getLogger("varro.chat")
 IDLE_S = 2.0
@@ -91,11 +92,8 @@ class Titler:
     async def _retitle(self, title: str) -> None:
         """Name the chat `title` unless the user chose its title, even while the model was writing this one."""
         assert self.chats is not None
-        chat = await self.chats.get(self.chat_id)
-        if chat is None or (chat.title and chat.title != chat.auto_title):
-            return
-        if await self.chats.rename(self.chat_id, title, auto=True) is not None:
-            await self.emit(TitleChanged(title))
+        if await self.chats.retitle_if_auto(self.chat_id, title):
+            await self.emit(TitleChanged(clean_title(title)))
 
     def cancel(self) -> None:
         self._waiting = None

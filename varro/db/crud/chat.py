@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from varro.db.crud.share import SharedLinks
 from varro.db.crud.turn import ChatTurns, raise_fence
@@ -101,6 +101,21 @@ class UserChats:
             await s.commit()
             await s.refresh(chat)
             return chat
+
+    async def retitle_if_auto(self, chat_id: int, title: str) -> bool:
+        """Give the chat Varro's title `title` unless the user chose one (a title other than Varro's last), in one
+        conditional statement: a rename by the user that lands first is kept, with no read before the write. False
+        when the chat is not this user's or its title is the user's. Carries the fence as `rename` does."""
+        title = clean_title(title)
+        user_chose = (col(Chat.title) != "") & (col(Chat.title) != col(Chat.auto_title))
+        stmt = (update(Chat).where(col(Chat.id) == chat_id, col(Chat.user_id) == self.user_id, ~user_chose)
+                .values(title=title, auto_title=title, updated_at=utcnow()))
+        async with self.sessions.write() as s:
+            if (await s.exec(stmt)).rowcount != 1:
+                return False
+            await raise_fence(s, chat_id, self.fence)
+            await s.commit()
+            return True
 
     async def delete(self, chat_id: int) -> bool:
         """Delete the chat and (by cascade) its turns; False when it is not this user's."""
