@@ -72,7 +72,7 @@ def SidebarItem(chat: Chat, urls: SidebarUrls, current: int | None, running: Col
                   Button("Save", cls="btn btn-xs btn-primary", data_testid=f"rename-save-{cid}"),
                   hx_post=urls.rename(cid), x_show="renaming", x_cloak=True, cls="flex gap-1 min-w-0 flex-1", **target)
     return Li(Div(link, rename, Div(*actions, cls="sidebar-actions flex shrink-0", x_show="notRenaming"),
-                  cls="flex items-center gap-1 min-w-0"),
+                  cls="sidebar-row flex items-center gap-1 min-w-0 w-full"),
               x_data="rename", data_chat_id=str(cid))
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import wait_socket
-from tests.e2e.helpers import chat_id_of, converse, screenshots
+from tests.e2e.helpers import chat_id_of, converse, screenshots, send, wait_turn_done
+from tests.e2e.server import Server
 
 SCREENSHOTS = screenshots()
 
@@ -64,6 +65,45 @@ def test_pin_archive_restore_and_rename_from_the_sidebar(new_chat: Page) -> None
     page.get_by_test_id("confirm-delete").click()
     page.wait_for_load_state()
     expect(page.get_by_test_id("chat-sidebar").get_by_test_id(f"sidebar-chat-{first}")).to_have_count(0)
+
+
+LONG_TITLE = "Quarterly river discharge measurements along the upper and lower reaches, cleaned and compared"
+BOXES = """id => {
+    const box = el => el.getBoundingClientRect();
+    const item = document.querySelector(`#sidebar-list li[data-chat-id="${id}"]`);
+    return {item: box(item), title: box(item.querySelector('.sidebar-link .truncate')),
+            badge: box(item.querySelector(`[data-testid="running-${id}"]`)),
+            actions: box(item.querySelector('.sidebar-actions')),
+            shown: getComputedStyle(item.querySelector('.sidebar-actions')).opacity};
+}"""
+
+
+def test_a_long_title_and_its_writing_badge_stay_inside_the_sidebar(new_chat: Page, server: Server) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 1280, "height": 800})
+    k = chat_id_of(page)
+    send(page, f"/stream 400 at 40 until side-{k}")  # held open: the badge stays while the test looks
+    bar = page.get_by_test_id("chat-sidebar")
+    expect(bar.get_by_test_id(f"running-{k}")).to_be_visible()  # the list redrawn for the run: rename after it
+    bar.get_by_test_id(f"rename-{k}").click()
+    bar.locator(f"li[data-chat-id='{k}'] input[name=title]").fill(LONG_TITLE)
+    bar.get_by_test_id(f"rename-save-{k}").click()
+    expect(bar.get_by_test_id(f"running-{k}")).to_be_visible()
+    page.mouse.move(900, 400)  # off the sidebar: the entry's actions are hidden
+    page.evaluate("document.activeElement?.blur()")
+    boxes = page.evaluate(BOXES, k)
+    item, title, badge = boxes["item"], boxes["title"], boxes["badge"]
+    assert boxes["shown"] == "0"
+    assert badge["right"] <= item["right"] + 0.5, f"the badge ends inside its entry: {badge} in {item}"
+    assert title["right"] <= badge["left"], "the title is cut before the badge, not under it"
+    assert title["width"] >= item["width"] / 2, f"the title keeps most of the row while the actions hide: {title}"
+    bar.get_by_test_id(f"sidebar-chat-{k}").hover()  # the actions show over the entry's end, inside it
+    expect(bar.get_by_test_id(f"pin-{k}")).to_have_css("opacity", "1")
+    actions = page.evaluate(BOXES, k)["actions"]
+    assert item["left"] <= actions["left"] and actions["right"] <= item["right"] + 0.5, f"{actions} in {item}"
+    page.screenshot(path=str(SCREENSHOTS / "sidebar-long-title.png"))
+    (server.data / "gates" / f"side-{k}").touch()
+    wait_turn_done(page, 0, 60_000)
 
 
 def test_the_sidebar_folds_away_and_stays_so_and_phones_keep_the_menu(new_chat: Page) -> None:
