@@ -257,7 +257,7 @@ document.addEventListener("alpine:init", () => {
       }
       if (e.detail.message.includes('id="chat-title"')) {
         this.syncTitle();
-        htmx.trigger(document.body, "sidebar-refresh"); // the sidebar names the chat by its new title
+        this.refreshSidebar(); // the sidebar names the chat by its new title (keys.js)
       }
       if (e.detail.message.includes("turn-meta")) this.markLastTurn();
       if (e.detail.message.includes('id="load-earlier"')) this.watchEarlier(); // a catch-up redrew the turns

@@ -41,6 +41,20 @@ window.varroKeys = {
     localStorage.setItem(SIDEBAR_KEY, this.sidebarCollapsed === "true" ? "collapsed" : "open");
   },
 
+  /**
+   * The sidebar names chats by their titles: redraw it when one changes, unless the user is renaming a chat there,
+   * which the redraw would take away under their typing. Then the list is marked stale, and the rename's end redraws
+   * it (a save's answer is the new list; Escape asks for it: the `rename` component).
+   */
+  refreshSidebar() {
+    const list = document.getElementById("sidebar-list");
+    if ([...(list?.querySelectorAll("form") ?? [])].some((form) => form.offsetParent !== null)) {
+      list.dataset.stale = "true";
+      return;
+    }
+    htmx.trigger(document.body, "sidebar-refresh");
+  },
+
   /** Up and Down (Home, End) move between the sidebar's chats. */
   sidebarKey(e) {
     const moves = { ArrowDown: 1, ArrowUp: -1, Home: -Infinity, End: Infinity };

@@ -66,6 +66,8 @@ document.addEventListener("alpine:init", () => {
     cancelRename() {
       this.renaming = false;
       this.$nextTick(() => this.$refs.titleButton.focus());
+      const list = this.$el.closest("#sidebar-list");
+      if (list?.dataset.stale) htmx.trigger(document.body, "sidebar-refresh"); // a title changed meanwhile (keys.js)
     },
     /**
      * The automatic title arrives while the user is on the title (renaming, or back on it by Escape): change its

@@ -3,6 +3,8 @@ folded away and remembered; phones keep the chats menu."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import wait_socket
@@ -104,6 +106,25 @@ def test_a_long_title_and_its_writing_badge_stay_inside_the_sidebar(new_chat: Pa
     page.screenshot(path=str(SCREENSHOTS / "sidebar-long-title.png"))
     (server.data / "gates" / f"side-{k}").touch()
     wait_turn_done(page, 0, 60_000)
+
+
+def test_a_title_that_arrives_while_the_user_renames_in_the_sidebar_waits_for_them(new_chat: Page) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 1280, "height": 800})
+    k = chat_id_of(page)
+    bar = page.get_by_test_id("chat-sidebar")
+    bar.get_by_test_id(f"rename-{k}").click()
+    field = bar.locator(f"li[data-chat-id='{k}'] input[name=title]")
+    field.fill("Field notes")
+    send(page, "Tell me about glaciers and how they move")
+    wait_turn_done(page, 0)  # both automatic titles (the quick one and the model's) have come by now
+    expect(page.get_by_test_id("chat-title-text")).to_have_text(re.compile(r"^Glaciers"))
+    expect(bar.locator("#sidebar-list")).to_have_attribute("data-stale", "true")  # the redraw waits for the user
+    expect(field).to_be_visible()
+    expect(field).to_have_value("Field notes")
+    field.press("Escape")  # they give up: the list is redrawn with the chat's new title
+    expect(bar.get_by_test_id(f"sidebar-chat-{k}")).to_have_text(re.compile(r"^Glaciers"))
+    expect(bar.locator("#sidebar-list")).not_to_have_attribute("data-stale", "true")
 
 
 def test_the_sidebar_folds_away_and_stays_so_and_phones_keep_the_menu(new_chat: Page) -> None:
