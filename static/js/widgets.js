@@ -67,7 +67,16 @@ document.addEventListener("alpine:init", () => {
       this.renaming = false;
       this.$nextTick(() => this.$refs.titleButton.focus());
       const list = this.$el.closest("#sidebar-list");
-      if (list?.dataset.stale) htmx.trigger(document.body, "sidebar-refresh"); // a title changed meanwhile (keys.js)
+      if (list?.dataset.stale) { // a title changed meanwhile (keys.js): redraw, and keep the focus on this chat's entry
+        const rename = `[data-testid="${this.$refs.titleButton.dataset.testid}"]`;
+        const refocus = (e) => {
+          if (e.target.id !== "sidebar-list") return;
+          document.body.removeEventListener("htmx:afterSettle", refocus);
+          document.querySelector(rename)?.focus();
+        };
+        document.body.addEventListener("htmx:afterSettle", refocus);
+        htmx.trigger(document.body, "sidebar-refresh");
+      }
     },
     /**
      * The automatic title arrives while the user is on the title (renaming, or back on it by Escape): change its

@@ -125,6 +125,7 @@ def test_a_title_that_arrives_while_the_user_renames_in_the_sidebar_waits_for_th
     field.press("Escape")  # they give up: the list is redrawn with the chat's new title
     expect(bar.get_by_test_id(f"sidebar-chat-{k}")).to_have_text(re.compile(r"^Glaciers"))
     expect(bar.locator("#sidebar-list")).not_to_have_attribute("data-stale", "true")
+    expect(bar.get_by_test_id(f"rename-{k}")).to_be_focused()  # the keyboard is where it was, on that chat
 
 
 def test_the_sidebar_folds_away_and_stays_so_and_phones_keep_the_menu(new_chat: Page) -> None:
