@@ -8,7 +8,6 @@ window.varroFollow = {
   scrollQueued: false,
   lastTop: 0,
   lastDist: 0,
-  lastHeight: 0,
 
   /** Keep the end in view as the list grows, and start the cells' clock. */
   initFollow() {
@@ -74,29 +73,22 @@ window.varroFollow = {
     el.scrollTop = el.scrollHeight;
     this.lastTop = el.scrollTop;
     this.lastDist = 0;
-    this.lastHeight = el.scrollHeight;
   },
 
   /**
    * A user scroll decides whether we follow the stream: up means "let me read", back down means "follow".
    * Up is the top moving up while the end moves away: a chunk shrinking to its real height also lowers
-   * scrollTop (clamped, or anchored), but leaves the end where it was, and must not stop the following. Nor
-   * does a scroll during which the list changed height: a finished answer's last swap can shrink it (the top is
-   * clamped up) while the turn's footer lengthens it (the end moves away), and a slow machine paints both in one
-   * frame, whose scroll event comes before the resize that re-pins the end. A reader's own scrolling goes on
-   * over frames the list keeps its height in (and a wheel has already said so: `onWheel`).
+   * scrollTop (clamped, or anchored), but leaves the end where it was, and must not stop the following.
    */
   onScroll() {
     const el = this.$refs.scroller;
     const top = el.scrollTop;
-    const height = el.scrollHeight;
-    const dist = height - top - el.clientHeight;
-    if (height === this.lastHeight && top + 2 < this.lastTop && dist > this.lastDist + 2) this.stick = false;
+    const dist = el.scrollHeight - top - el.clientHeight;
+    if (top + 2 < this.lastTop && dist > this.lastDist + 2) this.stick = false;
     // Jump to latest stays until the end is reached, not merely until a scroll goes down.
     if (dist < 48 /* px: near enough to the end */) { this.stick = true; this.showJump = false; }
     this.lastTop = top;
     this.lastDist = dist;
-    this.lastHeight = height;
   },
 
   /**

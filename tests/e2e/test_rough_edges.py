@@ -74,31 +74,6 @@ def test_a_wheel_turned_up_stops_following_before_the_page_has_scrolled(new_chat
     wait_idle(page)
 
 
-# In one task, as a slow machine paints a finished answer: the list shrinks (the top is clamped up) and grows at its
-# end (the turn's footer), then two frames pass. The stream's follower must still be at the end, following.
-SHRINK_AND_GROW = """async () => {
-    const frame = () => new Promise((done) => requestAnimationFrame(() => done()));
-    const turns = document.getElementById('chat-turns');
-    const spacer = Object.assign(document.createElement('div'), {style: 'height: 600px'});
-    turns.append(spacer);
-    await frame(); await frame();
-    spacer.remove();
-    turns.append(Object.assign(document.createElement('div'), {style: 'height: 76px'}));
-    await frame(); await frame(); await frame();
-    return Alpine.$data(document.getElementById('chat')).stick;
-}"""
-
-
-def test_an_answer_that_shrinks_and_grows_in_one_frame_is_still_followed_to_its_end(new_chat: Page) -> None:
-    page = new_chat
-    page.set_viewport_size({"width": 900, "height": 500})
-    send(page, "/stream 600 at 3000")
-    wait_turn_done(page, 0)
-    reaches_the_end(page, 2, "the answer ends at the last line")
-    assert page.evaluate(SHRINK_AND_GROW) is True, "the page's own change of size is not the reader scrolling up"
-    reaches_the_end(page, 2, "the end is pinned again")
-
-
 def reaches_the_end(page: Page, within: int, why: str) -> None:
     """The scroller comes to `within` pixels of its end (waited for: a loaded machine paints late)."""
     try:
