@@ -1,6 +1,16 @@
 // Following the stream, for the chat component (spread into Alpine.data("chat") by chat.js): the page stays at
 // the end while an answer streams unless the reader scrolls up, scrolls at most once per frame, says whether an
 // answer runs (#progress), and ticks the clock of a running cell.
+//
+// Only the reader stops the following. The page's own changes move the scroll position too, in ways no geometry
+// tells apart from a reader's scroll: an answer's last swap can shrink the list (the top clamped up) and then grow it
+// (the turn's footer) within one task, and the scroll event that reports it comes before the ResizeObserver that
+// pins the end again. So a scroll up counts only while the reader is at the controls that scroll: a wheel, a
+// touch, a scrolling key, the pointer held on the list (its scrollbar).
+
+// Keys that scroll the list, or move the focus (and so the view) to another of its controls.
+const SCROLL_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", " ", "Tab"]);
+const READER_MS = 1500; // how long after an input its scrolling is the reader's (a smooth or flung scroll ends within)
 
 window.varroFollow = {
   showJump: false,
@@ -8,6 +18,8 @@ window.varroFollow = {
   scrollQueued: false,
   lastTop: 0,
   lastDist: 0,
+  readerUntil: 0,
+  pointerHeld: false,
 
   /** Keep the end in view as the list grows, and start the cells' clock. */
   initFollow() {
@@ -16,11 +28,38 @@ window.varroFollow = {
     this.resizer = new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); });
     this.resizer.observe(document.getElementById("chat-turns"));
     this.ticker = setInterval(() => this.tick(), 200);
+    const scroller = this.$refs.scroller;
+    this.onReader = () => { this.readerUntil = performance.now() + READER_MS; };
+    this.onPointerDown = () => { this.pointerHeld = true; this.onReader(); };
+    this.onPointerUp = () => { if (this.pointerHeld) { this.pointerHeld = false; this.onReader(); } };
+    this.onScrollKey = (e) => {
+      // Tab scrolls even from the input (to the controls above it); the other keys there move its caret.
+      const typing = e.key !== "Tab" && e.target.closest?.("input, textarea, select, [contenteditable]");
+      if (SCROLL_KEYS.has(e.key) && !typing) this.onReader();
+    };
+    scroller.addEventListener("touchstart", this.onReader, { passive: true });
+    scroller.addEventListener("touchmove", this.onReader, { passive: true });
+    scroller.addEventListener("pointerdown", this.onPointerDown);
+    document.addEventListener("pointerup", this.onPointerUp);
+    document.addEventListener("pointercancel", this.onPointerUp);
+    document.addEventListener("keydown", this.onScrollKey);
   },
 
   destroyFollow() {
     this.resizer.disconnect();
     clearInterval(this.ticker);
+    const scroller = this.$refs.scroller;
+    scroller.removeEventListener("touchstart", this.onReader);
+    scroller.removeEventListener("touchmove", this.onReader);
+    scroller.removeEventListener("pointerdown", this.onPointerDown);
+    document.removeEventListener("pointerup", this.onPointerUp);
+    document.removeEventListener("pointercancel", this.onPointerUp);
+    document.removeEventListener("keydown", this.onScrollKey);
+  },
+
+  /** Whether the reader is at a control that scrolls the list (see the top of this file). */
+  readerScrolling() {
+    return this.pointerHeld || performance.now() < this.readerUntil;
   },
 
   /** The elapsed time on a running cell; it stops where it was when the answer ends. */
@@ -76,15 +115,16 @@ window.varroFollow = {
   },
 
   /**
-   * A user scroll decides whether we follow the stream: up means "let me read", back down means "follow".
-   * Up is the top moving up while the end moves away: a chunk shrinking to its real height also lowers
-   * scrollTop (clamped, or anchored), but leaves the end where it was, and must not stop the following.
+   * A reader's scroll decides whether we follow the stream: up means "let me read", back down to the end means
+   * "follow". Up is the top moving up while the end moves away (a chunk shrinking to its real height also lowers
+   * scrollTop, but leaves the end where it was), and only while the reader scrolls: the page's own changes of size
+   * never stop the following. Reaching the end, by any means, starts it again.
    */
   onScroll() {
     const el = this.$refs.scroller;
     const top = el.scrollTop;
     const dist = el.scrollHeight - top - el.clientHeight;
-    if (top + 2 < this.lastTop && dist > this.lastDist + 2) this.stick = false;
+    if (top + 2 < this.lastTop && dist > this.lastDist + 2 && this.readerScrolling()) this.stick = false;
     // Jump to latest stays until the end is reached, not merely until a scroll goes down.
     if (dist < 48 /* px: near enough to the end */) { this.stick = true; this.showJump = false; }
     this.lastTop = top;
@@ -96,6 +136,7 @@ window.varroFollow = {
    * frame that lands first would otherwise pin the end again and cancel the wheel's (smooth) scrolling.
    */
   onWheel(e) {
+    this.onReader();
     if (e.deltaY < 0) this.stick = false;
   },
 

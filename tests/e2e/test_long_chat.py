@@ -23,8 +23,11 @@ SHOWN = "[...document.querySelectorAll('#chat-turns > .turn')].map((t) => Number
 FIRST = "Number(document.querySelector('#chat-turns > .turn').dataset.turn)"
 DISTANCE_TO_END = "(() => { const s = document.getElementById('chat-scroll'); return s.scrollHeight - s.scrollTop - s.clientHeight; })()"
 TOP_OF = "(k) => document.getElementById(`turn-${k}`).getBoundingClientRect().top"
-# Scrolls the list to its top and says where turn k is then (before any batch can come: that takes a frame at least).
-SCROLL_UP = """(k) => { document.getElementById('chat-scroll').scrollTop = 0;
+# The reader scrolls the list to its top: says where turn k is then (before any batch can come: that takes a frame at
+# least). A wheel turned up, then the scroll it makes (a script's wheel event scrolls nothing, so the script does).
+SCROLL_UP = """(k) => { const scroller = document.getElementById('chat-scroll');
+  scroller.dispatchEvent(new WheelEvent('wheel', {deltaY: -120, bubbles: true}));
+  scroller.scrollTop = 0;
   return document.getElementById(`turn-${k}`).getBoundingClientRect().top; }"""
 IN_VIEW = """(id) => { const r = document.getElementById(id).getBoundingClientRect();
   const v = document.getElementById('chat-scroll').getBoundingClientRect(); return r.bottom > v.top && r.top < v.bottom; }"""

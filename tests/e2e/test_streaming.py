@@ -100,8 +100,10 @@ def test_scrolled_up_reader_is_not_yanked_down(new_chat: Page) -> None:
     page.wait_for_function("() => document.getElementById('chat-scroll').scrollHeight > 1500")
     at_bottom = "(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 60"
     assert scroller.evaluate(at_bottom), "following the stream while the reader is at the bottom"
-    scroller.evaluate("(el) => el.scrollTo(0, 100)")
-    page.wait_for_timeout(600)
+    scroller.hover()
+    page.mouse.wheel(0, -100_000)  # the reader turns the wheel up, to the start
+    page.wait_for_function("() => document.getElementById('chat-scroll').scrollTop < 200", timeout=15_000)
+    page.wait_for_timeout(600)  # frames keep coming
     assert scroller.evaluate("(el) => el.scrollTop") < 200, "a reader who scrolled up stays where they are"
     jump = page.get_by_test_id("jump-latest")
     expect(jump).to_be_visible()
