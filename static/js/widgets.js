@@ -69,12 +69,19 @@ document.addEventListener("alpine:init", () => {
       const list = this.$el.closest("#sidebar-list");
       if (list?.dataset.stale) { // a title changed meanwhile (keys.js): redraw, and keep the focus on this chat's entry
         const rename = `[data-testid="${this.$refs.titleButton.dataset.testid}"]`;
+        const done = () => {
+          document.body.removeEventListener("htmx:afterSettle", refocus);
+          document.body.removeEventListener("htmx:afterRequest", failed);
+        };
         const refocus = (e) => {
           if (e.target.id !== "sidebar-list") return;
-          document.body.removeEventListener("htmx:afterSettle", refocus);
+          done();
           document.querySelector(rename)?.focus();
         };
+        // A redraw that fails swaps nothing: forget the focus, or a later redraw would take it from wherever it is.
+        const failed = (e) => { if (e.target.id === "sidebar-list" && !e.detail.successful) done(); };
         document.body.addEventListener("htmx:afterSettle", refocus);
+        document.body.addEventListener("htmx:afterRequest", failed);
         htmx.trigger(document.body, "sidebar-refresh");
       }
     },

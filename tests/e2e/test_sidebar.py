@@ -128,6 +128,27 @@ def test_a_title_that_arrives_while_the_user_renames_in_the_sidebar_waits_for_th
     expect(bar.get_by_test_id(f"rename-{k}")).to_be_focused()  # the keyboard is where it was, on that chat
 
 
+def test_a_sidebar_redraw_that_fails_after_escape_leaves_the_keyboard_where_the_user_puts_it(new_chat: Page) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 1280, "height": 800})
+    k = chat_id_of(page)
+    bar = page.get_by_test_id("chat-sidebar")
+    bar.get_by_test_id(f"rename-{k}").click()
+    field = bar.locator(f"li[data-chat-id='{k}'] input[name=title]")
+    send(page, "Tell me about glaciers and how they move")
+    wait_turn_done(page, 0)
+    expect(bar.locator("#sidebar-list")).to_have_attribute("data-stale", "true")
+    page.route("**/chat/sidebar*", lambda route: route.fulfill(status=503, body="busy"), times=1)
+    with page.expect_response(lambda resp: "/chat/sidebar" in resp.url and resp.status == 503):
+        field.press("Escape")  # the redraw it asks for fails (the server is busy)
+    page.locator("#chat-input").click()  # the user goes on typing
+    page.keyboard.type("and glaciers")
+    page.evaluate("htmx.trigger(document.body, 'sidebar-refresh')")  # a later redraw (a pin, a title) succeeds
+    expect(bar.get_by_test_id(f"sidebar-chat-{k}")).to_have_text(re.compile(r"^Glaciers"))
+    expect(page.locator("#chat-input")).to_be_focused()
+    expect(page.locator("#chat-input")).to_have_value("and glaciers")
+
+
 def test_the_sidebar_folds_away_and_stays_so_and_phones_keep_the_menu(new_chat: Page) -> None:
     page = new_chat
     page.set_viewport_size({"width": 1280, "height": 800})
