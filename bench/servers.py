@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from tests.e2e.server import ROOT, _wait_ready, free_port, kernels_dir, reachable, stop
+from varro.privileges import die_with_parent
 
 Kind = Literal["app", "baseline"]
 SECRET_KEY = "bench-only-secret-key"  # the bench server's session key, so the capacity bench can sign cookies
@@ -100,7 +101,7 @@ def run(kind: Kind, data: Path, root: Path = ROOT, traced: bool = True, **env: s
     log = data / f"server-{port}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", module], cwd=root, env=full_env, stdout=out,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)  # as the tests' servers
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log)

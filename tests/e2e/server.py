@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from varro.privileges import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -126,8 +128,10 @@ def run_server(data: Path, port: int | None = None, module: str = "app", ready: 
     }
     log = data / f"server-{port}.log"
     with log.open("ab") as out:
+        # SIGTERM if this test process dies first (a CI timeout's kill): the server, and its kernel host with it, stop
+        # too, even after dropping to the web user (varro/privileges.py keeps the signal across the drop).
         proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=root, env=full_env, stdout=out,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log, ready)
