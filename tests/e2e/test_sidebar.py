@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import wait_socket
 from tests.e2e.helpers import chat_id_of, converse, screenshots, send, wait_turn_done
@@ -108,18 +108,26 @@ def test_a_long_title_and_its_writing_badge_stay_inside_the_sidebar(new_chat: Pa
     wait_turn_done(page, 0, 60_000)
 
 
-def test_a_title_that_arrives_while_the_user_renames_in_the_sidebar_waits_for_them(new_chat: Page) -> None:
-    page = new_chat
+def renaming_while_titled(page: Page, typed: str | None = None) -> tuple[int, Locator, Locator]:
+    """The user opens the sidebar's rename of a new chat (and types `typed` there), then sends its first message: its automatic
+    titles come meanwhile. The chat's id, the sidebar, and the rename field."""
     page.set_viewport_size({"width": 1280, "height": 800})
     k = chat_id_of(page)
     bar = page.get_by_test_id("chat-sidebar")
     bar.get_by_test_id(f"rename-{k}").click()
     field = bar.locator(f"li[data-chat-id='{k}'] input[name=title]")
-    field.fill("Field notes")
+    if typed is not None:
+        field.fill(typed)
     send(page, "Tell me about glaciers and how they move")
     wait_turn_done(page, 0)  # both automatic titles (the quick one and the model's) have come by now
-    expect(page.get_by_test_id("chat-title-text")).to_have_text(re.compile(r"^Glaciers"))
     expect(bar.locator("#sidebar-list")).to_have_attribute("data-stale", "true")  # the redraw waits for the user
+    return k, bar, field
+
+
+def test_a_title_that_arrives_while_the_user_renames_in_the_sidebar_waits_for_them(new_chat: Page) -> None:
+    page = new_chat
+    k, bar, field = renaming_while_titled(page, "Field notes")
+    expect(page.get_by_test_id("chat-title-text")).to_have_text(re.compile(r"^Glaciers"))
     expect(field).to_be_visible()
     expect(field).to_have_value("Field notes")
     field.press("Escape")  # they give up: the list is redrawn with the chat's new title
@@ -130,14 +138,7 @@ def test_a_title_that_arrives_while_the_user_renames_in_the_sidebar_waits_for_th
 
 def test_a_sidebar_redraw_that_fails_after_escape_leaves_the_keyboard_where_the_user_puts_it(new_chat: Page) -> None:
     page = new_chat
-    page.set_viewport_size({"width": 1280, "height": 800})
-    k = chat_id_of(page)
-    bar = page.get_by_test_id("chat-sidebar")
-    bar.get_by_test_id(f"rename-{k}").click()
-    field = bar.locator(f"li[data-chat-id='{k}'] input[name=title]")
-    send(page, "Tell me about glaciers and how they move")
-    wait_turn_done(page, 0)
-    expect(bar.locator("#sidebar-list")).to_have_attribute("data-stale", "true")
+    k, bar, field = renaming_while_titled(page)
     page.route("**/chat/sidebar*", lambda route: route.fulfill(status=503, body="busy"), times=1)
     with page.expect_response(lambda resp: "/chat/sidebar" in resp.url and resp.status == 503):
         field.press("Escape")  # the redraw it asks for fails (the server is busy)
