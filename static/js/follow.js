@@ -77,6 +77,8 @@ window.varroFollow = {
     this.running = progress ? progress.dataset.running === "true" : false;
     if (wasRunning && !this.running) {
       this.$refs.input.focus();
+      // This chat's entry in the sidebar, drawn while the answer ran, stops saying that one is being written.
+      document.querySelector('#sidebar-list [aria-current="page"] [data-testid^="running-"]')?.remove();
       // A cell still live when the answer ended was stopped: its clock and output stay, its label says so.
       document.querySelectorAll(".live-cell [data-state=running]").forEach((label) => {
         label.textContent = "Stopped";

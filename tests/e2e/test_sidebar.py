@@ -106,6 +106,7 @@ def test_a_long_title_and_its_writing_badge_stay_inside_the_sidebar(new_chat: Pa
     page.screenshot(path=str(SCREENSHOTS / "sidebar-long-title.png"))
     (server.data / "gates" / f"side-{k}").touch()
     wait_turn_done(page, 0, 60_000)
+    expect(bar.get_by_test_id(f"running-{k}")).to_have_count(0)  # the answer ended: nothing is being written there
 
 
 def renaming_while_titled(page: Page, typed: str | None = None) -> tuple[int, Locator, Locator]:
