@@ -26,7 +26,8 @@ from tests.kernels import shared_client
 from tests.services import REDIS_URL
 from tests.unit.test_live import FakeTab, slow_words
 from tests.waits import until
-from varro.agent.demo import Gates, StreamItem, demo_model, user_prompts
+from varro.agent.demo import StreamItem, demo_model, user_prompts
+from varro.agent.demo_pacing import Gates
 from varro.chat.live import LiveSessions
 from varro.chat.opening import open_chat
 from varro.chat.session import ChatSession, SessionDeps

@@ -21,7 +21,7 @@ from tests.e2e.helpers import send, wait_idle, wait_turn_done
 from tests.e2e.server import ROOT, Server, run_server
 from tests.security.client import Tab
 from tests.services import pg_database_sync, redis_prefix_sync
-from varro.agent.demo import Gates
+from varro.agent.demo_pacing import Gates
 
 
 @pytest.fixture

@@ -16,10 +16,8 @@ dict, then `str` text (or a tool-call dict), in one response gives `ThinkingPart
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +40,12 @@ from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolC
 from pydantic_ai.tools import ToolDefinition
 
 from varro.agent import demo_text as txt
+from varro.agent.demo_pacing import Gates, Pacer, held_chunks
 from varro.agent.title import plain_title_text
 
 DEMO_MODEL_NAME = "demo"
 TOOL_NAME = "run_python"
 MAX_STREAM_TOKENS = 100_000
-# Above this rate a sleep per token is shorter than the event loop's timer resolution: just don't pace.
-MAX_PACED_TPS = 100_000.0
 
 # What a `FunctionModel` stream function yields: `str` is text; the dicts are keyed by our own part index.
 StreamItem: TypeAlias = str | dict[int, DeltaThinkingPart] | dict[int, DeltaToolCall]
@@ -58,7 +55,6 @@ _PY_FENCE = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\r?\n(.*?)\r?\n?(?:```|\Z
 _PLOT = re.compile(r"\b(?:plot|chart|graph|histogram|visuali[sz]e)", re.IGNORECASE)
 _STREAM = re.compile(r"/stream(?:\s+(\d+))?(?:\s+at\s+(\d+(?:\.\d*)?))?(?:\s+until\s+([\w-]{1,64}))?",
                      re.IGNORECASE)
-GATE_TICK_S = 0.05  # an answer held at its gate goes on one chunk at a time, this far apart
 _UNTIL = re.compile(r"\n[ \t]*until[ \t]+([\w-]{1,64})[ \t]*\Z")  # a code message's last line: its call waits there
 _TITLE = re.compile(r"\btitle\b", re.IGNORECASE)
 _TABLE = re.compile(r"\bin a table\b", re.IGNORECASE)
@@ -240,59 +236,6 @@ def stream_reply(command: re.Match[str]) -> Reply:
 
 
 # --- producing it ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Gates:
-    """A folder of gates a test opens: gate `name` is open once the file `name` exists in it (any process may
-    create it, so a test holds an answer open in a server it runs as a subprocess as well as in its own)."""
-
-    folder: Path
-
-    def is_open(self, name: str) -> bool:
-        return (self.folder / name).exists()
-
-    def open(self, name: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / name).touch()
-
-    async def wait(self, name: str) -> None:
-        while not self.is_open(name):
-            await asyncio.sleep(GATE_TICK_S)
-
-
-async def held_chunks(gates: Gates | None, gate: str | None, seed: int) -> AsyncIterator[str]:
-    """After the reply's own chunks: while its gate is shut, one more chunk every GATE_TICK_S (the answer is
-    visibly still being written), until the gate opens. Without gates (or a gate), nothing: the answer ends."""
-    if gates is None or gate is None:
-        return
-    filler = txt.filler_tokens(MAX_STREAM_TOKENS, seed)
-    while not gates.is_open(gate):
-        await asyncio.sleep(GATE_TICK_S)
-        yield " " + next(filler, ".").strip()
-
-
-class Pacer:
-    """Spaces tokens `1/tps` apart against a deadline, so timer overshoot doesn't accumulate."""
-
-    def __init__(self, tps: float) -> None:
-        self.interval = 1.0 / tps if 0 < tps < MAX_PACED_TPS else 0.0
-        self.start: float | None = None
-        self.count = 0
-
-    async def tick(self) -> None:
-        """Wait until the next token is due."""
-        now = time.monotonic()
-        if self.start is None:
-            self.start = now
-        elif self.interval:
-            delay = self.start + self.count * self.interval - now
-            if delay > 0:
-                await asyncio.sleep(delay)
-        elif self.count % 256 == 0:
-            # Unpaced, a long stream would otherwise hold the event loop until it ends.
-            await asyncio.sleep(0)
-        self.count += 1
 
 
 def tool_args(code: str) -> str:
