@@ -8,15 +8,18 @@ import argparse
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 
-from app.launch import split_tiers
-from app.main import UnsafeExposure, check_exposure, create_app, session_key_file
+# Only what start-up needs before the kernel host is started: the rest of the app (app.main, the database's
+# migrations: seconds of imports) is imported while the host starts beside it, after the drop from root.
+from app.exposure import UnsafeExposure, check_exposure
+from app.launch import ready, split_tiers
+from app.session_key import session_key_file
 from varro.chat.protocol import max_frame_size
 from varro.config import Settings
-from varro.db.migrate import upgrade_head
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -48,6 +51,8 @@ class AnnouncingServer(uvicorn.Server):
 
 def serve_workers(settings: Settings, workers: int) -> None:
     """N processes on one port: the schema is migrated once here, before any of them starts."""
+    from varro.db.migrate import upgrade_head
+
     if not settings.redis_url:
         raise SystemExit("--workers needs VARRO_REDIS_URL: without Redis each process would hold its own sessions")
     upgrade_head()
@@ -68,6 +73,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes serving the one port (needs Redis)")
     args = parser.parse_args()
     if args.command == "migrate":
+        from varro.db.migrate import upgrade_head
+
         upgrade_head()
         return
     settings = Settings()
@@ -75,19 +82,29 @@ def main() -> None:
         check_exposure(settings)
     except UnsafeExposure as refused:  # before binding anything: one clear sentence, no traceback
         raise SystemExit(f"Varro Chat did not start: {refused}") from None
-    local = split_tiers(settings)  # started as root: the kernel host, then the web tier becomes VARRO_USER
+    # Started as root: the kernel host starts (as root) while this process, now VARRO_USER, imports the app.
+    local = split_tiers(settings, wait=False)
     try:
-        serve(settings, args.workers)
+        serve(settings, args.workers, host_ready=(lambda: ready(local)) if local is not None else None)
     finally:
         if local is not None:
             local.stop()
 
 
-def serve(settings: Settings, workers: int) -> None:
+def serve(settings: Settings, workers: int, host_ready: Callable[[], None] | None = None) -> None:
+    """Serve with `workers` processes; `host_ready` waits for a kernel host still starting, once the app is built."""
     if workers > 1:
+        import app.main  # noqa: F401  (what the workers import, here while the host starts)
+
+        if host_ready is not None:
+            host_ready()
         serve_workers(settings, workers)
         return
+    from app.main import create_app
+
     config = uvicorn.Config(create_app(settings), log_level="info", **uvicorn_options(settings))
+    if host_ready is not None:
+        host_ready()
     try:
         AnnouncingServer(config, settings).run()
     except KeyboardInterrupt:  # Ctrl+C before uvicorn's own handler is in place: quiet, as uvicorn.run is

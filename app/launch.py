@@ -8,17 +8,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.main import session_key_file
+from app.session_key import session_key_file
 from varro.config import Settings
 from varro.privileges import CannotDrop, drop_to
-from varro.shell.local_host import LocalHost, start_local_host
+from varro.shell.local_host import HostDidNotStart, LocalHost, spawn_local_host
 
 
-def split_tiers(settings: Settings) -> LocalHost | None:
+def split_tiers(settings: Settings, wait: bool = True) -> LocalHost | None:
     """Started as root: the kernel host (unless VARRO_KERNEL_HOSTS names others) is started as root, then this
     process becomes VARRO_USER for good before it serves anything; `settings` (and the environment, for worker
     processes) then name the host. Not root: nothing to do (the app starts a host of its own user if it needs one).
-    The caller stops the returned host when it is done serving."""
+    The caller stops the returned host when it is done serving. `wait=False` returns while the host still starts
+    (`python -m app` imports the web tier meanwhile): the caller waits for it (`wait_ready`) before serving."""
     if os.geteuid() != 0:
         return None
     web_folders = web_data(settings)
@@ -28,7 +29,7 @@ def split_tiers(settings: Settings) -> LocalHost | None:
                          "owns; the kernel host's folders must be root's alone.")
     local = None
     if not settings.kernel_host_list:
-        local = start_local_host(kernels)
+        local = spawn_local_host(kernels)
         os.environ.update(VARRO_KERNEL_HOSTS=local.url, VARRO_KERNEL_HOST_TOKEN=local.token)
         settings.kernel_hosts, settings.kernel_host_token = local.url, local.token
     session_key_file(settings)  # made now, so that it is handed over with the data folder
@@ -40,7 +41,18 @@ def split_tiers(settings: Settings) -> LocalHost | None:
         raise SystemExit(f"Varro Chat did not start: {exc}") from None
     print(f"Varro Chat: the web tier runs as {user.pw_name} (uid {user.pw_uid}); "
           f"kernels on {os.environ.get('VARRO_KERNEL_HOSTS', '')}", flush=True)
+    if local is not None and wait:
+        ready(local)
     return local
+
+
+def ready(local: LocalHost) -> None:
+    """Wait until the kernel host `split_tiers` started answers; if it never does, stop it and say so in one line."""
+    try:
+        local.wait_ready()
+    except HostDidNotStart as exc:
+        local.stop()
+        raise SystemExit(f"Varro Chat did not start: {exc}") from None
 
 
 def web_data(settings: Settings) -> list[Path]:

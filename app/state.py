@@ -18,7 +18,8 @@ from app.turn_html import TurnHtml
 from app.urls import ChatUrls
 from ui.highlight import warm_lexers
 from varro.agent.agent import ChatAgent, agent
-from varro.agent.models import ModelChoice, check_provider, request_settings, resolve_model
+from varro.agent.choices import ModelChoice
+from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.content import meta_of
 from varro.chat.live import LiveSessions
 from varro.chat.opening import open_chat

@@ -16,7 +16,7 @@ from ui.icons import Icon
 from ui.share import ShareDialog
 from ui.sidebar import Sidebar
 from ui.turns import LoadEarlier
-from varro.agent.models import ModelChoice
+from varro.agent.choices import ModelChoice
 from varro.db.models import Chat
 
 PICKED = "[data-testid=model-picker]"

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from varro.agent.models import ModelChoice, parse_models
+from varro.agent.choices import ModelChoice, parse_models
 from varro.client_address import Network, parse_proxies
 
 

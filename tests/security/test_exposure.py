@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from app.main import UnsafeExposure, create_app
+from app.exposure import UnsafeExposure
+from app.main import create_app
 from tests.e2e.server import ROOT
 from varro.config import Settings
 

@@ -25,7 +25,8 @@ from pydantic_ai.messages import (
     ToolCallPartDelta,
 )
 
-from varro.agent.demo import DEMO_MODEL_NAME, demo_model, split_tokens
+from varro.agent.choices import DEMO_MODEL_NAME
+from varro.agent.demo import demo_model, split_tokens
 from varro.agent.demo_pacing import Gates
 
 TOOL_OUTPUT = "hello from the stub\n42"

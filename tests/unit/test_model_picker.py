@@ -13,7 +13,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tests.unit.sessions import collecting_session
 from ui.turns import TurnMeta
-from varro.agent.models import ModelChoice, parse_models, resolve_model
+from varro.agent.choices import ModelChoice, parse_models
+from varro.agent.models import resolve_model
 from varro.chat.content import messages_of, meta_of
 from varro.chat.protocol import Invalid, Send, parse_frame
 from varro.chat.session import ChatSession

@@ -40,10 +40,10 @@ from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolC
 from pydantic_ai.tools import ToolDefinition
 
 from varro.agent import demo_text as txt
+from varro.agent.choices import DEMO_MODEL_NAME
 from varro.agent.demo_pacing import Gates, Pacer, held_chunks
 from varro.agent.title import plain_title_text
 
-DEMO_MODEL_NAME = "demo"
 TOOL_NAME = "run_python"
 MAX_STREAM_TOKENS = 100_000
 

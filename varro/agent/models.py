@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.settings import ModelSettings
 
-from varro.agent.demo import DEMO_MODEL_NAME, demo_model
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model the page offers: its string in `VARRO_MODELS` (what a `send` frame names) and its label."""
-
-    key: str
-    label: str
-
-
-def parse_models(text: str, default: str) -> list[ModelChoice]:
-    """`VARRO_MODELS`: comma-separated `model=Label` entries (the label may be left out: the model string is shown).
-
-    The default model (`VARRO_MODEL`) is always offered: first when the list does not name it. A model named twice
-    keeps its first label. Labels cannot hold a comma; a model string never does.
-    """
-    choices: dict[str, str] = {}
-    for entry in text.split(","):
-        key, _, label = (part.strip() for part in entry.partition("="))
-        if key and key not in choices:
-            choices[key] = label or key
-    if default not in choices:
-        choices = {default: "demo model (offline)" if default == DEMO_MODEL_NAME else default, **choices}
-    return [ModelChoice(key, label) for key, label in choices.items()]
+from varro.agent.choices import DEMO_MODEL_NAME
+from varro.agent.demo import demo_model
 
 
 def resolve_model(name: str, demo_tps: float, demo_gates: Path | None = None) -> Model:

@@ -31,6 +31,23 @@ class LocalHost:
     url: str
     token: str
 
+    def wait_ready(self, log_path: Path | None = None) -> None:
+        """Return once the host answers its health check (its start: jupyter_server's imports, the sandbox's
+        self-test); `HostDidNotStart` if it exits or stays silent."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HostDidNotStart(f"the kernel host exited with code {self.process.returncode} at start-up"
+                                      + (f" (see {log_path})" if log_path else ""))
+            try:
+                if httpx.get(f"{self.url}/varro/health", headers={"Authorization": f"token {self.token}"},
+                             timeout=2).is_success:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise HostDidNotStart(f"the kernel host did not answer within {READY_TIMEOUT:.0f} s")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             if self.process.stdin is not None:
@@ -38,7 +55,10 @@ class LocalHost:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                try:
+                    self.process.kill()
+                except PermissionError:  # a root host, and we dropped root since: its closed lifeline ends it
+                    return
                 self.process.wait()
 
 
@@ -52,6 +72,19 @@ def start_local_host(kernels_dir: Path, env: dict[str, str] | None = None, log_p
                      token: str | None = None) -> LocalHost:
     """Start `python -m varro.kernels` on a free loopback port (with a fresh token unless given one); returns once it
     answers."""
+    host = spawn_local_host(kernels_dir, env, log_path, token)
+    try:
+        host.wait_ready(log_path)
+    except HostDidNotStart:
+        host.process.kill()
+        raise
+    return host
+
+
+def spawn_local_host(kernels_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None,
+                     token: str | None = None) -> LocalHost:
+    """`start_local_host` without the wait: the host starts while the caller goes on (`python -m app` imports the
+    web tier meanwhile); call `wait_ready` before using it."""
     token = token or secrets.token_urlsafe(32)
     port = free_port()
     full_env = {**os.environ, **(env or {}), "VARRO_KERNEL_HOST_TOKEN": token, "VARRO_KERNEL_HOST_PORT": str(port),
@@ -64,17 +97,4 @@ def start_local_host(kernels_dir: Path, env: dict[str, str] | None = None, log_p
     finally:
         if log is not None:
             log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise HostDidNotStart(f"the kernel host exited with code {process.returncode} at start-up"
-                                  + (f" (see {log_path})" if log_path else ""))
-        try:
-            if httpx.get(f"{url}/varro/health", headers={"Authorization": f"token {token}"}, timeout=2).is_success:
-                return LocalHost(process, url, token)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise HostDidNotStart(f"the kernel host did not answer within {READY_TIMEOUT:.0f} s")
+    return LocalHost(process, f"http://127.0.0.1:{port}", token)
