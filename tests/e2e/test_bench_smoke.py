@@ -84,3 +84,13 @@ def test_the_one_core_bench_runs_and_prints_its_table() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "| streams | app, s | pydantic-ai alone, s |" in done.stdout
     assert "kept at real time" in done.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_startup_bench_runs_and_prints_its_table() -> None:
+    """`python -m bench.startup`, one start (figures not judged)."""
+    done = subprocess.run([sys.executable, "-m", "bench.startup", "--runs", "1"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| this checkout | 1 |" in done.stdout
