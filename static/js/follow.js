@@ -30,6 +30,7 @@ window.varroFollow = {
     this.ticker = setInterval(() => this.tick(), 200);
     const scroller = this.$refs.scroller;
     this.onReader = () => { this.readerUntil = performance.now() + READER_MS; };
+    this.onReading = () => { this.stick = false; }; // a message's editor opened (widgets.js): stay with it
     this.onPointerDown = () => { this.pointerHeld = true; this.onReader(); };
     this.onPointerUp = () => { if (this.pointerHeld) { this.pointerHeld = false; this.onReader(); } };
     this.onScrollKey = (e) => {
@@ -37,6 +38,7 @@ window.varroFollow = {
       const typing = e.key !== "Tab" && e.target.closest?.("input, textarea, select, [contenteditable]");
       if (SCROLL_KEYS.has(e.key) && !typing) this.onReader();
     };
+    scroller.addEventListener("reading", this.onReading);
     scroller.addEventListener("touchstart", this.onReader, { passive: true });
     scroller.addEventListener("touchmove", this.onReader, { passive: true });
     scroller.addEventListener("pointerdown", this.onPointerDown);
@@ -49,6 +51,7 @@ window.varroFollow = {
     this.resizer.disconnect();
     clearInterval(this.ticker);
     const scroller = this.$refs.scroller;
+    scroller.removeEventListener("reading", this.onReading);
     scroller.removeEventListener("touchstart", this.onReader);
     scroller.removeEventListener("touchmove", this.onReader);
     scroller.removeEventListener("pointerdown", this.onPointerDown);

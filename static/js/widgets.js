@@ -8,6 +8,8 @@ document.addEventListener("alpine:init", () => {
     /** Open the inline editor with the message's text (saving keeps this version: the page shows "‹ i/n ›"). */
     start() {
       this.editing = true;
+      // The reader is at this message now: an answer streaming below must not take the editor out of view.
+      this.$el.dispatchEvent(new CustomEvent("reading", { bubbles: true }));
       this.$nextTick(() => { this.$refs.editor.focus(); this.$refs.editor.select(); });
     },
     /** Close the editor and give focus back to the Edit button, where the user left off. */

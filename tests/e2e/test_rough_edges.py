@@ -166,11 +166,31 @@ def test_save_and_regenerate_while_an_answer_runs_says_why_it_waits(new_chat: Pa
     wait_turn_done(page, 0)
     send(page, "/stream 3000 at 100")
     wait_running(page)
+    page.locator("#chat-scroll").hover()
+    page.mouse.wheel(0, -100_000)  # up to the first message, as the user must to reach its Edit
+    page.wait_for_function("() => document.getElementById('chat-scroll').scrollTop === 0", timeout=15_000)
     page.get_by_test_id("edit-0").click()
     page.get_by_test_id("save-edit-0").click()
     expect(page.locator("#chat-notices [role=alert]")).to_contain_text("still being written")
     expect(page.locator("#turn-1")).to_have_count(1)
     page.get_by_test_id("stop").click()  # answers outlive their page now: leave none running for the next test
+    wait_idle(page)
+
+
+def test_an_editor_opened_while_an_answer_streams_stays_in_view(new_chat: Page) -> None:
+    page = new_chat
+    page.set_viewport_size({"width": 900, "height": 1400})
+    send(page, "Tell me about rivers")
+    wait_turn_done(page, 0)
+    send(page, "/stream 3000 at 100")
+    wait_running(page)
+    page.get_by_test_id("edit-0").click()  # the chat is still short: opening the editor scrolls nothing
+    height = page.evaluate("document.getElementById('chat-scroll').scrollHeight")
+    page.wait_for_function(f"() => document.getElementById('chat-scroll').scrollHeight > {height + 1500}",
+                           timeout=60_000)
+    expect(page.get_by_test_id("save-edit-0")).to_be_in_viewport()  # not carried off by the following
+    expect(page.get_by_test_id("jump-latest")).to_be_visible()
+    page.get_by_test_id("stop").click()
     wait_idle(page)
 
 
