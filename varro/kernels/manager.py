@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -66,6 +67,10 @@ class ChatKernelManager(AsyncMappingKernelManager):
         self._filling: asyncio.Task[None] | None = None
         self._cells: dict[ChatKey, CellWatch] = {}
         self._served: set[ChatKey] = set()  # chats whose folder this host process brought up to date
+        # When each chat's kernel was last used (started, a cell begun or ended), as the caps read it. Not
+        # jupyter_server's `last_activity`: a watcher on another iopub socket records that, and may record a cell
+        # after the web tier has heard of its end, so a chat just used could be let go before one left alone.
+        self._used: dict[str, float] = {}
         (self.root / "chats").mkdir(parents=True, exist_ok=True)
         # Pooled kernels' folders, per host process: a host that ended left nobody's files there.
         self.pool_dir = self.root / "pool" / str(os.getpid())
@@ -120,6 +125,7 @@ class ChatKernelManager(AsyncMappingKernelManager):
                     kernel_id = await self._launch(folder, **kwargs)
                 self._chat_kernel[key] = kernel_id
                 self._chat_of[kernel_id] = key
+                self._used[kernel_id] = time.monotonic()
             self.fill_pool()
             return kernel_id
 
@@ -167,6 +173,7 @@ class ChatKernelManager(AsyncMappingKernelManager):
             raise web.HTTPError(404, "no kernel runs for this chat")
         provisioner: Any = self.get_kernel(kernel_id).provisioner
         provisioner.ended = {}
+        self._used[kernel_id] = time.monotonic()
         quota = WorkdirQuota(key.folder(self.root), self.workdir_mb * 2**20)
         watch = self._cells[key] = CellWatch(quota, lambda: self._kill(kernel_id))
         await watch.begin()
@@ -178,6 +185,8 @@ class ChatKernelManager(AsyncMappingKernelManager):
         kernel_id = self.kernel_of(key)
         provisioner = self.get_kernel(kernel_id).provisioner if kernel_id is not None else None
         result["ended"] = getattr(provisioner, "ended", None) or None
+        if kernel_id is not None:
+            self._used[kernel_id] = time.monotonic()
         await self.save(key)
         return result
 
@@ -204,7 +213,7 @@ class ChatKernelManager(AsyncMappingKernelManager):
             await self._let_go(kernel_id)
 
     def _oldest_first(self, kernel_ids: list[str]) -> list[str]:
-        return sorted(kernel_ids, key=lambda k: self._kernels[k].last_activity)
+        return sorted(kernel_ids, key=lambda k: self._used.get(k, 0.0))
 
     async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:  # type: ignore[override]
         """jupyter_server's shutdown, once a restart under way is over. jupyter_client's reads the kernel's `ready`
@@ -224,6 +233,7 @@ class ChatKernelManager(AsyncMappingKernelManager):
 
     def remove_kernel(self, kernel_id: str) -> Any:
         key = self._chat_of.pop(kernel_id, None)
+        self._used.pop(kernel_id, None)
         if key is not None and self._chat_kernel.get(key) == kernel_id:
             del self._chat_kernel[key]
         removed = super().remove_kernel(kernel_id)
