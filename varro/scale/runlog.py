@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,20 +33,26 @@ from varro.scale.errors import Unavailable
 log = logging.getLogger(__name__)
 
 EVENT_TYPES: dict[str, Any] = {t.__name__: t for t in Event.__args__}
-_ADAPTERS = {name: TypeAdapter(t) for name, t in EVENT_TYPES.items()}
 FORGET = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 EXPIRE_S = 3600  # a stream nobody writes to goes after this long
 ENDED_EXPIRE_S = 60  # a finished turn's stream is read only by followers still catching up on it
 
 
+@functools.cache
+def adapters() -> dict[str, TypeAdapter[Any]]:
+    """pydantic's (de)serialisers of the events, built once by the first `RunHub`: building them takes most of a
+    second, which every process without Redis (and every test server) would otherwise spend at import."""
+    return {name: TypeAdapter(t) for name, t in EVENT_TYPES.items()}
+
+
 def encode(event: Event) -> bytes:
     name = type(event).__name__
-    return json.dumps({"t": name, "e": _ADAPTERS[name].dump_python(event, mode="json")}).encode()
+    return json.dumps({"t": name, "e": adapters()[name].dump_python(event, mode="json")}).encode()
 
 
 def decode(data: bytes) -> Event:
     obj = json.loads(data)
-    event: Event = _ADAPTERS[obj["t"]].validate_python(obj["e"])
+    event: Event = adapters()[obj["t"]].validate_python(obj["e"])
     return event
 
 
@@ -67,6 +74,7 @@ class RunHub:
     def __init__(self, redis: Redis, prefix: str, owner: str) -> None:
         self.redis, self.prefix, self.owner = redis, prefix, owner
         self._listener: asyncio.Task[None] | None = None
+        adapters()  # at start-up, not on the event loop inside a first answer's stream
 
     def _record_key(self, chat_id: int) -> str:
         return f"{self.prefix}run:{chat_id}"
