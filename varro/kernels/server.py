@@ -10,20 +10,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 from typing import Any
 
-from jupyter_server.serverapp import ServerApp
-from jupyter_server.utils import url_path_join
-from traitlets.config import Config
+# jsonschema (through jupyter_events) imports rfc3987_syntax for its "iri" formats, which builds some 35 Lark parsers
+# at import: 1.4 s of CPU, half of a kernel host's start, for formats no schema of jupyter_server's uses (its issue
+# 1559). Marked absent before jupyter_server is imported, jsonschema leaves those two formats unchecked.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-from varro.kernels import api
-from varro.kernels.connection import ChatConnection
-from varro.kernels.manager import ChatKernelManager
-from varro.kernels.sandbox.isolation import make_isolation
-from varro.kernels.settings import HostSettings
-from varro.kernels.specs import VarroSpecs
-from varro.kernels.store import open_store
+from jupyter_server.serverapp import ServerApp  # noqa: E402
+from jupyter_server.utils import url_path_join  # noqa: E402
+from traitlets.config import Config  # noqa: E402
+
+from varro.kernels import api  # noqa: E402
+from varro.kernels.connection import ChatConnection  # noqa: E402
+from varro.kernels.manager import ChatKernelManager  # noqa: E402
+from varro.kernels.sandbox.isolation import make_isolation  # noqa: E402
+from varro.kernels.settings import HostSettings  # noqa: E402
+from varro.kernels.specs import VarroSpecs  # noqa: E402
+from varro.kernels.store import open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
 
