@@ -7,9 +7,13 @@ import re
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import wait_socket
+from tests.e2e.conftest import WS_FLAG, wait_socket
+from tests.e2e.server import Server
+
+# How far the chat's list is scrolled from its end, in pixels (0: its last line in view).
+DISTANCE_TO_END = "(() => { const s = document.getElementById('chat-scroll'); return s.scrollHeight - s.scrollTop - s.clientHeight; })()"
 
 # Records every distinct state of the first live text part of a turn, until it is finished, as
 # [finished blocks, length of the open tail]: blocks are only ever added, and between two of them the
@@ -56,6 +60,10 @@ def wait_idle(page: Page, timeout: float = 60_000) -> None:
     expect(page.locator("#progress")).to_have_attribute("data-running", "false", timeout=timeout)
 
 
+def wait_running(page: Page) -> None:
+    expect(page.locator("#progress")).to_have_attribute("data-running", "true")
+
+
 def wait_turn_done(page: Page, k: int, timeout: float = 60_000) -> None:
     expect(page.locator(f"#meta-{k}[data-status]")).to_have_count(1, timeout=timeout)
     wait_idle(page, timeout)
@@ -96,3 +104,14 @@ def screenshots() -> Path:
     folder = Path(tempfile.gettempdir()) / "varro-screenshots"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def phone(browser: Browser, server: Server) -> tuple[BrowserContext, Page]:
+    """A touch phone's context, on a fresh chat with its socket open."""
+    context = browser.new_context(viewport={"width": 390, "height": 760}, has_touch=True, is_mobile=True)
+    context.add_init_script(WS_FLAG)
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    page.get_by_test_id("new-chat").tap()
+    wait_socket(page)
+    return context, page

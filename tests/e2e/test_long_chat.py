@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from app.turn_window import BATCH_TURNS, PAGE_TURNS
 from tests.e2e.conftest import wait_socket
-from tests.e2e.helpers import wait_turn_done
+from tests.e2e.helpers import DISTANCE_TO_END, wait_turn_done
 from tests.e2e.server import Server
 from tests.longchat import user_id, write_chat
 
@@ -21,7 +21,6 @@ TURNS = 2000
 RESETS = (1000, 1990)  # a shell reset in an early batch, and one in the latest
 SHOWN = "[...document.querySelectorAll('#chat-turns > .turn')].map((t) => Number(t.dataset.turn))"
 FIRST = "Number(document.querySelector('#chat-turns > .turn').dataset.turn)"
-DISTANCE_TO_END = "(() => { const s = document.getElementById('chat-scroll'); return s.scrollHeight - s.scrollTop - s.clientHeight; })()"
 TOP_OF = "(k) => document.getElementById(`turn-${k}`).getBoundingClientRect().top"
 # The reader scrolls the list to its top: says where turn k is then (before any batch can come: that takes a frame at
 # least). A wheel turned up, then the scroll it makes (a script's wheel event scrolls nothing, so the script does).
