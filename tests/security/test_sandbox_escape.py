@@ -410,6 +410,18 @@ def test_disk_exhaustion_stops_at_the_quota(world: World) -> None:
     assert "No space left on device" in tmp
 
 
+def test_files_written_while_the_quota_trips_are_all_removed(world: World) -> None:
+    """A helper process the cell started writes small files without pause while the quota trips: every process of
+    the kernel is gone before the cell's files are removed, so none of them is left behind (under load, one was)."""
+    ticker = "import itertools\nfor i in itertools.count(): open(f'tick{i}.txt', 'w').write('x')"
+    out = world.alice.run(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {ticker!r}], "
+                          "start_new_session=True)\nimport time\ntime.sleep(60)")
+    assert "DiskQuota" in out, out
+    workdir = world.srv.chat_folder(world.alice.user_id, world.alice.chat_id)
+    assert not list(workdir.glob("tick*.txt"))
+    assert "after" in world.alice.run("import os\nprint('after', len(os.listdir('.')))")
+
+
 def test_background_process_ends_with_its_kernel(world: World) -> None:
     out = world.alice.run("import subprocess\np = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
                           "print('started', p.pid)")

@@ -191,11 +191,11 @@ class ChatKernelManager(AsyncMappingKernelManager):
         return result
 
     async def _kill(self, kernel_id: str) -> None:
-        """Stop the kernel's process at once; its restarter finds it dead and starts a fresh one, telling every
-        connected client ("restarting"), as for any death."""
+        """Stop the kernel's processes at once, returning once they are gone; its restarter finds it dead and starts
+        a fresh one, telling every connected client ("restarting"), as for any death."""
         if kernel_id in self:
             provisioner: Any = self.get_kernel(kernel_id).provisioner
-            await provisioner.kill()
+            await provisioner.kill_all()
 
     # --- caps -------------------------------------------------------------------------------------------------
 

@@ -113,6 +113,20 @@ class SandboxProvisioner(LocalProvisioner):
                    PATH=f"{isolation.python.parent}:{os.environ.get('PATH', os.defpath)}")
         return env
 
+    async def kill_all(self, wait_s: float = 5.0) -> None:
+        """Kill the kernel and everything it started, and return once none of it runs: whatever it was writing in
+        its folder then stays as it is (a quota's undo must not race the last writes of a dying cell). Without
+        cgroups, the kernel's own process is waited for."""
+        process, cgroups = self.process, list(self.cgroups)
+        await self.kill()
+        if cgroups:
+            if not await asyncio.to_thread(cgroup.emptied, cgroups, wait_s):
+                log.warning("kernel processes still ran %.0f s after being killed", wait_s)
+            return
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while process is not None and process.poll() is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+
     def oom_killed(self) -> bool:
         return bool(self.cgroups) and cgroup.oom_killed(self.cgroups)
 

@@ -190,12 +190,29 @@ def remove(paths: list[str], wait: float = 3.0) -> None:
                 time.sleep(0.05)
 
 
-def _kill_all(path: Path) -> None:
+def emptied(paths: list[str], wait: float = 3.0) -> bool:
+    """Kill whatever runs in the kernel's cgroups and return once none of it does (True), or after `wait` seconds
+    (False). A process that has exited is no longer listed, even before it is reaped: none of it can write again."""
+    deadline = time.monotonic() + wait
+    while True:
+        for path in paths:
+            _kill_all(Path(path))
+        if not any(_pids(Path(path)) for path in paths):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
+def _pids(path: Path) -> list[int]:
     try:
-        pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
-    except OSError:
-        return
-    for pid in pids:
+        return [int(p) for p in (path / "cgroup.procs").read_text().split()]
+    except OSError:  # the cgroup is gone: nothing runs in it
+        return []
+
+
+def _kill_all(path: Path) -> None:
+    for pid in _pids(path):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
