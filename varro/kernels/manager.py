@@ -25,8 +25,8 @@ from tornado import web
 
 from varro.kernels import fs
 from varro.kernels.chats import ChatKey
+from varro.kernels.pooled import adopt
 from varro.kernels.quota import WorkdirQuota
-from varro.kernels.sandbox.launch import chown_tree
 from varro.kernels.sandbox.plan import Isolation, NoSandbox, Refused, Sandbox, Unavailable
 from varro.kernels.store import ChatStore, LocalStore
 from varro.kernels.watch import CellWatch
@@ -281,7 +281,7 @@ class ChatKernelManager(AsyncMappingKernelManager):
                 if not await km.is_alive():
                     raise OSError("the pooled kernel died")
                 uid = getattr(km.provisioner, "uid", None)
-                await asyncio.to_thread(_adopt, own, folder, uid)
+                await asyncio.to_thread(adopt, own, folder, uid)
             except BaseException as exc:  # whatever went wrong (or a cancel): this kernel goes, never leaks uncounted
                 log.warning("a pooled kernel could not take %s", folder, exc_info=True)
                 await asyncio.shield(self._let_go(kernel_id))
@@ -292,27 +292,3 @@ class ChatKernelManager(AsyncMappingKernelManager):
             km._launch_args["cwd"] = str(folder)  # a restart launches in the chat's folder, not the pool's
             return kernel_id
         return None
-
-
-def _adopt(own: Path, folder: Path, uid: int | None) -> None:
-    """Move what is in the chat's `folder` into the pooled kernel's own (empty) folder, hand it to the kernel's uid,
-    and rename it to `folder`: the sandbox's bind mount follows the folder, not its name. On any failure the chat's
-    files go back where they were (the pooled kernel and its folder are then let go)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    moved: list[str] = []
-    try:
-        if folder.exists():  # by name from descriptors: any bytes in a name, no link followed
-            with fs.Folder(folder) as there, fs.Folder(own) as here:
-                for name in there.names():
-                    os.rename(name, name, src_dir_fd=there.fd, dst_dir_fd=here.fd)
-                    moved.append(name)
-            folder.rmdir()
-        if uid is not None:
-            chown_tree(str(own), uid)
-        os.rename(own, folder)
-    except BaseException:
-        folder.mkdir(exist_ok=True)
-        with fs.Folder(own) as here, fs.Folder(folder) as there:
-            for name in moved:
-                os.rename(name, name, src_dir_fd=here.fd, dst_dir_fd=there.fd)
-        raise
