@@ -21,6 +21,7 @@ from varro.agent.agent import ChatAgent, agent
 from varro.agent.choices import ModelChoice
 from varro.agent.models import check_provider, request_settings, resolve_model
 from varro.chat.content import meta_of
+from varro.chat.frame_budget import FrameBudget
 from varro.chat.live import LiveSessions
 from varro.chat.opening import open_chat
 from varro.chat.ratelimit import Limits
@@ -57,6 +58,8 @@ class VarroState:
     limits: Limits = field(default_factory=lambda: Limits.of(Settings()))  # the socket's budgets, per user and address
     turn_html: TurnHtml = field(default_factory=lambda: TurnHtml(partial(stored_turn, ChatUrls())))
     lag: LoopLag = field(default_factory=LoopLag)  # the event loop's lag, logged when it stalls
+    # the frames a second this process's streams share (VARRO_STREAM_FRAMES_PER_S)
+    frames: FrameBudget = field(default_factory=lambda: FrameBudget(Settings().stream_frames_per_s))
     served: dict[str, str] = field(default_factory=dict)  # the provider's names for our models (check_provider)
 
     @property
@@ -152,7 +155,8 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     urls = urls or ChatUrls()
     state = VarroState(settings, engine, store, uploads, model, live, demo_user_id, trace, urls, host, local_host,
                        provider_check=checked, limits=Limits.of(settings),
-                       turn_html=TurnHtml(partial(stored_turn, urls)), served=served)
+                       turn_html=TurnHtml(partial(stored_turn, urls)), served=served,
+                       frames=FrameBudget(settings.stream_frames_per_s))
     state.lag.start()
     freeze_startup_heap()
     return state

@@ -65,7 +65,7 @@ class Connection:
         self.chat_url = state.urls.page(chat.id)
         self.renderer = chat_renderer(state, chat)
         self.coalescer = Coalescer(state.settings.stream_flush_ms, self._send_batch, self._send_text,
-                                   lag=state.lag.recent)
+                                   lag=state.lag.recent, budget=state.frames)
         self.session: ChatSession | None = None
         self._stored_html = ""  # stored turns the page lacks, sent ahead of the catch-up
         self._page_running = False  # the page showed a run going on when it said hello

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # (docs/benchmarks.md has the trade-off measured for 0, 8, 16 and 33 ms). Under load the window widens to a
     # display frame or more (varro/chat/coalesce.py).
     stream_flush_ms: float = Field(8.0, ge=0)
+    # The frames a second all of a process's streams share: with many at once, each sends fewer, fuller frames
+    # (varro/chat/frame_budget.py). Far above what a few streams send; 0: no budget.
+    stream_frames_per_s: float = Field(800.0, ge=0)
     demo_user: str | None = "demo"
     demo_tps: float = Field(60.0, ge=0)
     # Tests only: the folder whose files open the demo model's gates (`/stream N until GATE`); unset: none wait.

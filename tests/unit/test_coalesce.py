@@ -10,6 +10,7 @@ import pytest
 
 from varro.chat.coalesce import DISPLAY_FRAME_S, LAG_SLACK_S, MAX_WINDOW_S, WIDEN, Coalescer
 from varro.chat.events import Event, NodeStarted, PartDelta
+from varro.chat.frame_budget import FrameBudget
 from varro.config import Settings
 
 
@@ -81,15 +82,16 @@ class FakeTime:
             await asyncio.sleep(0)
 
 
-def timed(flush_ms: float, lag: float = 0.0) -> tuple[Coalescer, FakeTime, list[tuple[float, str]]]:
+def timed(flush_ms: float, lag: float = 0.0, budget: FrameBudget | None = None,
+          t: FakeTime | None = None) -> tuple[Coalescer, FakeTime, list[tuple[float, str]]]:
     """A coalescer on a fake clock; its frames kept as (time sent, text)."""
-    t = FakeTime()
+    t = t or FakeTime()
     sent: list[tuple[float, str]] = []
 
     async def send(batch: list[Event]) -> None:
         sent.append((t.now, "".join(e.text for e in batch if isinstance(e, PartDelta))))
 
-    return Coalescer(flush_ms, send, send_raw, lag=lambda: lag, clock=t.clock, sleep=t.sleep), t, sent
+    return Coalescer(flush_ms, send, send_raw, lag=lambda: lag, budget=budget, clock=t.clock, sleep=t.sleep), t, sent
 
 
 async def stream(c: Coalescer, t: FakeTime, tokens: int, every: float) -> None:
@@ -155,6 +157,40 @@ async def test_under_load_a_fast_stream_sends_fewer_fuller_frames_and_loses_noth
         frames[lag] = len(sent)
     assert frames[0.0] >= 100, "a quiet loop sends at the configured window"
     assert frames[0.03] * 7 <= frames[0.0], frames  # an 8 + 60 ms window: under a seventh of the frames
+
+
+async def test_many_streams_share_the_frame_budget_before_the_loop_lags() -> None:
+    """Forty streams at 100 tokens a second on a quiet loop, a budget of 800 frames a second: each stream sends about
+    20 frames a second where alone it sends a frame a token; nothing is lost, and a lone stream is as before."""
+    t = FakeTime()
+    budget = FrameBudget(800, clock=t.clock)
+    streams = [timed(Settings().stream_flush_ms, budget=budget, t=t) for _ in range(40)]
+    for _ in range(100):  # a second
+        for c, _, _ in streams:
+            await c(PartDelta(0, 0, 0, "x"))
+        await t.advance(0.01)
+    await t.advance(MAX_WINDOW_S)
+    for c, _, sent in streams:
+        c.close()
+        assert "".join(text for _, text in sent) == "x" * 100
+        assert len(sent) <= 25, len(sent)  # 40 / 800 = a 50 ms window, after the first frames
+    assert sum(len(sent) for _, _, sent in streams) <= 1000
+    t.now += 1.0  # the forty have gone quiet: a lone stream has the flush window again
+    c, _, sent = timed(Settings().stream_flush_ms, budget=budget, t=t)
+    await stream(c, t, 100, 0.01)
+    assert len(sent) == 100, "a lone stream at 100 tokens a second: a frame a token"
+
+
+def test_a_stream_counts_towards_the_budget_while_it_sends() -> None:
+    now = [0.0]
+    budget = FrameBudget(100, clock=lambda: now[0], recent_s=0.5)
+    budget.sent(1)
+    budget.sent(2)
+    assert budget.streams() == 2 and budget.window() == pytest.approx(0.02)
+    now[0] = 0.6
+    budget.sent(2)  # stream 1 has been quiet for longer than recent_s: it no longer counts
+    assert budget.streams() == 1
+    assert FrameBudget(0).window() == 0.0, "no budget: no widening"
 
 
 async def test_a_failed_send_in_the_timer_is_raised_to_the_next_caller_not_lost_in_the_task() -> None:

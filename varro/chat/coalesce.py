@@ -11,7 +11,9 @@ Under load the window widens to the display's frame at least: once `lag()` (the 
 lateness, app/lag.py) is past what a quiet loop shows (`LAG_SLACK_S`), a stream sends no more than
 about 60 frames a second, what a page can paint, and fewer as the lag grows (`WIDEN` times the lag,
 up to `MAX_WINDOW_S`). Every stream then sends fewer, fuller frames, so a loaded loop spends less of
-itself on frames and each stream keeps moving instead of all falling behind. On a quiet loop the
+itself on frames and each stream keeps moving instead of all falling behind. Before the loop lags, the
+process's frame budget (varro/chat/frame_budget.py) shares a number of frames a second among the streams
+sending: many streams at once each send fewer frames from the start. On a quiet loop with few streams the
 window stays `flush_ms`: holding deltas to the display's rate there costs a lone user's token-to-paint
 about as much as the extra wait (docs/benchmarks.md), for frames the server has the time to send.
 
@@ -26,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from varro.chat.events import Event, PartDelta
+from varro.chat.frame_budget import FrameBudget
 
 SendBatch = Callable[[list[Event]], Awaitable[None]]
 SendRaw = Callable[[str], Awaitable[None]]
@@ -45,11 +48,13 @@ class Coalescer:
     """A session sink that batches `PartDelta`s and hands ordered batches to `send`."""
 
     def __init__(self, flush_ms: float, send: SendBatch, send_raw: SendRaw, *, lag: Callable[[], float] = no_lag,
-                 clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+                 budget: FrameBudget | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
         self.flush_s = flush_ms / 1000
         self.send = send
         self.send_raw = send_raw
         self.lag = lag
+        self.budget = budget
         self.clock = clock
         self.sleep = sleep
         self._pending: dict[tuple[int, int, int], list[str]] = {}
@@ -73,11 +78,13 @@ class Coalescer:
         await self._send(batch)
 
     def window(self) -> float:
-        """Seconds between two frames of deltas now: the flush window, widened when the loop lags."""
+        """Seconds between two frames of deltas now: the flush window, widened to this stream's share of the frame
+        budget, and when the loop lags."""
+        shared = min(MAX_WINDOW_S, self.budget.window()) if self.budget is not None else 0.0
         lag = self.lag()
         if lag <= LAG_SLACK_S:
-            return self.flush_s
-        return max(self.flush_s, min(MAX_WINDOW_S, max(DISPLAY_FRAME_S, self.flush_s + WIDEN * lag)))
+            return max(self.flush_s, shared)
+        return max(self.flush_s, shared, min(MAX_WINDOW_S, max(DISPLAY_FRAME_S, self.flush_s + WIDEN * lag)))
 
     async def prime_html(self, frame: str) -> None:
         """Send a ready frame ahead of anything else (a catch-up); call it before the sink gets events."""
@@ -92,6 +99,8 @@ class Coalescer:
     async def _flush_later(self, delay: float) -> None:
         await self.sleep(delay)
         self._timer = None
+        if self.budget is not None:
+            self.budget.sent(id(self))
         try:
             await self.flush()
         except Exception as exc:
