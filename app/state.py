@@ -131,6 +131,7 @@ async def open_state(settings: Settings, urls: ChatUrls | None = None, chat_agen
     host, local_host = await open_hosts(settings, store)
     deps = SessionDeps(model=model, uploads=uploads, host=host, cell_timeout_s=settings.cell_timeout_s,
                        model_settings=request_settings(settings.model_timeout_s, settings.model_max_tokens),
+                       first_event_s=settings.model_timeout_s,
                        images=settings.model_images, context_tokens=settings.context_tokens,
                        max_tokens=settings.model_max_tokens, model_requests=settings.model_requests, titles=titles, title_model=title_model,
                        agent=chat_agent,

@@ -7,11 +7,13 @@ VARRO_MODEL_TIMEOUT_S bounds a silent provider, before the first output and betw
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -25,6 +27,7 @@ from tests.fakes.openai_server import recorded, run_fake_openai, text_of
 from tests.kernels import shared_client
 from tests.security.client import Tab, stored_turns
 from varro.agent.models import request_settings
+from varro.chat.events import Event, PartDelta, PartStarted, TurnFailed
 from varro.chat.session import ChatSession, SessionDeps
 from varro.db.crud import Store
 from varro.uploads import UploadStore
@@ -60,10 +63,55 @@ async def test_the_timeout_reaches_every_model_request(store: Store, tmp_path: P
     chats = store.chats.for_user(user.id)
     chat = await chats.create()
     deps = SessionDeps(FunctionModel(stream_function=stream), UploadStore(tmp_path), shared_client(),
-                       model_settings=request_settings(7))
+                       model_settings=request_settings(7), first_event_s=7)
     session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
     await session.send("hi")
-    assert seen and seen[0]["timeout"] == 7 and seen[0]["first_event_timeout"] == 7
+    assert seen and seen[0]["timeout"] == 7
+
+
+async def answer_of(store: Store, tmp_path: Path, stream: Any, first_event_s: float) -> tuple[str, list[Event]]:
+    """A turn of a model streaming with `stream`, bounded by `first_event_s`: its stored status and its events."""
+    user = await store.users.ensure("u")
+    chats = store.chats.for_user(user.id)
+    chat = await chats.create()
+    deps = SessionDeps(FunctionModel(stream_function=stream), UploadStore(tmp_path), shared_client(),
+                       first_event_s=first_event_s)
+    session = ChatSession(user.id, chat.id, await chats.turns(chat.id), deps)
+    events: list[Event] = []
+
+    async def sink(event: Event) -> None:
+        events.append(event)
+
+    session.sink = sink
+    await session.send("hi")
+    [turn] = await (await chats.turns(chat.id)).list()
+    return turn.status, events
+
+
+async def test_a_model_silent_before_its_first_output_is_a_timeout_that_says_so(store: Store, tmp_path: Path) -> None:
+    async def silent(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        await asyncio.sleep(3600)
+        yield "never"
+
+    started = time.monotonic()
+    status, events = await answer_of(store, tmp_path, silent, first_event_s=0.5)
+    assert status == "error" and time.monotonic() - started < 30
+    [failed] = [e for e in events if isinstance(e, TurnFailed)]
+    assert "did not answer within 0.5 s" in failed.message
+
+
+async def test_an_answer_that_keeps_coming_is_not_cut_by_the_first_output_timeout(store: Store, tmp_path: Path) -> None:
+    """The first-output bound is not a bound on the answer: this one takes three times as long, and ends whole."""
+    async def slow(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        for i in range(15):
+            yield f"w{i} "
+            await asyncio.sleep(0.1)
+
+    status, events = await answer_of(store, tmp_path, slow, first_event_s=0.5)
+    assert status == "complete"
+    shown = "".join(e.content if isinstance(e, PartStarted) else e.text for e in events
+                    if isinstance(e, PartStarted | PartDelta))
+    assert shown == "".join(f"w{i} " for i in range(15))
 
 
 def attempts(provider: Provider, prompt: str) -> int:

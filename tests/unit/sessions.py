@@ -29,6 +29,7 @@ async def collecting_session(store: Store, tmp_path: Path, model: Model, with_ch
     chats = store.chats.for_user(user.id)
     chat = await chats.create()
     deps.setdefault("model_settings", request_settings(10))
+    deps.setdefault("first_event_s", 10)
     deps.setdefault("host", shared_client())
     session_deps = SessionDeps(model, UploadStore(tmp_path / "uploads"), **deps)
     s = ChatSession(user.id, chat.id, await chats.turns(chat.id), session_deps, chats if with_chats else None)

@@ -32,11 +32,11 @@ def resolve_model(name: str, demo_tps: float, demo_gates: Path | None = None) ->
 def request_settings(timeout_s: float, max_tokens: int | None = None) -> ModelSettings:
     """Bound every wait on the provider, so a hung one ends in a clear error instead of a turn stuck "running".
 
-    `first_event_timeout` covers the request until its first output, SDK retries included; `timeout` is the
-    HTTP client's per-attempt limit, which on a stream is the longest silence between two chunks. Neither
-    limits a long answer that keeps coming.
+    `timeout` is the HTTP client's per-attempt limit, which on a stream is the longest silence between two chunks;
+    it does not limit a long answer that keeps coming. The wait for a request's first output, the SDK's retries
+    included, is bounded by the session itself (`varro.chat.stream.NodeStreamer`, `SessionDeps.first_event_s`).
     """
-    settings = ModelSettings(timeout=timeout_s, first_event_timeout=timeout_s)
+    settings = ModelSettings(timeout=timeout_s)
     if max_tokens is not None:
         settings["max_tokens"] = max_tokens
     return settings

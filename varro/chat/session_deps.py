@@ -60,6 +60,7 @@ class SessionDeps:
     uploads: UploadStore
     host: KernelHosts  # the kernel hosts, with each chat's kernel and folder
     model_settings: ModelSettings | None = None  # timeouts (varro.agent.models.request_settings)
+    first_event_s: float | None = None  # VARRO_MODEL_TIMEOUT_S: a model request's wait for its first output
     cell_timeout_s: float = 30.0  # a cell's time limit, then an interrupt
     # a host's own (varro.agent.agent.chat_agent), with `run_python` and its tools
     agent: ChatAgent = field(default_factory=lambda: agent)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic_ai import Agent
+from pydantic_ai.exceptions import ModelRequestTimeout
 from pydantic_ai.messages import (
     FunctionToolResultEvent,
     ModelRequest,
@@ -70,11 +72,19 @@ def in_call_order(returns: list[Any], calls: list[ToolCallPart]) -> list[Any]:
 
 
 class NodeStreamer:
-    """Streams every node of one run; counts nodes so ids stay unique across responses."""
+    """Streams every node of one run; counts nodes so ids stay unique across responses.
 
-    def __init__(self, turn: int, emit: Emit) -> None:
+    `first_event_s` bounds each model request until its stream's first event (the provider's retries included), so
+    a hung provider ends in a clear error. We keep this deadline ourselves rather than as pydantic-ai's
+    `first_event_timeout`, which enters a cancel scope around every event of the stream for as long as it lasts:
+    on a loaded server that was a twentieth of the CPU of a streamed token (docs/benchmarks.md).
+    """
+
+    def __init__(self, turn: int, emit: Emit, first_event_s: float | None = None, model_name: str = "") -> None:
         self.turn = turn
         self.emit = emit
+        self.first_event_s = first_event_s
+        self.model_name = model_name
         self.nodes = 0
 
     def _next_node(self) -> int:
@@ -92,9 +102,24 @@ class NodeStreamer:
         n = self._next_node()
         await self.emit(NodeStarted(self.turn, n))
         await self.emit(ProgressChanged(self.turn, "thinking"))
+        deadline = asyncio.timeout(self.first_event_s)
+        try:
+            async with deadline:
+                response = await self._stream_response(n, node, run, deadline)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise ModelRequestTimeout(self.model_name, self.first_event_s or 0, setting="first_event_timeout") from None
+        await self.emit(ResponseFinished(self.turn, n, response))
+
+    async def _stream_response(self, n: int, node: Any, run: AgentRun[Deps, Any], deadline: asyncio.Timeout) -> Any:
+        waiting = True
         async with node.stream(run.ctx) as stream:
             try:
                 async for ev in stream:
+                    if waiting:  # it answered: the rest may take as long as it keeps coming
+                        deadline.reschedule(None)
+                        waiting = False
                     if isinstance(ev, PartStartEvent):
                         started = _start(self.turn, n, ev)
                         if started is not None:
@@ -107,8 +132,7 @@ class NodeStreamer:
                 # Stopped or failed mid-response: render what arrived, as a reload will show it.
                 await self.emit(ResponseFinished(self.turn, n, stream.response))
                 raise
-            response = stream.response
-        await self.emit(ResponseFinished(self.turn, n, response))
+            return stream.response
 
     async def _call_tools(self, node: Any, run: AgentRun[Deps, Any]) -> None:
         if not node.model_response.tool_calls:

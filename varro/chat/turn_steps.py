@@ -188,7 +188,8 @@ class TurnSteps:
         fitting = FitRequests(window, self.deps.max_tokens, scale) if window is not None and by_hand is None else None
         model = by_hand_model(by_hand) if by_hand is not None else self.model
         turn = self._run = TurnRun(self.deps.agent, model, self.deps.model_settings, deps,
-                                   self.deps.model_requests, NodeStreamer(k, self._emit), fitting)
+                                   self.deps.model_requests,
+                                   NodeStreamer(k, self._emit, self.deps.first_event_s, model.model_name), fitting)
         try:
             self._sent = [] if by_hand is not None else await self._model_history(k, prompt, fitting)
             await turn.go(prompt, self._sent, partial(self._images_refused, k))
