@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
 
 
 class Sessions:
@@ -26,6 +30,7 @@ class Sessions:
         # expire_on_commit=False: reading attributes after commit would otherwise need a greenlet (MissingGreenlet).
         self._maker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._in_thread = _thread_twin(engine)
 
     def __call__(self) -> AsyncSession:
         return self._maker()
@@ -34,6 +39,54 @@ class Sessions:
     async def write(self) -> AsyncIterator[AsyncSession]:
         async with self._write_lock or contextlib.nullcontext(), self._maker() as session:
             yield session
+
+    async def transact(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(session, *args)`, plain synchronous SQLAlchemy, as one transaction that writes, and commit it.
+
+        On a SQLite file it runs in a worker thread on a connection of its own: the event loop then makes one hop for
+        the whole transaction, where an async session makes a few for every statement, and on a busy loop each hop
+        waits for everything else that is ready. Many turns starting at once queued here for a second behind each
+        other that way (docs/benchmarks.md, "Streams one core keeps at real time"). Elsewhere it runs in an async
+        session (`run_sync`), as `write` does. Cancelled while the thread works, it still holds the write lock until
+        the thread is done (committed or rolled back), so the next writer never meets a half-done transaction.
+        """
+        if self._in_thread is None or self._write_lock is None:
+            async with self.write() as s:
+                result = await run_sync(s, work, *args)
+                await s.commit()
+                return result
+        async with self._write_lock:
+            done = asyncio.get_running_loop().run_in_executor(None, _commit_in, self._in_thread, work, args)
+            try:
+                return await asyncio.shield(done)
+            finally:
+                if not done.done():
+                    await asyncio.wait({done})
+
+
+async def run_sync(s: AsyncSession, work: Callable[..., T], *args: Any) -> T:
+    """`work(session, *args)` on the async session's synchronous `Session` (SQLModel's, though the stubs of
+    `AsyncSession.run_sync` say SQLAlchemy's): code written once for `Sessions.transact` and for async writes."""
+    return await s.run_sync(work, *args)
+
+
+def _thread_twin(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on the same SQLite file (None for other databases, or a database in memory, which a
+    second engine would not share). NullPool: a transaction opens its connection and closes it, nothing is left
+    open for whoever disposes of the async engine."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+        return None
+    twin = create_engine(url.set(drivername="sqlite"), poolclass=NullPool)
+    event.listen(twin, "connect", _sqlite_pragmas)
+    return twin
+
+
+def _commit_in(engine: Engine, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+    with Session(engine, expire_on_commit=False) as s:
+        result = work(s, *args)
+        s.commit()
+        return result
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import col, select, update
+from sqlmodel import Session, col, select, update
 
 from varro.db.crud.share import SharedLinks
-from varro.db.crud.turn import ChatTurns, raise_fence
+from varro.db.crud.turn import ChatTurns, fence_in, raise_fence
 from varro.db.engine import Sessions
 from varro.db.models import Chat, utcnow
 from varro.db.search import Hit, search_chats
@@ -110,12 +110,14 @@ class UserChats:
         user_chose = (col(Chat.title) != "") & (col(Chat.title) != col(Chat.auto_title))
         stmt = (update(Chat).where(col(Chat.id) == chat_id, col(Chat.user_id) == self.user_id, ~user_chose)
                 .values(title=title, auto_title=title, updated_at=utcnow()))
-        async with self.sessions.write() as s:
-            if (await s.exec(stmt)).rowcount != 1:
+
+        def retitle(s: Session) -> bool:  # in one hop (`Sessions.transact`): every new chat is named at once
+            if s.exec(stmt).rowcount != 1:
                 return False
-            await raise_fence(s, chat_id, self.fence)
-            await s.commit()
+            fence_in(s, chat_id, self.fence)
             return True
+
+        return await self.sessions.transact(retitle)
 
     async def delete(self, chat_id: int) -> bool:
         """Delete the chat and (by cascade) its turns; False when it is not this user's."""

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func
 from sqlalchemy.exc import NoResultFound
-from sqlmodel import col, delete, insert, select, update
+from sqlmodel import Session, col, delete, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from varro.db import tree
-from varro.db.engine import Sessions
+from varro.db.engine import Sessions, run_sync
 from varro.db.models import RUNNING, TURN_STATUSES, Chat, Turn, utcnow
 
 
@@ -27,14 +27,20 @@ class Fenced(Exception):
     """A write from a session that another process has taken over since (a newer epoch wrote to the chat)."""
 
 
-async def raise_fence(s: AsyncSession, chat_id: int, fence: int | None) -> None:
+def fence_in(s: Session, chat_id: int, fence: int | None) -> None:
     """Raise the chat's fence to `fence`, or refuse (`Fenced`) when a newer session wrote to it: in the write's own
     transaction, so nothing older follows. None: one process, nothing to fence."""
     if fence is None:
         return
     stmt = update(Chat).where(col(Chat.id) == chat_id, col(Chat.fence) <= fence).values(fence=fence)
-    if (await s.exec(stmt)).rowcount == 0:
+    if s.exec(stmt).rowcount == 0:
         raise Fenced(f"chat {chat_id} was taken over by a newer session (epoch > {fence})")
+
+
+async def raise_fence(s: AsyncSession, chat_id: int, fence: int | None) -> None:
+    """`fence_in` in an async session."""
+    if fence is not None:
+        await run_sync(s, fence_in, chat_id, fence)
 
 
 @dataclass(frozen=True)
@@ -91,22 +97,23 @@ class ChatTurns:
 
         Every turn's start waits for this, so it reads nothing back: four statements (three for the first turn),
         the shown turns from `idx` taken off the path (usually none), the insert, the parent's link to it, the
-        chat's `updated_at`."""
-        async with self.sessions.write() as s:
-            await self._check_fence(s)
-            await self._hide_from(s, idx)
-            now = utcnow()
-            shown = (col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx - 1, col(Turn.on_path))
-            parent_id = select(Turn.id).where(*shown).scalar_subquery() if idx > 0 else None
-            new = insert(Turn).values(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content,
-                                      status=RUNNING, created_at=now, parent_id=parent_id, on_path=True)
-            turn_id, parent = (await s.exec(new.returning(col(Turn.id), col(Turn.parent_id)))).one()
-            if idx > 0:
-                linked = await s.exec(update(Turn).where(*shown).values(active_child_id=turn_id))
-                if linked.rowcount == 0:
-                    raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
-            await s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now))
-            await s.commit()
+        chat's `updated_at`. In one hop of the event loop (`Sessions.transact`): many turns start at once."""
+        return await self.sessions.transact(self._begin, idx, user_text, content)
+
+    def _begin(self, s: Session, idx: int, user_text: str, content: dict[str, Any]) -> Turn:
+        fence_in(s, self.chat_id, self.fence)
+        self._hide_from(s, idx)
+        now = utcnow()
+        shown = (col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx - 1, col(Turn.on_path))
+        parent_id = select(Turn.id).where(*shown).scalar_subquery() if idx > 0 else None
+        new = insert(Turn).values(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content,
+                                  status=RUNNING, created_at=now, parent_id=parent_id, on_path=True)
+        turn_id, parent = s.exec(new.returning(col(Turn.id), col(Turn.parent_id))).one()
+        if idx > 0:
+            linked = s.exec(update(Turn).where(*shown).values(active_child_id=turn_id))
+            if linked.rowcount == 0:
+                raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
+        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now))
         return Turn(id=turn_id, chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=RUNNING,
                     created_at=now, parent_id=parent, on_path=True)
 
@@ -114,15 +121,16 @@ class ChatTurns:
         """Complete the running turn `idx` in place: its content and final status."""
         if status not in TURN_STATUSES:
             raise ValueError(f"unknown turn status {status!r}")
-        # Two statements and no read: when many answers end at once, SQLite's writes queue (see `begin`).
-        async with self.sessions.write() as s:
-            await self._check_fence(s)
-            done = await s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx,
-                                                   col(Turn.on_path)).values(content=content, status=status))
-            if done.rowcount != 1:
-                raise NoResultFound(f"chat {self.chat_id} shows no turn {idx} to finish")
-            await s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=utcnow()))
-            await s.commit()
+        # Two statements and no read, in one hop (`begin`): many answers end at once.
+        await self.sessions.transact(self._finish, idx, content, status)
+
+    def _finish(self, s: Session, idx: int, content: dict[str, Any], status: str) -> None:
+        fence_in(s, self.chat_id, self.fence)
+        done = s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx,
+                                         col(Turn.on_path)).values(content=content, status=status))
+        if done.rowcount != 1:
+            raise NoResultFound(f"chat {self.chat_id} shows no turn {idx} to finish")
+        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=utcnow()))
 
     async def _touch(self, s: Any) -> None:
         if (chat := await s.get(Chat, self.chat_id)) is not None:
@@ -144,7 +152,7 @@ class ChatTurns:
                                                           col(Turn.on_path)))).first()
                 if parent is None:
                     raise ValueError(f"there is no turn {idx - 1} to follow")
-            await self._hide_from(s, idx)
+            await run_sync(s, self._hide_from, idx)
             turn = Turn(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=status,
                         parent_id=parent.id if parent is not None else None)
             s.add(turn)
@@ -157,14 +165,14 @@ class ChatTurns:
             await s.refresh(turn)
             return turn
 
-    async def _hide_from(self, s: Any, idx: int) -> None:
+    def _hide_from(self, s: Session, idx: int) -> None:
         """Take the shown turns from `idx` on off the shown path (they stay stored, as earlier versions). Shell
         resets recorded after turn `idx` belong to the branch that is no longer shown and go with it."""
         stmt = update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx, col(Turn.on_path))
         # A reset after turn idx was recorded while a shown turn from idx on existed, and whatever took such a turn
         # off the path dropped it: with none hidden now there is none to drop (a new turn's start reads no chat).
-        if (await s.exec(stmt.values(on_path=False))).rowcount:
-            await self._drop_resets_after(s, idx)
+        if s.exec(stmt.values(on_path=False)).rowcount:
+            self._drop_resets_after(s, idx)
 
     async def _nodes(self, s: Any, start: int = 0, stop: int | None = None) -> builtins.list[tree.Node]:
         """The tree's shape (ids and links only); with a range, only the turns at those positions."""
@@ -210,7 +218,7 @@ class ChatTurns:
             for parent, child in remembered.items():
                 await s.exec(update(Turn).where(col(Turn.id) == parent).values(active_child_id=child))
             first_change = next((i for i, tid in enumerate(path) if old.get(i) != tid), len(path))
-            await self._drop_resets_after(s, first_change)
+            await run_sync(s, self._drop_resets_after, first_change)
             await s.commit()
             return True
 
@@ -225,12 +233,12 @@ class ChatTurns:
             # counted first: a turn's versions go with it by cascade, which the delete's row count leaves out
             removed = (await s.exec(select(func.count()).select_from(Turn).where(*going))).one()
             await s.exec(delete(Turn).where(*going))
-            await self._drop_resets_after(s, idx)
+            await run_sync(s, self._drop_resets_after, idx)
             await s.commit()
             return removed
 
-    async def _drop_resets_after(self, s: Any, idx: int) -> None:
-        chat = await s.get(Chat, self.chat_id)
+    def _drop_resets_after(self, s: Session, idx: int) -> None:
+        chat = s.get(Chat, self.chat_id)
         if chat is not None and any(r > idx for r in chat.shell_resets):
             chat.shell_resets = [r for r in chat.shell_resets if r <= idx]  # a new list: JSON is saved on assignment
             s.add(chat)
