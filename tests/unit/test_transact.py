@@ -95,3 +95,37 @@ async def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     with pytest.raises(ValueError, match="refused"):
         await store.sessions.transact(half)
     assert (await store.chats.for_user(user.id).get(chat.id)).title != "half"
+
+
+async def test_transactions_asked_for_meanwhile_run_in_order_each_on_its_own(on_file: Store) -> None:
+    """Asked for while another runs, they run after it in the order asked: one that fails writes nothing and tells
+    its caller, the others are committed; one cancelled before its turn does not run."""
+    user = await on_file.users.ensure("u")
+    chats = on_file.chats.for_user(user.id)
+    ids = [(await chats.create()).id for _ in range(4)]
+    inside, let_go, ran = threading.Event(), threading.Event(), []
+
+    def name(s: Session, chat_id: int, title: str, fail: bool = False) -> str:
+        ran.append(title)
+        if title == "first":
+            inside.set()
+            let_go.wait(WAIT_S)
+        s.exec(update(Chat).where(col(Chat.id) == chat_id).values(title=title))
+        if fail:
+            raise ValueError(title)
+        return title
+
+    first = asyncio.create_task(on_file.sessions.transact(name, ids[0], "first"))
+    assert await asyncio.to_thread(inside.wait, WAIT_S)
+    later = [asyncio.create_task(on_file.sessions.transact(name, ids[1], "second")),
+             asyncio.create_task(on_file.sessions.transact(name, ids[2], "third", True)),
+             asyncio.create_task(on_file.sessions.transact(name, ids[3], "fourth"))]
+    dropped = asyncio.create_task(on_file.sessions.transact(name, ids[3], "dropped"))
+    await asyncio.sleep(0)
+    dropped.cancel()
+    let_go.set()
+    results = await asyncio.wait_for(asyncio.gather(first, *later, return_exceptions=True), WAIT_S)
+    assert results[:2] == ["first", "second"] and isinstance(results[2], ValueError) and results[3] == "fourth"
+    assert ran == ["first", "second", "third", "fourth"]
+    titles = [(await chats.get(i)).title for i in ids]
+    assert titles[:2] == ["first", "second"] and titles[2] != "third" and titles[3] == "fourth"
