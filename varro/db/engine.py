@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,12 +109,12 @@ async def run_sync(s: AsyncSession, work: Callable[..., T], *args: Any) -> T:
 
 def _thread_twin(engine: AsyncEngine) -> Engine | None:
     """A synchronous engine on the same SQLite file (None for other databases, or a database in memory, which a
-    second engine would not share). NullPool: a transaction opens its connection and closes it, nothing is left
-    open for whoever disposes of the async engine."""
+    second engine would not share). One connection, kept: the writer's transactions run one at a time, and opening
+    a connection for each (its pragmas too) was a fortieth of a loaded server's CPU."""
     url = engine.url
     if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:") or "mode=memory" in str(url):
         return None
-    twin = create_engine(url.set(drivername="sqlite"), poolclass=NullPool)
+    twin = create_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
     event.listen(twin, "connect", _sqlite_pragmas)
     return twin
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select, update
 
 from varro.db.crud.share import SharedLinks
-from varro.db.crud.turn import ChatTurns, fence_in, raise_fence
+from varro.db.crud.turn import UNLOADED, ChatTurns, fence_in, raise_fence
 from varro.db.engine import Sessions
 from varro.db.models import Chat, utcnow
 from varro.db.search import Hit, search_chats
@@ -112,7 +112,7 @@ class UserChats:
                 .values(title=title, auto_title=title, updated_at=utcnow()))
 
         def retitle(s: Session) -> bool:  # in one hop (`Sessions.transact`): every new chat is named at once
-            if s.exec(stmt).rowcount != 1:
+            if s.exec(stmt, execution_options=UNLOADED).rowcount != 1:
                 return False
             fence_in(s, chat_id, self.fence)
             return True

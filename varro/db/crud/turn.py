@@ -22,6 +22,10 @@ from varro.db import tree
 from varro.db.engine import Sessions, run_sync
 from varro.db.models import RUNNING, TURN_STATUSES, Chat, Turn, utcnow
 
+# The writes of `Sessions.transact` run in a session of their own that holds no objects: keeping loaded objects in
+# step with an UPDATE (SQLAlchemy's default) is work for nothing there.
+UNLOADED = {"synchronize_session": False}
+
 
 class Fenced(Exception):
     """A write from a session that another process has taken over since (a newer epoch wrote to the chat)."""
@@ -33,7 +37,7 @@ def fence_in(s: Session, chat_id: int, fence: int | None) -> None:
     if fence is None:
         return
     stmt = update(Chat).where(col(Chat.id) == chat_id, col(Chat.fence) <= fence).values(fence=fence)
-    if s.exec(stmt).rowcount == 0:
+    if s.exec(stmt, execution_options=UNLOADED).rowcount == 0:
         raise Fenced(f"chat {chat_id} was taken over by a newer session (epoch > {fence})")
 
 
@@ -110,10 +114,10 @@ class ChatTurns:
                                   status=RUNNING, created_at=now, parent_id=parent_id, on_path=True)
         turn_id, parent = s.exec(new.returning(col(Turn.id), col(Turn.parent_id))).one()
         if idx > 0:
-            linked = s.exec(update(Turn).where(*shown).values(active_child_id=turn_id))
+            linked = s.exec(update(Turn).where(*shown).values(active_child_id=turn_id), execution_options=UNLOADED)
             if linked.rowcount == 0:
                 raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
-        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now))
+        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now), execution_options=UNLOADED)
         return Turn(id=turn_id, chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=RUNNING,
                     created_at=now, parent_id=parent, on_path=True)
 
@@ -127,10 +131,11 @@ class ChatTurns:
     def _finish(self, s: Session, idx: int, content: dict[str, Any], status: str) -> None:
         fence_in(s, self.chat_id, self.fence)
         done = s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx,
-                                         col(Turn.on_path)).values(content=content, status=status))
+                                         col(Turn.on_path)).values(content=content, status=status),
+                      execution_options=UNLOADED)
         if done.rowcount != 1:
             raise NoResultFound(f"chat {self.chat_id} shows no turn {idx} to finish")
-        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=utcnow()))
+        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=utcnow()), execution_options=UNLOADED)
 
     async def _touch(self, s: Any) -> None:
         if (chat := await s.get(Chat, self.chat_id)) is not None:
