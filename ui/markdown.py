@@ -224,7 +224,10 @@ def sanitize_html(html_text: str) -> str:
     Idempotent: the result is returned only once sanitizing it again changes nothing. Every pass is
     the full allow-list cleaner, so the result is safe even if the passes ran out first.
     """
-    out = _clean_once(_valid_unicode(html_text))
+    text = _valid_unicode(html_text)
+    out = _clean_once(text)
+    if out == text:  # the cleaner kept it as it was (most markdown does): a fixed point already, no second pass
+        return out
     for _ in range(_MAX_PASSES):
         again = _clean_once(out)
         if again == out:
