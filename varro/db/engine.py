@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from varro.db.writer import SqliteWriter
 
 T = TypeVar("T")
 
@@ -29,9 +30,8 @@ class Sessions:
         # expire_on_commit=False: reading attributes after commit would otherwise need a greenlet (MissingGreenlet).
         self._maker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._in_thread = _thread_twin(engine)
-        self._queued: list[Queued] = []  # transactions asked of the SQLite writer thread, not yet run
-        self._drainer: asyncio.Task[None] | None = None
+        twin = _thread_twin(engine)
+        self._writer = SqliteWriter(twin, self._write_lock) if twin is not None and self._write_lock is not None else None
 
     def __call__(self) -> AsyncSession:
         return self._maker()
@@ -42,63 +42,15 @@ class Sessions:
             yield session
 
     async def transact(self, work: Callable[..., T], *args: Any) -> T:
-        """Run `work(session, *args)`, plain synchronous SQLAlchemy, as one transaction that writes, and commit it.
-
-        On a SQLite file it runs in a worker thread on a connection of its own, with the others asked for meanwhile:
-        each is its own transaction, in the order they were asked for, and the event loop makes one hop for them all,
-        where an async session makes a few for every statement, and on a busy loop each hop waits for everything else
-        that is ready. Many turns starting at once queued here for a second behind each other that way
-        (docs/benchmarks.md, "Streams one core keeps at real time"). Elsewhere it runs in an async session
-        (`run_sync`), as `write` does.
-
-        Cancelled before its turn, `work` does not run; cancelled while it runs, it runs to its commit or rollback and
-        the write lock is held until then, so the next writer never meets a half-done transaction.
-        """
-        if self._in_thread is None or self._write_lock is None:
+        """Run `work(session, *args)`, plain synchronous SQLAlchemy, as one transaction that writes, and commit it:
+        on a SQLite file by the writer thread (varro/db/writer.py: one event-loop hop for a burst of them, where an
+        async session makes a few for every statement), elsewhere in an async session (`run_sync`), as `write` does."""
+        if self._writer is None:
             async with self.write() as s:
                 result = await run_sync(s, work, *args)
                 await s.commit()
                 return result
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queued.append((work, args, done))
-        if self._drainer is None:
-            self._drainer = asyncio.create_task(self._drain())
-        return await done
-
-    async def _drain(self) -> None:
-        """Run what `transact` queued, a batch at a time, each batch under the write lock (other writers go between)."""
-        assert self._in_thread is not None and self._write_lock is not None
-        batch: list[Queued] = []
-        try:
-            while self._queued:
-                async with self._write_lock:
-                    batch, self._queued = [q for q in self._queued if not q[2].cancelled()], []
-                    ran = asyncio.get_running_loop().run_in_executor(None, _commit_each, self._in_thread, batch)
-                    try:
-                        outcomes = await asyncio.shield(ran)
-                    finally:
-                        if not ran.done():
-                            await asyncio.wait({ran})
-                for (_, _, done), (value, error) in zip(batch, outcomes, strict=True):
-                    if done.done():
-                        continue
-                    if error is None:
-                        done.set_result(value)
-                    else:
-                        done.set_exception(error)
-                batch = []
-        except BaseException as exc:  # nobody must wait for ever: what was not answered fails
-            for _, _, done in batch + self._queued:
-                if not done.done():
-                    done.set_exception(RuntimeError("the database writer stopped") if isinstance(
-                        exc, asyncio.CancelledError) else exc)
-            self._queued = []
-            raise
-        finally:
-            self._drainer = None
-
-
-Queued = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+        return await self._writer.run(work, *args)
 
 
 async def run_sync(s: AsyncSession, work: Callable[..., T], *args: Any) -> T:
@@ -108,29 +60,15 @@ async def run_sync(s: AsyncSession, work: Callable[..., T], *args: Any) -> T:
 
 
 def _thread_twin(engine: AsyncEngine) -> Engine | None:
-    """A synchronous engine on the same SQLite file (None for other databases, or a database in memory, which a
-    second engine would not share). One connection, kept: the writer's transactions run one at a time, and opening
-    a connection for each (its pragmas too) was a fortieth of a loaded server's CPU."""
+    """A synchronous engine on the same SQLite file, for its writer thread (None for other databases, or a database
+    in memory, which a second engine would not share). One connection, kept: the writer runs one transaction at a
+    time, and opening a connection for each (its pragmas too) was a fortieth of a loaded server's CPU."""
     url = engine.url
     if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:") or "mode=memory" in str(url):
         return None
     twin = create_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
     event.listen(twin, "connect", _sqlite_pragmas)
     return twin
-
-
-def _commit_each(engine: Engine, batch: list[Queued]) -> list[tuple[Any, BaseException | None]]:
-    """Each transaction of `batch` in turn, on a connection of its own: (its result, None) or (None, what it raised)."""
-    outcomes: list[tuple[Any, BaseException | None]] = []
-    for work, args, _ in batch:
-        try:
-            with Session(engine, expire_on_commit=False) as s:
-                result = work(s, *args)
-                s.commit()
-            outcomes.append((result, None))
-        except Exception as exc:
-            outcomes.append((None, exc))
-    return outcomes
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
