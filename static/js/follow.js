@@ -146,6 +146,10 @@ window.varroFollow = {
   },
 
   jumpToLatest() {
+    // The reader chose to follow: what moves the list from here on is the page's doing, even within READER_MS of
+    // their last scroll up (chunks passed over settling to their real height would otherwise stop the following).
+    this.readerUntil = 0;
+    this.pointerHeld = false;
     this.stick = true;
     this.scrollToBottom();
     this.$refs.input.focus({ preventScroll: true });
