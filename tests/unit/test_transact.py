@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, col, select, update
 
 from varro.db.crud import Store
@@ -129,3 +130,19 @@ async def test_transactions_asked_for_meanwhile_run_in_order_each_on_its_own(on_
     assert ran == ["first", "second", "third", "fourth"]
     titles = [(await chats.get(i)).title for i in ids]
     assert titles[:2] == ["first", "second"] and titles[2] != "third" and titles[3] == "fourth"
+
+
+async def test_disposing_of_the_engine_closes_the_writers_connection(tmp_path: Path) -> None:
+    """The writer's kept connection goes with the engine: a shut-down app leaves no database file open."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await migrate(engine)
+    store = Store(make_sessions(engine))
+    user = await store.users.ensure("u")
+    chat = await store.chats.for_user(user.id).create()
+    await store.chats.for_user(user.id).retitle_if_auto(chat.id, "named")  # by the writer: its connection opens
+    writer = store.sessions._writer
+    assert writer is not None
+    closed: list[object] = []
+    event.listen(writer.engine, "close", lambda conn, _record: closed.append(conn))
+    await engine.dispose()
+    assert len(closed) == 1

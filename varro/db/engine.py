@@ -68,6 +68,8 @@ def _thread_twin(engine: AsyncEngine) -> Engine | None:
         return None
     twin = create_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
     event.listen(twin, "connect", _sqlite_pragmas)
+    # Whoever disposes of the async engine (the app's shutdown, a test) closes the writer's connection with it.
+    event.listen(engine.sync_engine, "engine_disposed", lambda _engine: twin.dispose())
     return twin
 
 
