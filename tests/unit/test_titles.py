@@ -15,7 +15,7 @@ from tests.fakes.openai_server import recorded, run_fake_openai
 from tests.unit.sessions import collecting_session, fake_provider_model
 from varro.agent.demo import demo_model
 from varro.agent.title import TITLE_TOKENS, model_title, quick_title
-from varro.chat.events import Event, PartDelta, TitleChanged, TurnFailed, TurnFinished
+from varro.chat.events import Event, PartDelta, PartStarted, TitleChanged, TurnFailed, TurnFinished
 from varro.chat.session import ChatSession
 from varro.chat.titles import IDLE_S
 from varro.db.crud import Store
@@ -172,4 +172,29 @@ async def test_a_message_sent_right_after_an_answer_finds_the_provider_free(stor
     await s.wait()
     await asyncio.sleep(IDLE_S + 0.5)
     assert title_requests(fake, marker) == []
+    await s.close()
+
+
+async def test_the_quick_title_follows_the_answers_first_output(store: Store, tmp_path: Path, fake: str) -> None:
+    """On the page a new title costs a header swap and a sidebar refresh: it must not land before the first words."""
+    s, events = await open_session(store, tmp_path, fake)
+    s.titler.hold_s = 30  # only the answer's output lets it go here
+    await s.send("Which comes first? FIRSTWORDS")
+    await s.wait()
+    await wait_for(lambda: any(isinstance(e, TitleChanged) for e in events))
+    started = next(i for i, e in enumerate(events) if isinstance(e, PartStarted))
+    titled = next(i for i, e in enumerate(events) if isinstance(e, TitleChanged))
+    assert started < titled, [type(e).__name__ for e in events]
+    assert events[titled].title == "Which comes first? FIRSTWORDS"
+    await s.close()
+
+
+async def test_a_model_slow_to_start_does_not_hold_the_quick_title_back(store: Store, tmp_path: Path,
+                                                                       fake: str) -> None:
+    s, events = await open_session(store, tmp_path, fake)
+    s.titler.hold_s = 0.05
+    await s.send("Anyone there? HANG")  # the provider stays silent until the session stops it
+    await wait_for(lambda: any(isinstance(e, TitleChanged) for e in events))
+    assert not any(isinstance(e, PartStarted) for e in events), "the title came while the model was still silent"
+    await s.stop()
     await s.close()

@@ -22,6 +22,7 @@ from varro.chat.events import (
     Event,
     NodeStarted,
     Notice,
+    PartStarted,
     ProgressChanged,
     ShellChanged,
     ShellWasReset,
@@ -264,6 +265,8 @@ class ChatSession(TurnSteps):
     async def _emit(self, event: Event) -> None:
         if isinstance(event, NodeStarted):
             self._node = event.node  # a cell runs in the latest node: its tool step
+        elif isinstance(event, PartStarted | TurnFailed):
+            self.titler.output_started()  # the answer shows something: a new chat's title may follow it
         self.inflight.record(event)
         if self.publish is not None and self.remote is None:
             self.publish(event)
