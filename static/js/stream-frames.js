@@ -1,7 +1,8 @@
 // The streaming fast path: most websocket frames of an answer only append characters to a live part
 // (`<span id=… hx-swap-oob="beforeend">`) or replace the open block's provisional rendering
 // (`<div id=… hx-swap-oob="innerHTML">`, ui/provisional.py), or grow it by its open piece: settled rows,
-// items or lines inserted before the open one (`beforebegin`) and the open one set anew (ui/open_block.py).
+// items or lines inserted before the open one (`beforebegin`) and the open one set anew (ui/open_block.py);
+// and the status line is replaced at each step of the answer (`hx-swap-oob="true"`).
 // htmx would run its whole swap for each: parse,
 // process every new element for hx- attributes, clean up every removed one, settle. That work is for
 // markup htmx must wire up, and a streaming frame carries none (sanitized markdown has no hx- or Alpine
@@ -24,6 +25,12 @@
     for (const el of template.content.children) {
       const swap = el.getAttribute("hx-swap-oob");
       const target = el.id && document.getElementById(el.id);
+      // The status line (ui/layout.py `Progress`) is replaced whole at each step of every answer, the first just
+      // before the model's first words: nothing in it is wired up, so it takes this path too.
+      if (target && swap === "true" && el.id === "progress") {
+        steps.push([target, "outerHTML", el]);
+        continue;
+      }
       if (!SWAPS.has(swap) || !target || el.attributes.length !== 2) return null;
       if (swap === "beforebegin" && !el.id.startsWith("open-")) return null; // new chunks: htmx settles them
       steps.push([target, swap, el]);
@@ -64,7 +71,10 @@
     e.preventDefault();
     for (const [target, swap, el] of steps) {
       if (swap === "innerHTML") morph(target, el);
-      else if (swap === "beforebegin") target.before(...el.childNodes);
+      else if (swap === "outerHTML") {
+        el.removeAttribute("hx-swap-oob"); // as htmx leaves it: the next frame finds the same element
+        target.replaceWith(el);
+      } else if (swap === "beforebegin") target.before(...el.childNodes);
       else target.append(...el.childNodes);
     }
     htmx.trigger(e.target, "htmx:wsAfterMessage", e.detail);

@@ -7,11 +7,13 @@ Frames are handed to the ws extension as if the server had sent them: a `Message
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page
+from fasthtml.common import to_xml
+from playwright.sync_api import Page, expect
 
 from bench.frames import SOCKETS
 from tests.e2e.conftest import wait_socket
 from tests.e2e.server import Server
+from ui.layout import Progress
 
 # Apply `frame` to a probe element holding `start`; report its HTML after, whether the fast path took the frame,
 # and whether the probe's first child is still the same node.
@@ -83,3 +85,31 @@ def test_a_frame_that_needs_wiring_is_left_to_htmx(frames_page: Page) -> None:
     got = frames_page.evaluate(APPLY, ["", f'<div id="probe-tail" hx-swap-oob="innerHTML">{fresh}</div>'])
     assert got["taken"] is False
     assert got["wired"] is True  # htmx processed the new element
+
+
+# Hand a frame to the page's socket; report whether the fast path took it and how the status line reads after.
+STATUS = """(frame) => {
+  let taken = null;
+  const seen = (e) => { queueMicrotask(() => { taken = e.defaultPrevented; }); };
+  document.addEventListener('htmx:wsBeforeMessage', seen);
+  window.__sockets.at(-1).dispatchEvent(new MessageEvent('message', {data: frame}));
+  document.removeEventListener('htmx:wsBeforeMessage', seen);
+  return new Promise((done) => setTimeout(() => {
+    const el = document.getElementById('progress');
+    done({taken, count: document.querySelectorAll('#progress').length, running: el.dataset.running,
+          oob: el.hasAttribute('hx-swap-oob'), text: el.textContent});
+  }, 50));
+}"""
+
+
+def test_the_status_line_takes_the_fast_path_and_still_locks_and_unlocks_the_input(frames_page: Page) -> None:
+    """It is replaced at each step of every answer, the first just before the model's first words arrive."""
+    thinking = to_xml(Progress("thinking", oob=True), indent=False)
+    got = frames_page.evaluate(STATUS, thinking)
+    assert got == {"taken": True, "count": 1, "running": "true", "oob": False, "text": "Responding… Thinking…"}
+    expect(frames_page.get_by_test_id("stop")).to_be_visible()  # running: Stop stands in for Send
+    expect(frames_page.get_by_test_id("send")).to_be_hidden()
+    got = frames_page.evaluate(STATUS, to_xml(Progress("done", oob=True), indent=False))
+    assert got == {"taken": True, "count": 1, "running": "false", "oob": False, "text": "Done"}
+    expect(frames_page.get_by_test_id("send")).to_be_visible()
+    expect(frames_page.get_by_test_id("stop")).to_be_hidden()
