@@ -4,8 +4,9 @@ DataFrame, a matplotlib figure and a Plotly chart loads light on a phone and on 
 Lighthouse simulates a mid-range phone on a slow 4G network from one trace (lantern, its default): the scores
 depend on what the page loads and runs, but the length of each main-thread task comes from the real trace, so a
 machine busy with other work scores lower (docs/benchmarks.md, "A light page"). As Lighthouse's own guidance on
-variability advises, the run with the median performance score of RUNS is the one judged. Every run's report (HTML
-and JSON) is saved under test-results/lighthouse/.
+variability advises, the verdict is a median of three runs: the page passes when two of them meet every target, so the
+third runs only when the first two disagree. Every run's report (HTML and JSON) is saved under
+test-results/lighthouse/.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ CHROME_FLAGS = " ".join(["--headless=new", *(a for a in CHROMIUM_ARGS if a != "-
 # What we hold the page to; the same for a phone and a desktop (a desktop scores higher on the same page).
 TARGETS = {"performance": 0.90, "accessibility": 1.0, "best-practices": 0.95}
 MAX_CLS = 0.05
-RUNS = 3
+RUNS = 3  # the verdict is the majority's: two runs that agree settle it
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +76,25 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
 def test_a_heavy_chat_loads_light(heavy: tuple[Server, int], preset: str) -> None:
     srv, chat = heavy
     extra = ["--preset=desktop"] if preset == "desktop" else []
-    runs = sorted((summary(lighthouse(f"{srv.url}/chat/{chat}", f"{preset}-{i}", *extra)) for i in range(RUNS)),
-                  key=lambda s: s["performance"])
-    got = runs[RUNS // 2]
-    print(preset, [r["performance"] for r in runs], got)
-    for category, target in TARGETS.items():
-        assert got[category] >= target, f"{preset} {category} {got[category]} < {target}: {got}"
-    assert got["cls"] <= MAX_CLS, got
+    runs: list[tuple[dict[str, Any], list[str]]] = []
+    while len(runs) < RUNS and not settled([missed for _, missed in runs]):
+        got = summary(lighthouse(f"{srv.url}/chat/{chat}", f"{preset}-{len(runs)}", *extra))
+        runs.append((got, misses(got)))
+    print(preset, [(got["performance"], missed) for got, missed in runs])
+    passed = [got for got, missed in runs if not missed]
+    assert len(passed) > RUNS // 2, f"{preset}: most runs missed a target: {runs}"
+
+
+def misses(got: dict[str, Any]) -> list[str]:
+    """What a run's summary falls short of: categories under their target, and layout shift over its bound."""
+    missed = [f"{category} {got[category]} < {target}" for category, target in TARGETS.items() if got[category] < target]
+    return missed + ([f"CLS {got['cls']:.3f} > {MAX_CLS}"] if got["cls"] > MAX_CLS else [])
+
+
+def settled(missed: list[list[str]]) -> bool:
+    """Whether the runs so far decide the majority of RUNS: more than half passed, or more than half missed."""
+    passed = sum(not m for m in missed)
+    return passed > RUNS // 2 or len(missed) - passed > RUNS // 2
 
 
 def test_plotly_loads_only_when_its_chart_comes_near_and_drawing_moves_nothing(heavy: tuple[Server, int],
