@@ -158,3 +158,22 @@ def test_the_migrate_command_and_alembic_upgrade_head(tmp_path: Path) -> None:
     for db in ("a.db", "b.db"):
         with sqlite3.connect(tmp_path / db) as conn:
             assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+
+
+async def test_sqlite_reads_the_shown_path_by_its_index(tmp_path: Path) -> None:
+    """A turn's start and end and the page's turns select the shown path as SQLAlchemy writes it (`on_path = 1`):
+    SQLite then reads those rows by the partial index, not every turn of the chat (each past its stored answer)."""
+    from sqlmodel import col, select
+
+    from varro.db.models import Turn
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
+    await migrate(engine)
+    async with engine.connect() as conn:
+        shown = (col(Turn.chat_id) == 1, col(Turn.on_path))
+        for query in (select(Turn.id).where(*shown, col(Turn.idx) >= 3), select(Turn.id).where(*shown, col(Turn.idx) == 2),
+                      select(Turn.idx, Turn.id).where(*shown)):
+            sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(r[3] for r in await conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+            assert "uq_turn_shown" in plan, (sql, plan)
+    await engine.dispose()

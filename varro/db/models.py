@@ -72,7 +72,9 @@ class Turn(SQLModel, table=True):
     """
 
     __table_args__ = (
-        Index("uq_turn_shown", "chat_id", "idx", unique=True, sqlite_where=text("on_path"),
+        # `on_path = 1` on SQLite: its planner uses a partial index only for a query that repeats the index's
+        # condition as written, and SQLAlchemy writes a true boolean there as `= 1` (revision 0009).
+        Index("uq_turn_shown", "chat_id", "idx", unique=True, sqlite_where=text("on_path = 1"),
               postgresql_where=text("on_path")),
         {"sqlite_autoincrement": True},
     )
