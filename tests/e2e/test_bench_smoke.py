@@ -94,3 +94,14 @@ def test_the_startup_bench_runs_and_prints_its_table() -> None:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "| this checkout | 1 |" in done.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_first_frames_bench_runs_and_prints_its_tables() -> None:
+    """`python -m bench.first_frames`, one run: the answer's first frames and the first delta's parts (not judged)."""
+    done = subprocess.run([sys.executable, "-m", "bench.first_frames", "--runs", "1"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for line in ["| TurnStarted |", "| first delta to paint |", "| wait for a frame |"]:
+        assert line in done.stdout, line
