@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func
 from sqlalchemy.exc import NoResultFound
-from sqlmodel import Session, col, delete, insert, select, update
+from sqlmodel import Session, col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from varro.db import tree
+from varro.db.crud import turn_sql as sql
 from varro.db.engine import Sessions, run_sync
 from varro.db.models import RUNNING, TURN_STATUSES, Chat, Turn, utcnow
 
@@ -36,8 +37,7 @@ def fence_in(s: Session, chat_id: int, fence: int | None) -> None:
     transaction, so nothing older follows. None: one process, nothing to fence."""
     if fence is None:
         return
-    stmt = update(Chat).where(col(Chat.id) == chat_id, col(Chat.fence) <= fence).values(fence=fence)
-    if s.exec(stmt, execution_options=UNLOADED).rowcount == 0:
+    if sql.run(s, sql.FENCE, chat=chat_id, epoch=fence).rowcount == 0:
         raise Fenced(f"chat {chat_id} was taken over by a newer session (epoch > {fence})")
 
 
@@ -108,16 +108,12 @@ class ChatTurns:
         fence_in(s, self.chat_id, self.fence)
         self._hide_from(s, idx)
         now = utcnow()
-        shown = (col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx - 1, col(Turn.on_path))
-        parent_id = select(Turn.id).where(*shown).scalar_subquery() if idx > 0 else None
-        new = insert(Turn).values(chat_id=self.chat_id, idx=idx, user_text=user_text, content=content,
-                                  status=RUNNING, created_at=now, parent_id=parent_id, on_path=True)
-        turn_id, parent = s.exec(new.returning(col(Turn.id), col(Turn.parent_id))).one()
-        if idx > 0:
-            linked = s.exec(update(Turn).where(*shown).values(active_child_id=turn_id), execution_options=UNLOADED)
-            if linked.rowcount == 0:
-                raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
-        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=now), execution_options=UNLOADED)
+        # Position 0 has no turn before it: the parent's subquery finds none (NULL).
+        turn_id, parent = sql.run(s, sql.START, chat=self.chat_id, at=idx, words=user_text, body=content, state=RUNNING,
+                                  now=now, before=idx - 1).one()
+        if idx > 0 and sql.run(s, sql.LINK, chat=self.chat_id, before=idx - 1, child=turn_id).rowcount == 0:
+            raise ValueError(f"there is no turn {idx - 1} to follow")  # the transaction is not committed
+        sql.run(s, sql.TOUCH, chat=self.chat_id, now=now)
         return Turn(id=turn_id, chat_id=self.chat_id, idx=idx, user_text=user_text, content=content, status=RUNNING,
                     created_at=now, parent_id=parent, on_path=True)
 
@@ -130,12 +126,9 @@ class ChatTurns:
 
     def _finish(self, s: Session, idx: int, content: dict[str, Any], status: str) -> None:
         fence_in(s, self.chat_id, self.fence)
-        done = s.exec(update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) == idx,
-                                         col(Turn.on_path)).values(content=content, status=status),
-                      execution_options=UNLOADED)
-        if done.rowcount != 1:
+        if sql.run(s, sql.FINISH, chat=self.chat_id, at=idx, body=content, state=status).rowcount != 1:
             raise NoResultFound(f"chat {self.chat_id} shows no turn {idx} to finish")
-        s.exec(update(Chat).where(col(Chat.id) == self.chat_id).values(updated_at=utcnow()), execution_options=UNLOADED)
+        sql.run(s, sql.TOUCH, chat=self.chat_id, now=utcnow())
 
     async def _touch(self, s: Any) -> None:
         if (chat := await s.get(Chat, self.chat_id)) is not None:
@@ -173,10 +166,9 @@ class ChatTurns:
     def _hide_from(self, s: Session, idx: int) -> None:
         """Take the shown turns from `idx` on off the shown path (they stay stored, as earlier versions). Shell
         resets recorded after turn `idx` belong to the branch that is no longer shown and go with it."""
-        stmt = update(Turn).where(col(Turn.chat_id) == self.chat_id, col(Turn.idx) >= idx, col(Turn.on_path))
         # A reset after turn idx was recorded while a shown turn from idx on existed, and whatever took such a turn
         # off the path dropped it: with none hidden now there is none to drop (a new turn's start reads no chat).
-        if s.exec(stmt.values(on_path=False)).rowcount:
+        if sql.run(s, sql.HIDE_FROM, chat=self.chat_id, at=idx).rowcount:
             self._drop_resets_after(s, idx)
 
     async def _nodes(self, s: Any, start: int = 0, stop: int | None = None) -> builtins.list[tree.Node]:
