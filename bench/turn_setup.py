@@ -2,8 +2,10 @@
 
 A turn's start waits for its row to be written (`ChatTurns.begin`) before the model is asked. Each checkout
 runs the same script in a subprocess of its own (its own code on `PYTHONPATH`) on a fresh SQLite file: one
-chat, `--turns` turns begun and finished one after another, as a chat is used. Printed: SQL statements per
-`begin` and its wall time (median over the turns), the median of `--runs` runs, the checkouts alternating so
+chat, `--turns` turns begun and finished one after another, as a chat is used; then a burst, as when many answers
+start and end at once: 40 chats, each beginning a turn at the same time, then each finishing it, five times over.
+Printed: SQL statements per `begin` and its wall time (median over the turns), the process's CPU for a turn's start
+and end in the burst (the writer thread's included), the median of `--runs` runs, the checkouts alternating so
 load from elsewhere meets both alike. DIR is a copy of the earlier tree (`git archive REV | tar -x -C DIR`).
 
     python -m bench.turn_setup --before /tmp/before --turns 300 --runs 5
@@ -29,6 +31,10 @@ from varro.db.crud import Store
 from varro.db.engine import make_engine, make_sessions
 from varro.db.migrate import migrate
 
+# An answer of 300 words as a turn stores it (the search index reads its text parts).
+ANSWER = {"v": 1, "assistant": {"messages": [{"kind": "response", "parts": [
+    {"part_kind": "text", "content": " ".join(f"word{i}" for i in range(300))}]}], "attachments": {}}}
+
 async def main(turns):
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp}/db.sqlite")
@@ -48,8 +54,14 @@ async def main(turns):
             times.append(time.perf_counter() - start)
             counts.append(len(seen))
             await ct.finish(k, {"v": 1, "messages": [], "meta": {"n": k}}, "complete")
+        burst = [await chats.turns((await chats.create()).id) for _ in range(40)]
+        cpu = time.process_time()
+        for k in range(5):
+            await asyncio.gather(*[b.begin(k, "a question", {"v": 1, "messages": []}) for b in burst])
+            await asyncio.gather(*[b.finish(k, ANSWER, "complete") for b in burst])
+        cpu_ms = (time.process_time() - cpu) * 1000 / (5 * len(burst))
         await engine.dispose()
-    print(json.dumps({"ms": statistics.median(times) * 1000, "statements": statistics.median(counts)}))
+    print(json.dumps({"ms": statistics.median(times) * 1000, "statements": statistics.median(counts), "cpu_ms": cpu_ms}))
 
 asyncio.run(main(int(sys.argv[1])))
 """
@@ -74,11 +86,12 @@ def main() -> None:
         for name in list(trees) if i % 2 == 0 else list(trees)[::-1]:
             got[name].append(run(trees[name], args.turns))
     print(f"{args.turns} turns a run, median of {args.runs} runs")
-    print("| checkout | SQL statements per turn start | turn start, ms (median) |")
-    print("|---|--:|--:|")
+    print("| checkout | SQL statements per turn start | turn start, ms (median) | CPU a turn's start and end, 40 chats "
+          "at once, ms |")
+    print("|---|--:|--:|--:|")
     for name, runs in got.items():
         print(f"| {name} | {statistics.median(r['statements'] for r in runs):.0f} | "
-              f"{statistics.median(r['ms'] for r in runs):.2f} |")
+              f"{statistics.median(r['ms'] for r in runs):.2f} | {statistics.median(r['cpu_ms'] for r in runs):.2f} |")
 
 
 if __name__ == "__main__":
