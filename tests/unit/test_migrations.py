@@ -161,19 +161,25 @@ def test_the_migrate_command_and_alembic_upgrade_head(tmp_path: Path) -> None:
 
 
 async def test_sqlite_reads_the_shown_path_by_its_index(tmp_path: Path) -> None:
-    """A turn's start and end and the page's turns select the shown path as SQLAlchemy writes it (`on_path = 1`):
-    SQLite then reads those rows by the partial index, not every turn of the chat (each past its stored answer)."""
+    """A turn's start and end (varro/db/crud/turn_sql.py) and the page's turns select the shown path as SQLAlchemy
+    writes it (`on_path = 1`): SQLite then reads those rows by the partial index, not every turn of the chat (each
+    past its stored answer)."""
     from sqlmodel import col, select
 
+    from varro.db.crud import turn_sql
     from varro.db.models import Turn
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
     await migrate(engine)
+    values = {"chat": 1, "at": 3, "before": 2, "child": 9, "body": {}, "state": "complete", "words": "",
+              "now": None, "epoch": 1}
+    statements = [turn_sql.HIDE_FROM, turn_sql.LINK, turn_sql.FINISH, turn_sql.START,
+                  select(Turn.idx, Turn.id).where(col(Turn.chat_id) == 1, col(Turn.on_path))]  # the page's turns
     async with engine.connect() as conn:
-        shown = (col(Turn.chat_id) == 1, col(Turn.on_path))
-        for query in (select(Turn.id).where(*shown, col(Turn.idx) >= 3), select(Turn.id).where(*shown, col(Turn.idx) == 2),
-                      select(Turn.idx, Turn.id).where(*shown)):
-            sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
-            plan = " ".join(r[3] for r in await conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
-            assert "uq_turn_shown" in plan, (sql, plan)
+        for statement in statements:
+            compiled = statement.compile(conn.sync_engine)
+            bound = compiled.construct_params(values)
+            args = tuple(bound[name] if name != "body" else "{}" for name in compiled.positiontup or [])
+            plan = " ".join(r[3] for r in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", args))
+            assert "uq_turn_shown" in plan, (str(compiled), plan)
     await engine.dispose()
