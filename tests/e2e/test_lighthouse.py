@@ -4,7 +4,7 @@ DataFrame, a matplotlib figure and a Plotly chart loads light on a phone and on 
 Lighthouse simulates a mid-range phone on a slow 4G network from one trace (lantern, its default): the scores
 depend on what the page loads and runs, but the length of each main-thread task comes from the real trace, so a
 machine busy with other work scores lower (docs/benchmarks.md, "A light page"). As Lighthouse's own guidance on
-variability advises, the verdict is a median of three runs: the page passes when two of them meet every target, so the
+variability advises, three runs decide, by their majority: the page passes when two of them meet every target, so the
 third runs only when the first two disagree. Every run's report (HTML and JSON) is saved under
 test-results/lighthouse/.
 """
